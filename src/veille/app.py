@@ -1,0 +1,113 @@
+"""Builds the working parts from Settings: the clock, the store, the fetcher, the matcher.
+
+The one place that reads the wall clock (`utcnow`); everything below is given `now`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .config import Settings
+from .cron import parse_schedule
+from .errors import ConfigError
+from .fetch import Fetcher
+from .match import Matcher
+from .models import FeedOutcome, FeedState, PassSummary
+from .opml import OpmlDocument
+from .pipeline import FeedPass, ParserPool, silent_match
+from .schedule import is_due
+from .store import Store
+from .watchlists import Watchlist, build_matcher, check_channels, load_watchlists
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Callable[[], datetime] = utcnow
+    rng: random.Random = field(default_factory=random.Random)
+    _store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.settings.database)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # --- files the user edits -----------------------------------------------------------------
+
+    def opml(self) -> OpmlDocument:
+        return OpmlDocument.load(self.settings.feeds)
+
+    def watchlists(self) -> list[Watchlist]:
+        lists = load_watchlists(self.settings.watchlists, parse_schedule)
+        check_channels(lists, self.settings.channels, self.settings.watchlists)
+        return lists
+
+    def matcher(self, watchlists: Sequence[Watchlist] | None = None) -> Matcher:
+        return build_matcher(self.watchlists() if watchlists is None else watchlists)
+
+    def sync_feeds(self) -> list[FeedState]:
+        """Read feeds.opml and make the store follow it; returns the feeds to poll."""
+        self.store.sync_feeds(self.opml().sources())
+        return self.store.feeds()
+
+    # --- fetching -----------------------------------------------------------------------------
+
+    def select_feeds(self, feeds: Iterable[FeedState], urls: Sequence[str] = (),
+                     due_only: bool = False) -> list[FeedState]:
+        feeds = list(feeds)
+        if urls:
+            known = {f.url for f in feeds}
+            missing = [u for u in urls if u not in known]
+            if missing:
+                raise ConfigError(self.settings.feeds, None,
+                                  f"no feed {missing[0]} (see `veille feeds list`)")
+            feeds = [f for f in feeds if f.url in urls]
+        now = self.clock()
+        return [f for f in feeds if (is_due(f, now) if due_only else True)]
+
+    async def fetch(self, feeds: Sequence[FeedState], matcher: Matcher,
+                    on_done: Callable[[FeedOutcome], None] | None = None,
+                    parser: ParserPool | None = None) -> PassSummary:
+        own_parser = parser is None
+        parser = parser or ParserPool()
+        try:
+            async with Fetcher(self.settings.fetch) as fetcher:
+                feed_pass = FeedPass(self.settings, self.store, fetcher, parser, matcher,
+                                     self.clock, self.rng)
+                return await feed_pass.run(feeds, on_done)
+        finally:
+            if own_parser:
+                parser.close()
+
+    def backfill(self, watchlist: Watchlist, since: datetime | None) -> tuple[int, int]:
+        """Apply one watchlist to stored entries; old ones are recorded silently (no flood).
+        Returns (entries examined, new matches)."""
+        matcher = build_matcher([watchlist])
+        now = self.clock()
+        names = {f.url: f.name for f in self.store.feeds(all_feeds=True)}
+        examined = added = 0
+        batch = []
+        for entry in self.store.iter_entries(since=since):
+            examined += 1
+            batch += [(m, silent_match(entry, True, now, self.settings.digest.catchup))
+                      for m in matcher.match(entry, names.get(entry.feed_url, ""))]
+            if len(batch) >= 500:
+                with self.store.transaction():
+                    added += self.store.add_matches(batch, now)
+                batch = []
+        with self.store.transaction():
+            added += self.store.add_matches(batch, now)
+        return examined, added

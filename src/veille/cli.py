@@ -1,0 +1,533 @@
+"""The `veille` command: a thin skin over app.py. Turns every VeilleError into one line on
+stderr and a non-zero exit; nothing else here decides anything."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .app import App
+from .config import load_settings
+from .errors import VeilleError, WatchlistError
+from .match import Matcher, compile_watchlist, highlight_spans
+from .models import FeedOutcome, FeedSource, FeedState, PassSummary, StoredEntry, StoredMatch
+from .opml import OpmlDocument, export_opml
+from .units import parse_duration, parse_since
+
+STARTER_FILES = ("veille.toml", "feeds.opml", "watchlists.toml")
+FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                      show_default=True, help="Output format.")
+
+
+class VeilleGroup(click.Group):
+    """Lists commands in the order they are defined, and turns VeilleError into one line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VeilleError as e:
+            click.echo(f"veille: {e}", err=True)
+            ctx.exit(2 if isinstance(e, WatchlistError) else 1)
+
+
+def _app(ctx: click.Context) -> App:
+    obj = ctx.find_root().obj
+    if "app" not in obj:
+        obj["app"] = App(load_settings(obj["config"]))
+        ctx.call_on_close(obj["app"].close)
+    return obj["app"]
+
+
+def _json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def _when(value: datetime | None, tz: Any) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _since(text: str | None, app: App) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_since(text, app.clock())
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--since") from None
+
+
+@click.group(cls=VeilleGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", type=click.Path(path_type=Path, dir_okay=False),
+              envvar=None, help="veille.toml to use (default: $VEILLE_CONFIG, ./veille.toml, "
+              "$XDG_CONFIG_HOME/veille/veille.toml, /etc/veille/veille.toml).")
+@click.version_option(__version__, prog_name="veille")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None) -> None:
+    """Watch feeds for what is said about a brand, a person or a cause.
+
+    \b
+    Example:
+      veille --config veille.toml fetch
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+# --- init ------------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
+def init(directory: Path) -> None:
+    """Write a starter veille.toml, feeds.opml and watchlists.toml.
+
+    Never overwrites a file that exists.
+
+    \b
+    Example:
+      veille init ~/.config/veille
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    starter = resources.files("veille") / "starter"
+    for name in STARTER_FILES:
+        target = directory / name
+        if target.exists():
+            click.echo(f"kept     {target} (exists)")
+            continue
+        with resources.as_file(starter / name) as source:
+            shutil.copyfile(source, target)
+        click.echo(f"created  {target}")
+
+
+# --- fetch -----------------------------------------------------------------------------------
+
+class _Progress:
+    """A live count on a terminal; nothing at all when stderr is not one."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done: dict[str, int] = {}
+        self.live = sys.stderr.isatty() and total > 1
+
+    def __call__(self, outcome: FeedOutcome) -> None:
+        self.done[outcome.status] = self.done.get(outcome.status, 0) + 1
+        if self.live:
+            n = sum(self.done.values())
+            counts = "  ".join(f"{k} {v}" for k, v in sorted(self.done.items()))
+            click.echo(f"\r{n}/{self.total} feeds  {counts}\033[K", err=True, nl=False)
+
+    def close(self) -> None:
+        if self.live:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+def _summary_line(summary: PassSummary) -> str:
+    parts = [f"{len(summary.outcomes)} feeds: {summary.count('ok')} ok",
+             f"{summary.count('unchanged')} unchanged", f"{summary.count('failed')} failed"]
+    if summary.count("gone"):
+        parts.append(f"{summary.count('gone')} gone")
+    line = ", ".join(parts) + f"; {summary.new_entries} new entries"
+    if summary.updated_entries:
+        line += f", {summary.updated_entries} updated"
+    return line + f", {summary.new_matches} new matches"
+
+
+@cli.command()
+@click.option("--feed", "feeds", multiple=True, metavar="URL", help="Only this feed (repeatable).")
+@click.option("--due", is_flag=True, help="Only the feeds whose next poll time has come.")
+@click.pass_context
+def fetch(ctx: click.Context, feeds: tuple[str, ...], due: bool) -> None:
+    """Fetch every feed once, store new entries and match them.
+
+    Exits 0 even when some feeds fail: each failure is recorded on the feed
+    (see `veille feeds list`) and summarized here.
+
+    \b
+    Example:
+      veille fetch --feed https://www.lemonde.fr/rss/une.xml
+    """
+    app = _app(ctx)
+    matcher = app.matcher()
+    selected = app.select_feeds(app.sync_feeds(), feeds, due)
+    progress = _Progress(len(selected))
+    try:
+        summary = asyncio.run(app.fetch(selected, matcher, progress))
+    finally:
+        progress.close()
+    for o in sorted(summary.outcomes, key=lambda o: o.url):
+        if o.status in ("failed", "gone"):
+            click.echo(f"{o.status}: {o.url}: {o.message}", err=True)
+        if o.moved_to:
+            click.echo(f"moved: {o.url} -> {o.moved_to} (update feeds.opml)", err=True)
+    click.echo(_summary_line(summary))
+
+
+# --- entries ---------------------------------------------------------------------------------
+
+def _entry_json(e: StoredEntry) -> dict[str, Any]:
+    return {"id": e.id, "title": e.title, "link": e.link, "feed": e.feed_url,
+            "feed_title": e.feed_title, "author": e.author, "published": e.published,
+            "updated": e.updated, "first_seen": e.first_seen, "changed_at": e.changed_at,
+            "categories": list(e.categories), "language": e.language,
+            "summary": e.summary_text}
+
+
+@cli.command()
+@click.option("--since", metavar="DURATION|DATE",
+              help='First seen since, e.g. "2h", "7d" or "2026-11-01".')
+@click.option("--feed", metavar="URL", help="Only entries of this feed.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@FORMAT
+@click.pass_context
+def entries(ctx: click.Context, since: str | None, feed: str | None, limit: int,
+            fmt: str) -> None:
+    """List stored entries, newest first.
+
+    \b
+    Example:
+      veille entries --since 2h --format json
+    """
+    app = _app(ctx)
+    found = app.store.entries(since=_since(since, app), feed_url=feed, limit=limit)
+    if fmt == "json":
+        _json([_entry_json(e) for e in found])
+        return
+    tz = app.settings.tz
+    for e in found:
+        click.echo(f"{_when(e.published, tz)}  {click.style(e.title or '(untitled)', bold=True)}"
+                   f"  — {e.feed_title}")
+        if e.link:
+            click.echo(f"                  {e.link}")
+
+
+# --- feeds -----------------------------------------------------------------------------------
+
+@cli.group(cls=VeilleGroup)
+def feeds() -> None:
+    """List and edit the feeds of feeds.opml.
+
+    \b
+    Example:
+      veille feeds add https://www.numerama.com/feed/ --folder tech
+    """
+
+
+def _feed_status(f: FeedState) -> str:
+    if not f.in_opml:
+        return "removed"
+    if f.gone:
+        return "gone"
+    if f.failures:
+        return "failing"
+    if f.last_success is None:
+        return "new"
+    return "ok"
+
+
+def _feed_json(f: FeedState) -> dict[str, Any]:
+    return {"url": f.url, "title": f.name, "folder": f.folder, "html_url": f.html_url,
+            "status": _feed_status(f), "moved_to": f.moved_to, "last_fetch": f.last_fetch,
+            "last_success": f.last_success, "last_status": f.last_status,
+            "error": f.error_message, "error_kind": f.error_kind, "failures": f.failures,
+            "error_since": f.error_since, "next_due": f.next_due, "entries": f.entry_count,
+            "interval": f.interval}
+
+
+@feeds.command("list")
+@FORMAT
+@click.pass_context
+def feeds_list(ctx: click.Context, fmt: str) -> None:
+    """Show each feed with its folder and fetch state.
+
+    \b
+    Example:
+      veille feeds list --format json
+    """
+    app = _app(ctx)
+    found = app.sync_feeds()
+    if fmt == "json":
+        _json([_feed_json(f) for f in found])
+        return
+    tz = app.settings.tz
+    folder = None
+    for f in found:
+        if f.folder != folder:
+            folder = f.folder
+            click.echo(click.style(f"{folder or '(no folder)'}/", bold=True))
+        status = _feed_status(f)
+        color = {"ok": "green", "failing": "red", "gone": "red", "new": "yellow"}.get(status)
+        click.echo(f"  {click.style(status.ljust(7), fg=color)} {f.name}  <{f.url}>"
+                   f"  {f.entry_count} entries")
+        if f.failures:
+            click.echo(f"          {f.error_kind}: {f.error_message} "
+                       f"(x{f.failures} since {_when(f.error_since, tz)})")
+        if f.moved_to:
+            click.echo(f"          moved to {f.moved_to}")
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--folder", default="", help='Folder, nested with "/": "presse/régions".')
+@click.option("--title", default="", help="Title shown in listings and digests.")
+@click.option("--interval", default=None, metavar="DURATION", help="Poll this feed every …")
+@click.pass_context
+def feeds_add(ctx: click.Context, url: str, folder: str, title: str,
+              interval: str | None) -> None:
+    """Add a feed to feeds.opml (in place, atomically).
+
+    \b
+    Example:
+      veille feeds add https://www.mediapart.fr/articles/feed --folder presse
+    """
+    app = _app(ctx)
+    if not url.startswith(("http://", "https://")):
+        raise click.BadParameter("expected an http:// or https:// URL", param_hint="URL")
+    try:
+        seconds = parse_duration(interval) if interval else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--interval") from None
+    path = app.settings.feeds
+    doc = OpmlDocument.load(path) if path.exists() else OpmlDocument.empty(path)
+    if not doc.add(FeedSource(url, title, folder.strip("/"), interval=seconds)):
+        click.echo(f"already in {path.name}: {url}")
+        return
+    doc.save()
+    click.echo(f"added {url}" + (f" to {folder}" if folder else ""))
+
+
+@feeds.command("remove")
+@click.argument("url")
+@click.pass_context
+def feeds_remove(ctx: click.Context, url: str) -> None:
+    """Remove a feed from feeds.opml; its stored entries are kept.
+
+    \b
+    Example:
+      veille feeds remove https://example.org/feed.xml
+    """
+    doc = _app(ctx).opml()
+    if not doc.remove(url):
+        raise click.ClickException(f"{doc.path.name}: no feed {url}")
+    doc.save()
+    click.echo(f"removed {url}")
+
+
+@feeds.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.pass_context
+def feeds_import(ctx: click.Context, file: Path) -> None:
+    """Merge the feeds of another OPML file, keeping their folders; no URL twice.
+
+    \b
+    Example:
+      veille feeds import ~/Downloads/freshrss.opml
+    """
+    app = _app(ctx)
+    incoming = OpmlDocument.load(file).sources()
+    path = app.settings.feeds
+    doc = OpmlDocument.load(path) if path.exists() else OpmlDocument.empty(path)
+    added = doc.merge(incoming)
+    if added:
+        doc.save()
+    click.echo(f"imported {len(added)} feeds ({len(incoming) - len(added)} already there)")
+
+
+@feeds.command("export")
+@click.pass_context
+def feeds_export(ctx: click.Context) -> None:
+    """Write the feeds as OPML 2.0 on stdout (FreshRSS, Miniflux, Feedly read it).
+
+    \b
+    Example:
+      veille feeds export > veille-feeds.opml
+    """
+    app = _app(ctx)
+    click.echo(export_opml(app.opml().sources(), app.clock()), nl=False)
+
+
+# --- watchlists ------------------------------------------------------------------------------
+
+@cli.group(cls=VeilleGroup)
+def watch() -> None:
+    """Check, list and try watchlists.
+
+    \b
+    Example:
+      veille watch test '"parti pirate" -"pirate bay"' --since 30d
+    """
+
+
+@watch.command("list")
+@FORMAT
+@click.pass_context
+def watch_list(ctx: click.Context, fmt: str) -> None:
+    """Watchlists with their match counts over the last 24 hours and 7 days.
+
+    \b
+    Example:
+      veille watch list
+    """
+    app = _app(ctx)
+    lists = app.watchlists()
+    now = app.clock()
+    day = app.store.match_counts(parse_since("24h", now))
+    week = app.store.match_counts(parse_since("7d", now))
+    rows = [{"name": w.name, "query": w.query, "enabled": w.enabled, "schedule": w.schedule,
+             "channels": list(w.channels) or ["console"], "matches_24h": day.get(w.name, 0),
+             "matches_7d": week.get(w.name, 0)} for w in lists]
+    if fmt == "json":
+        _json(rows)
+        return
+    for r in rows:
+        state = "" if r["enabled"] else click.style("  (disabled)", fg="yellow")
+        click.echo(f"{click.style(r['name'], bold=True)}{state}  {r['matches_24h']} in 24h, "
+                   f"{r['matches_7d']} in 7 days  [{r['schedule']} → {', '.join(r['channels'])}]")
+        click.echo(f"    {r['query']}")
+
+
+@watch.command("check")
+@click.pass_context
+def watch_check(ctx: click.Context) -> None:
+    """Validate watchlists.toml; exits non-zero with the first error.
+
+    \b
+    Example:
+      veille watch check && systemctl reload veille
+    """
+    app = _app(ctx)
+    lists = app.watchlists()
+    click.echo(f"{app.settings.watchlists.name}: {len(lists)} watchlists OK")
+
+
+def _highlight(text: str, terms: tuple[str, ...], color: bool) -> str:
+    if not color:
+        return text
+    out, pos = [], 0
+    for start, end in highlight_spans(text, terms):
+        out += [text[pos:start], click.style(text[start:end], fg="yellow", bold=True)]
+        pos = end
+    return "".join(out) + text[pos:]
+
+
+def _match_json(m: StoredMatch) -> dict[str, Any]:
+    e = m.entry
+    return {"title": e.title, "link": e.link, "feed": e.feed_title or e.feed_url,
+            "feed_url": e.feed_url, "published": e.published, "first_seen": e.first_seen,
+            "terms": list(m.terms), "snippet": m.snippet}
+
+
+@watch.command("test")
+@click.argument("query")
+@click.option("--since", default="30d", show_default=True, metavar="DURATION|DATE")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@FORMAT
+@click.pass_context
+def watch_test(ctx: click.Context, query: str, since: str, limit: int, fmt: str) -> None:
+    """Show what QUERY would match among stored entries.
+
+    \b
+    Example:
+      veille watch test 'nestlé -"nestlé waters"' --since 7d
+    """
+    app = _app(ctx)
+    try:
+        matcher = Matcher([compile_watchlist("test", query)])
+    except ValueError as e:
+        raise WatchlistError(None, "query", getattr(e, "message", str(e)),
+                             getattr(e, "column", None)) from None
+    names = {f.url: f.name for f in app.store.feeds(all_feeds=True)}
+    found = []
+    for entry in app.store.iter_entries(since=_since(since, app)):
+        for m in matcher.match(entry, names.get(entry.feed_url, "")):
+            found.append(StoredMatch(0, "test", m.terms, m.snippet, app.clock(), False, entry))
+    found.sort(key=lambda m: m.entry.published, reverse=True)
+    shown = found[:limit]
+    if fmt == "json":
+        _json([_match_json(m) for m in shown])
+        return
+    color = sys.stdout.isatty()
+    tz = app.settings.tz
+    for m in shown:
+        e = m.entry
+        click.echo(f"{_when(e.published, tz)}  {_highlight(e.title, m.terms, color)}  — "
+                   f"{e.feed_title}")
+        click.echo(f"    {_highlight(m.snippet, m.terms, color)}")
+        if e.link:
+            click.echo(f"    {e.link}")
+    click.echo(f"{len(found)} matches" + (f" ({limit} shown)" if len(found) > limit else ""))
+
+
+@watch.command("backfill")
+@click.argument("name")
+@click.option("--since", default="30d", show_default=True, metavar="DURATION|DATE")
+@click.pass_context
+def watch_backfill(ctx: click.Context, name: str, since: str) -> None:
+    """Apply watchlist NAME to stored entries first seen since --since.
+
+    Entries published before the catch-up window are recorded silently:
+    visible in `watch test` and history, never delivered.
+
+    \b
+    Example:
+      veille watch backfill parti-pirate --since 30d
+    """
+    app = _app(ctx)
+    lists = {w.name: w for w in app.watchlists()}
+    if name not in lists:
+        raise WatchlistError(app.settings.watchlists, name, "no such watchlist")
+    examined, added = app.backfill(lists[name], _since(since, app))
+    click.echo(f"{name}: {examined} entries examined, {added} new matches")
+
+
+# --- digest ----------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--watchlist", "names", multiple=True, metavar="NAME")
+@click.option("--since", metavar="DURATION|DATE", help="Only entries first seen since.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.pass_context
+def digest(ctx: click.Context, names: tuple[str, ...], since: str | None, fmt: str) -> None:
+    """Preview the pending (undelivered) matches; marks nothing.
+
+    \b
+    Example:
+      veille digest --watchlist parti-pirate --format json
+    """
+    app = _app(ctx)
+    lists = [w for w in app.watchlists() if not names or w.name in names]
+    groups = []
+    for w in lists:
+        channel = (w.channels or ("console",))[0]
+        matches = app.store.matched_entries([w.name], since=_since(since, app),
+                                            pending_for=channel)
+        groups.append({"name": w.name, "matches": [_match_json(m) for m in matches]})
+    if fmt == "json":
+        _json({"watchlists": groups})
+        return
+    for g in groups:
+        click.echo(click.style(f"{g['name']}: {len(g['matches'])} pending", bold=True))
+        for m in g["matches"]:
+            click.echo(f"  {m['title']}  — {m['feed']}\n    {m['link']}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="veille")
+
+

@@ -1,0 +1,257 @@
+"""The HTTP edge: conditional GET of one feed with bounded time, size, redirects and concurrency.
+
+Returns a FetchResult for every outcome a server or network can produce; only programming
+errors escape. Decompression is done here, not by httpx, so that `max_size` bounds the
+*decoded* body while it inflates: a 10 kB gzip bomb stops at the limit instead of at 10 GB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import brotli
+import httpx
+
+from .config import FetchSettings
+from .models import FetchResult
+
+ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+          "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8")
+#: Pool size of one client shard: a large httpx pool costs CPU per request, many small ones do not.
+SHARD_SIZE = 10
+_KEPT_HEADERS = ("content-type", "content-location", "content-language", "etag", "last-modified",
+                 "cache-control", "expires", "retry-after", "date", "age")
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    url: str  # the feed's identity (its OPML URL)
+    fetch_url: str  # where to ask: the moved-to URL after a permanent redirect
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Decoder:
+    """Incremental Content-Encoding decoder that never produces more than `limit` bytes."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.encoding = encoding
+        self.limit = limit
+        self.size = 0
+        self.parts: list[bytes] = []
+        if encoding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._z = zlib.decompressobj()
+            self._first = True
+        elif encoding == "br":
+            self._br = brotli.Decompressor()
+        elif encoding not in ("", "identity"):
+            raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+
+    def _keep(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise _TooLarge
+        if data:
+            self.parts.append(data)
+
+    def feed(self, data: bytes) -> None:
+        if self.encoding in ("", "identity"):
+            self._keep(data)
+        elif self.encoding == "br":
+            self._keep(self._br.process(data, output_buffer_limit=self.limit - self.size + 1))
+            while not self._br.can_accept_more_data():
+                self._keep(self._br.process(b"", output_buffer_limit=self.limit - self.size + 1))
+        else:
+            self._feed_zlib(data)
+
+    def _feed_zlib(self, data: bytes) -> None:
+        if self.encoding == "deflate" and self._first and data:
+            self._first = False
+            try:  # RFC 9110 says zlib-wrapped, but some servers send raw deflate
+                probe = zlib.decompressobj()
+                probe.decompress(data[:64])
+            except zlib.error:
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+        while data:
+            self._keep(self._z.decompress(data, self.limit - self.size + 1))
+            data = self._z.unconsumed_tail
+
+    def body(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def _result_error(url: str, kind: str, message: str, status: int | None = None,
+                  headers: dict[str, str] | None = None) -> FetchResult:
+    return FetchResult(url=url, status="error", http_status=status, error_kind=kind,
+                       error_message=message, headers=headers or {})
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+class Fetcher:
+    """Fetches feeds through sharded httpx clients, bounded globally and per host.
+
+    Feeds of one host always use the same shard, so keep-alive connections are reused.
+    """
+
+    def __init__(self, settings: FetchSettings,
+                 transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        shards = max(1, math.ceil(settings.concurrency / SHARD_SIZE))
+        per_shard = min(SHARD_SIZE, settings.concurrency)
+        timeout = httpx.Timeout(settings.timeout, connect=min(settings.connect_timeout,
+                                                              settings.timeout))
+        self._clients = [
+            httpx.AsyncClient(
+                timeout=timeout,
+                limits=httpx.Limits(max_connections=per_shard,
+                                    max_keepalive_connections=per_shard),
+                headers={"User-Agent": settings.user_agent, "Accept": ACCEPT,
+                         "Accept-Encoding": "gzip, deflate, br"},
+                follow_redirects=False,
+                transport=transport() if transport else None,
+            )
+            for _ in range(shards)
+        ]
+        self._global = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._host_ready: dict[str, float] = {}  # host -> monotonic time of its next allowed request
+        self._clock = clock
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(c.aclose() for c in self._clients))
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _client(self, host: str) -> httpx.AsyncClient:
+        return self._clients[zlib.crc32(host.encode()) % len(self._clients)]
+
+    def defer_host(self, host: str, seconds: float) -> None:
+        """Hold every request to `host` for `seconds` (after a 429/503 with Retry-After)."""
+        self._host_ready[host] = max(self._host_ready.get(host, 0.0), self._clock() + seconds)
+
+    async def _wait_for_host(self, host: str) -> None:
+        delay = self._host_ready.get(host, 0.0) - self._clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if self.settings.host_delay:
+            self._host_ready[host] = self._clock() + self.settings.host_delay
+
+    async def fetch(self, request: FetchRequest) -> FetchResult:
+        host = _host(request.fetch_url)
+        sem = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
+        async with self._global, sem:
+            await self._wait_for_host(host)
+            try:
+                async with asyncio.timeout(self.settings.timeout):
+                    return await self._fetch(request, self._client(host))
+            except TimeoutError:
+                return _result_error(request.url, "timeout",
+                                     f"no complete answer within {self.settings.timeout:g}s")
+
+    async def _fetch(self, request: FetchRequest, client: httpx.AsyncClient) -> FetchResult:
+        url = request.fetch_url
+        visited = {url}
+        moved_to: str | None = None
+        permanent_so_far = True
+        headers = {}
+        if request.etag:
+            headers["If-None-Match"] = request.etag
+        if request.last_modified:
+            headers["If-Modified-Since"] = request.last_modified
+        for _ in range(self.settings.max_redirects + 1):
+            try:
+                outcome = await self._get(client, request.url, url, headers)
+            except (httpx.HTTPError, httpx.InvalidURL) as e:
+                return _result_error(request.url, _error_kind(e), _error_message(e))
+            if isinstance(outcome, FetchResult):
+                return _with_move(outcome, moved_to, url)
+            status, location = outcome
+            target = urljoin(url, location)
+            if target in visited:
+                return _result_error(request.url, "redirect", f"redirect loop at {target}",
+                                     status)
+            visited.add(target)
+            if permanent_so_far and status in (301, 308):
+                moved_to = target
+            else:
+                permanent_so_far = False
+            url = target
+        return _result_error(request.url, "redirect",
+                             f"more than {self.settings.max_redirects} redirects")
+
+    async def _get(self, client: httpx.AsyncClient, feed_url: str, url: str,
+                   headers: dict[str, str]) -> FetchResult | tuple[int, str]:
+        """One request: a result, or (status, Location) for a redirect to follow."""
+        async with client.stream("GET", url, headers=headers) as response:
+            kept = {k: response.headers[k] for k in _KEPT_HEADERS if k in response.headers}
+            status = response.status_code
+            if status in (301, 302, 303, 307, 308) and "location" in response.headers:
+                return status, response.headers["location"]
+            if status == 304:
+                return FetchResult(url=feed_url, status="not_modified", http_status=304,
+                                   headers=kept, final_url=url)
+            if status == 410:
+                return FetchResult(url=feed_url, status="gone", http_status=410, headers=kept,
+                                   final_url=url, error_kind="gone",
+                                   error_message="410 Gone: the feed was removed")
+            if status >= 400 or status < 200:
+                return _result_error(feed_url, "http", f"HTTP {status} {response.reason_phrase}",
+                                     status, kept)
+            encoding = response.headers.get("content-encoding", "").strip().lower()
+            try:
+                decoder = _Decoder(encoding, self.settings.max_size)
+                async for chunk in response.aiter_raw():
+                    decoder.feed(chunk)
+            except _TooLarge:
+                return _result_error(feed_url, "too_large",
+                                     f"body larger than {self.settings.max_size} bytes", status)
+            except (zlib.error, brotli.error, ValueError) as e:
+                return _result_error(feed_url, "decoding", f"cannot decode body: {e}", status)
+            return FetchResult(url=feed_url, status="ok", http_status=status,
+                               body=decoder.body(), headers=kept, final_url=url)
+
+
+def _with_move(result: FetchResult, moved_to: str | None, final_url: str) -> FetchResult:
+    if moved_to is None:
+        return result
+    return FetchResult(**{**result.__dict__, "moved_to": moved_to, "final_url": final_url})
+
+
+def _error_kind(e: Exception) -> str:
+    if isinstance(e, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(e, httpx.ConnectError):
+        return "connect"
+    if isinstance(e, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return "url"
+    if isinstance(e, httpx.RemoteProtocolError | httpx.LocalProtocolError):
+        return "protocol"
+    return "network"
+
+
+def _error_message(e: Exception) -> str:
+    text = str(e) or type(e).__name__
+    return {"timeout": f"timed out ({type(e).__name__})"}.get(_error_kind(e), text)

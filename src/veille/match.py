@@ -1,0 +1,455 @@
+"""The watchlist query language, compiled once, and matching of entries against all watchlists.
+
+    query   := or ("OR" or)*            juxtaposition is AND; "AND" may be written
+    and     := unary+
+    unary   := "-" atom | "NOT" unary | atom
+    atom    := "(" query ")" | [scope ":"] term
+    term    := word | word* | "a phrase" | /regex/
+    scope   := title | author | source | category
+
+Every word-like term becomes a substring of the entry's *token text* (see normalize.token_text):
+" w " for a word, " w1 w2 " for a phrase, " p" for a prefix. One Aho-Corasick automaton per
+scope, over the terms of all watchlists, finds in one pass over an entry which terms occur;
+only watchlists with a term found are then evaluated. Cost grows with the text, not with the
+number of watchlists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import ahocorasick
+
+from .errors import WatchlistError
+from .models import StoredEntry
+from .normalize import token_text, token_text_with_offsets, words
+
+SCOPES = ("title", "author", "source", "category")
+ANY = "any"  # title, summary and content
+
+
+# --- syntax tree --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Term:
+    display: str  # as the user wrote it, shown in digests: "parti pirate", pirat*, /x/
+    scope: str
+    pattern: str | None  # token-text substring; None for a regex
+    regex: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+Node = Term | Not | And | Or
+
+
+def evaluate(node: Node, holds: Callable[[Term], bool]) -> bool:
+    if isinstance(node, Term):
+        return holds(node)
+    if isinstance(node, Not):
+        return not evaluate(node.child, holds)
+    if isinstance(node, And):
+        return all(evaluate(c, holds) for c in node.children)
+    return any(evaluate(c, holds) for c in node.children)
+
+
+def positive_terms(node: Node, negated: bool = False) -> Iterable[Term]:
+    """Terms whose presence can make the query true (not under an odd number of NOTs)."""
+    if isinstance(node, Term):
+        if not negated:
+            yield node
+    elif isinstance(node, Not):
+        yield from positive_terms(node.child, not negated)
+    else:
+        for c in node.children:
+            yield from positive_terms(c, negated)
+
+
+def all_terms(node: Node) -> Iterable[Term]:
+    if isinstance(node, Term):
+        yield node
+    elif isinstance(node, Not):
+        yield from all_terms(node.child)
+    else:
+        for c in node.children:
+            yield from all_terms(c)
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+class QuerySyntaxError(ValueError):
+    def __init__(self, column: int, message: str) -> None:
+        self.column = column
+        self.message = message
+        super().__init__(f"column {column}: {message}")
+
+
+_TOKEN = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<lparen>\()
+  | (?P<rparen>\))
+  | (?P<minus>-(?=[^\s)]))
+  | (?P<scope>(?:title|author|source|category):(?=[^\s)]))
+  | (?P<phrase>"[^"]*"?)
+  | (?P<regex>/(?:[^/\\]|\\.)*/?)
+  | (?P<word>[^\s()"]+)
+""", re.X | re.I)
+
+
+@dataclass
+class _Tok:
+    kind: str
+    text: str
+    column: int  # 1-based
+
+
+def _tokenize(query: str) -> list[_Tok]:
+    out = []
+    pos = 0
+    while pos < len(query):
+        m = _TOKEN.match(query, pos)
+        assert m is not None  # the word alternative matches anything else
+        kind = m.lastgroup or "word"
+        if kind != "space":
+            text = m.group()
+            if kind == "word" and text in ("OR", "AND", "NOT"):
+                kind = text
+            out.append(_Tok(kind, text, pos + 1))
+        pos = m.end()
+    return out
+
+
+def compile_term(text: str, scope: str = ANY, column: int = 1) -> Term:
+    """One term as written (`nestlé`, `pirat*`, `"l'oréal"`, `/re/`) -> Term."""
+    if text.startswith("/"):
+        if len(text) < 3 or not text.endswith("/"):
+            raise QuerySyntaxError(column, "unterminated /regex/" if len(text) < 2 or not
+                                   text.endswith("/") else "empty /regex/")
+        try:
+            regex = re.compile(text[1:-1], re.I)
+        except re.error as e:
+            raise QuerySyntaxError(column + 1 + (e.pos or 0), f"bad regex: {e.msg}") from None
+        return Term(text, scope, None, regex)
+    if text.startswith('"'):
+        if len(text) < 2 or not text.endswith('"'):
+            raise QuerySyntaxError(column, "unterminated quote")
+        body, prefix = text[1:-1], False
+    else:
+        prefix = text.endswith("*")
+        body = text.rstrip("*")
+    ws = words(body)
+    if not ws:
+        raise QuerySyntaxError(column, f"{text!r} has no letter or digit to look for")
+    pattern = " " + " ".join(ws) + ("" if prefix else " ")
+    return Term(text, scope, pattern)
+
+
+class _Parser:
+    def __init__(self, query: str) -> None:
+        self.query = query
+        self.toks = _tokenize(query)
+        self.i = 0
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def parse(self) -> Node:
+        if not self.toks:
+            raise QuerySyntaxError(1, "empty query")
+        node = self.parse_or()
+        tok = self.peek()
+        if tok is not None:
+            raise QuerySyntaxError(tok.column, "unbalanced parenthesis" if tok.kind == "rparen"
+                                   else f"unexpected {tok.text!r}")
+        return node
+
+    def parse_or(self) -> Node:
+        children = [self.parse_and()]
+        while (tok := self.peek()) is not None and tok.kind == "OR":
+            self.take()
+            if self.peek() is None or self.peek().kind in ("OR", "rparen"):
+                raise QuerySyntaxError(tok.column, "OR needs a term on each side")
+            children.append(self.parse_and())
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def parse_and(self) -> Node:
+        children: list[Node] = []
+        while (tok := self.peek()) is not None and tok.kind not in ("OR", "rparen"):
+            if tok.kind == "AND":
+                self.take()
+                continue
+            children.append(self.parse_unary())
+        if not children:
+            tok = self.peek()
+            col = tok.column if tok else len(self.query) + 1
+            raise QuerySyntaxError(col, "OR needs a term on each side" if tok and tok.kind ==
+                                   "OR" else "expected a term")
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_unary(self) -> Node:
+        tok = self.take()
+        if tok.kind == "minus":
+            return Not(self.parse_atom())
+        if tok.kind == "NOT":
+            if self.peek() is None:
+                raise QuerySyntaxError(tok.column, "NOT needs a term after it")
+            return Not(self.parse_unary())
+        self.i -= 1
+        return self.parse_atom()
+
+    def parse_atom(self) -> Node:
+        tok = self.peek()
+        if tok is None:
+            raise QuerySyntaxError(len(self.query) + 1, "expected a term")
+        self.take()
+        if tok.kind == "lparen":
+            if self.peek() is not None and self.peek().kind == "rparen":
+                raise QuerySyntaxError(tok.column, "empty parentheses")
+            node = self.parse_or()
+            close = self.peek()
+            if close is None or close.kind != "rparen":
+                raise QuerySyntaxError(tok.column, "unbalanced parenthesis")
+            self.take()
+            return node
+        if tok.kind == "rparen":
+            raise QuerySyntaxError(tok.column, "unbalanced parenthesis")
+        scope = ANY
+        if tok.kind == "scope":
+            scope = tok.text[:-1].lower()
+            tok = self.peek()
+            if tok is None or tok.kind not in ("word", "phrase", "regex", "OR", "AND", "NOT"):
+                raise QuerySyntaxError(self.toks[self.i - 1].column,
+                                       f"{scope}: needs a term after it")
+            self.take()
+        if tok.kind in ("OR", "AND", "NOT"):
+            tok = _Tok("word", tok.text, tok.column)  # "title:OR" is a word
+        if tok.kind not in ("word", "phrase", "regex"):
+            raise QuerySyntaxError(tok.column, f"unexpected {tok.text!r}")
+        return compile_term(tok.text, scope, tok.column)
+
+
+def parse_query(query: str) -> Node:
+    """Parse a query or raise QuerySyntaxError with the 1-based column of the problem."""
+    node = _Parser(query).parse()
+    if not any(True for _ in positive_terms(node)):
+        raise QuerySyntaxError(1, "nothing to look for: the query only excludes")
+    return node
+
+
+# --- entries as matchable text --------------------------------------------------------------
+
+def _domain(url: str | None) -> str:
+    try:
+        host = urlsplit(url or "").hostname or ""
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")
+
+
+@dataclass
+class EntryText:
+    """An entry folded and tokenized once per scope, on demand."""
+
+    entry: StoredEntry
+    source_name: str = ""
+    _docs: dict[str, str] = field(default_factory=dict)
+
+    def doc(self, scope: str) -> str:
+        doc = self._docs.get(scope)
+        if doc is None:
+            e = self.entry
+            if scope == ANY:
+                doc = self.doc("title") + token_text(e.summary_text) + token_text(e.content_text)
+            elif scope == "title":
+                doc = token_text(e.title)
+            elif scope == "author":
+                doc = token_text(e.author or "")
+            elif scope == "source":
+                doc = (token_text(self.source_name or e.feed_title) + token_text(_domain(e.link))
+                       + token_text(_domain(e.feed_url)))
+            else:
+                doc = "".join(token_text(c) for c in e.categories) or " "
+            self._docs[scope] = doc
+        return doc
+
+    def plain(self) -> str:
+        e = self.entry
+        return " ".join(filter(None, (e.title, e.summary_text, e.content_text)))
+
+
+# --- the matcher ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CompiledWatchlist:
+    name: str
+    query: str
+    node: Node
+    positives: tuple[Term, ...]
+    always_candidate: bool  # has a regex, or can be true with no term present
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    watchlist: str
+    entry_id: int
+    terms: tuple[str, ...]
+    snippet: str
+
+
+def compile_watchlist(name: str, query: str) -> CompiledWatchlist:
+    node = parse_query(query)
+    positives = tuple(dict.fromkeys(positive_terms(node)))
+    always = any(t.regex is not None for t in positives) or evaluate(node, lambda t: False)
+    return CompiledWatchlist(name, query, node, positives, always)
+
+
+class Matcher:
+    """All enabled watchlists, compiled into one automaton per scope."""
+
+    def __init__(self, watchlists: Sequence[CompiledWatchlist]) -> None:
+        self.watchlists = list(watchlists)
+        self._automata: dict[str, ahocorasick.Automaton] = {}
+        self._by_pattern: dict[tuple[str, str], set[int]] = {}
+        for index, w in enumerate(self.watchlists):
+            for t in all_terms(w.node):
+                if t.pattern is not None:
+                    self._by_pattern.setdefault((t.scope, t.pattern), set())
+                    if t in w.positives:
+                        self._by_pattern[(t.scope, t.pattern)].add(index)
+        for (scope, pattern) in self._by_pattern:
+            automaton = self._automata.setdefault(scope, ahocorasick.Automaton())
+            automaton.add_word(pattern, pattern)
+        for automaton in self._automata.values():
+            automaton.make_automaton()
+        self._always = [i for i, w in enumerate(self.watchlists) if w.always_candidate]
+
+    @classmethod
+    def from_queries(cls, queries: Iterable[tuple[str, str]]) -> Matcher:
+        return cls([compile_watchlist(name, q) for name, q in queries])
+
+    def _found(self, text: EntryText) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        for scope, automaton in self._automata.items():
+            found.update((scope, p) for _, p in automaton.iter(text.doc(scope)))
+        return found
+
+    def match(self, entry: StoredEntry, source_name: str = "") -> list[MatchResult]:
+        text = EntryText(entry, source_name)
+        found = self._found(text)
+        candidates = set(self._always)
+        for key in found:
+            candidates |= self._by_pattern[key]
+        if not candidates:
+            return []
+        regex_cache: dict[Term, bool] = {}
+
+        def holds(term: Term) -> bool:
+            if term.regex is None:
+                return (term.scope, term.pattern) in found
+            if term not in regex_cache:
+                haystack = text.plain() if term.scope == ANY else _scope_plain(entry, term.scope,
+                                                                              source_name)
+                regex_cache[term] = term.regex.search(haystack) is not None
+            return regex_cache[term]
+
+        out = []
+        for index in sorted(candidates):
+            w = self.watchlists[index]
+            if evaluate(w.node, holds):
+                terms = tuple(t.display for t in w.positives if holds(t))
+                out.append(MatchResult(w.name, entry.id, terms, snippet(entry, terms)))
+        return out
+
+
+def _scope_plain(entry: StoredEntry, scope: str, source_name: str) -> str:
+    if scope == "title":
+        return entry.title
+    if scope == "author":
+        return entry.author or ""
+    if scope == "source":
+        return f"{source_name or entry.feed_title} {_domain(entry.link)}"
+    return " | ".join(entry.categories)
+
+
+# --- snippets and highlights ------------------------------------------------------------------
+
+def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
+    """Character spans of `text` where any of the terms (as displayed) occurs, merged, sorted."""
+    patterns, regexes = [], []
+    for display in terms:
+        try:
+            term = compile_term(display)
+        except QuerySyntaxError:
+            continue
+        (regexes if term.regex else patterns).append(term.regex or term.pattern)
+    spans = [m.span() for r in regexes for m in r.finditer(text) if m.end() > m.start()]
+    if patterns:
+        tokens, offsets = token_text_with_offsets(text)
+        for p in patterns:
+            start = tokens.find(p)
+            while start != -1:
+                first = start + 1  # skip the leading space
+                last = start + len(p.rstrip()) - 1  # last character of the term
+                # a prefix extends to the end of the word it starts
+                while p[-1] != " " and last + 1 < len(tokens) and tokens[last + 1] != " ":
+                    last += 1
+                spans.append((offsets[first], offsets[last] + 1))
+                start = tokens.find(p, start + 1)
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def snippet(entry: StoredEntry, terms: Sequence[str], width: int = 200) -> str:
+    """About `width` characters of the entry's text around the first hit, cut at word breaks."""
+    for text in (entry.summary_text, entry.content_text, entry.title):
+        spans = highlight_spans(text, terms) if text else []
+        if spans:
+            break
+    else:
+        text, spans = entry.summary_text or entry.content_text or entry.title, [(0, 0)]
+    if len(text) <= width:
+        return text
+    first = spans[0][0]
+    start = max(0, first - width // 3)
+    if start > 0:
+        start = text.find(" ", start) + 1 or start
+    end = min(len(text), start + width)
+    if end < len(text):
+        cut = text.rfind(" ", start, end)
+        end = cut if cut > first else end
+    return ("…" if start > 0 else "") + text[start:end].strip() + ("…" if end < len(text) else "")
+
+
+def check_query(query: str, file: str | None = None, watchlist: str | None = None) -> Node:
+    """parse_query with errors as WatchlistError naming the file and watchlist."""
+    try:
+        return parse_query(query)
+    except QuerySyntaxError as e:
+        raise WatchlistError(file, watchlist, e.message, e.column) from None

@@ -1,0 +1,204 @@
+"""Plain data passed between the stages, named after the stage that makes them.
+
+    opml      -> FeedSource      what the user asked to watch
+    fetch     -> FetchResult     what the server answered
+    parse     -> ParsedFeed / ParsedEntry
+    store     -> FeedState / StoredEntry
+    match     -> MatchResult     (watchlist, entry, terms, snippet)
+    pipeline  -> FeedOutcome / PassSummary
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """One feed outline of the OPML file."""
+
+    url: str
+    title: str = ""
+    folder: str = ""  # nested folders joined with "/"
+    html_url: str = ""
+    interval: float | None = None  # seconds; overrides [fetch] interval
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when the user edits the outline: a gone feed is retried after such an edit."""
+        raw = "\x1f".join([self.url, self.title, self.folder, self.html_url, str(self.interval)])
+        return hashlib.sha1(raw.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The outcome of one conditional GET. `status` is one of ok, not_modified, error, gone."""
+
+    url: str
+    status: str
+    http_status: int | None = None
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    final_url: str | None = None
+    moved_to: str | None = None  # set by a permanent redirect (301/308)
+    error_kind: str | None = None
+    error_message: str | None = None
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    key: str  # identity within the feed: guid, else link, else hash of title and content
+    guid: str | None
+    title: str
+    link: str | None
+    author: str | None
+    published: datetime | None
+    updated: datetime | None
+    summary_html: str
+    summary_text: str
+    content_html: str
+    content_text: str
+    categories: tuple[str, ...] = ()
+    language: str | None = None
+
+    @property
+    def content_hash(self) -> str:
+        """Volatile fields (dates) are left out: a re-dated but identical entry is unchanged."""
+        raw = "\x1f".join(
+            [self.title, self.link or "", self.author or "", self.summary_html, self.content_html,
+             "\x1e".join(self.categories)]
+        )
+        return hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    link: str | None
+    language: str | None
+    ttl: float | None  # seconds: RSS <ttl> or sy:updatePeriod/updateFrequency
+    entries: tuple[ParsedEntry, ...]
+    warning: str | None = None  # feedparser's bozo exception, when entries were still recovered
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed as the store knows it: the OPML fields plus fetch state for scheduling."""
+
+    url: str
+    title: str = ""
+    folder: str = ""
+    html_url: str = ""
+    interval: float | None = None
+    fingerprint: str = ""
+    in_opml: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_fetch: datetime | None = None
+    last_success: datetime | None = None
+    last_status: int | None = None
+    error_kind: str | None = None
+    error_message: str | None = None
+    failures: int = 0
+    error_since: datetime | None = None
+    moved_to: str | None = None
+    gone: bool = False
+    next_due: datetime | None = None
+    max_age: float | None = None
+    ttl: float | None = None
+    feed_title: str | None = None  # the title the feed gives itself
+    site_link: str | None = None
+    entry_count: int = 0
+
+    @property
+    def name(self) -> str:
+        """What to call the feed: the user's title, else the feed's own, else its URL."""
+        return self.title or self.feed_title or self.url
+
+    @property
+    def fetch_url(self) -> str:
+        return self.moved_to or self.url
+
+    @property
+    def never_fetched(self) -> bool:
+        return self.last_success is None
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    id: int
+    feed_url: str
+    feed_title: str
+    key: str
+    title: str
+    link: str | None
+    author: str | None
+    published: datetime  # never None: an undated entry counts as published when first seen
+    updated: datetime | None
+    summary_text: str
+    content_text: str
+    summary_html: str
+    content_html: str
+    categories: tuple[str, ...]
+    language: str | None
+    first_seen: datetime
+    changed_at: datetime | None
+    changes: int
+    dated: bool = True  # False when the feed gave no date
+
+
+@dataclass(frozen=True)
+class StoredMatch:
+    """A watchlist's match as stored: the entry, the terms found, a snippet around the first."""
+
+    id: int
+    watchlist: str
+    terms: tuple[str, ...]
+    snippet: str
+    matched_at: datetime
+    silent: bool
+    entry: StoredEntry
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    """What one feed's fetch did, for the pass summary and the progress display."""
+
+    url: str
+    status: str  # ok, unchanged, failed, gone, skipped
+    new_entries: int = 0
+    updated_entries: int = 0
+    new_matches: int = 0
+    message: str | None = None
+    moved_to: str | None = None
+
+
+@dataclass
+class PassSummary:
+    outcomes: list[FeedOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def new_entries(self) -> int:
+        return sum(o.new_entries for o in self.outcomes)
+
+    @property
+    def updated_entries(self) -> int:
+        return sum(o.updated_entries for o in self.outcomes)
+
+    @property
+    def new_matches(self) -> int:
+        return sum(o.new_matches for o in self.outcomes)

@@ -1,0 +1,173 @@
+"""OPML <-> FeedSource list: reading folders and per-feed options, editing the file in place.
+
+Edits keep what the user wrote: folder order, comments and attributes veille does not know
+(other readers store theirs there). The file is rewritten atomically and never on error.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+from pathlib import Path
+
+from .errors import OpmlError
+from .files import atomic_write
+from .models import FeedSource
+from .units import format_duration, parse_duration
+
+#: Outline attributes veille reads besides the standard ones (documented in the README).
+OPTION_ATTRIBUTES = ("interval",)
+
+
+def _label(outline: ET.Element) -> str:
+    return (outline.get("title") or outline.get("text") or "").strip()
+
+
+@dataclass
+class OpmlDocument:
+    """A parsed OPML file that can be edited and saved without losing what veille ignores."""
+
+    path: Path
+    tree: ET.ElementTree
+
+    @classmethod
+    def load(cls, path: Path) -> OpmlDocument:
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise OpmlError(path, "no such file (create it with `veille init` or "
+                                  "`veille feeds add URL`)") from None
+        except OSError as e:
+            raise OpmlError(path, f"cannot read: {e.strerror}") from None
+        return cls.parse(path, data)
+
+    @classmethod
+    def parse(cls, path: Path, data: bytes) -> OpmlDocument:
+        parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))
+        try:
+            parser.feed(data)
+            root = parser.close()
+        except ET.ParseError as e:
+            line, column = e.position
+            reason = str(e).split(":")[0]
+            raise OpmlError(path, f"not valid XML ({reason})", line, column + 1) from None
+        if root.tag != "opml":
+            raise OpmlError(path, f"the root element is <{root.tag}>, not <opml>", 1, 1)
+        if root.find("body") is None:
+            raise OpmlError(path, "no <body> element")
+        doc = cls(Path(path), ET.ElementTree(root))
+        doc.sources()  # validate options now, not halfway through a pass
+        return doc
+
+    @classmethod
+    def empty(cls, path: Path) -> OpmlDocument:
+        root = ET.Element("opml", version="2.0")
+        ET.SubElement(ET.SubElement(root, "head"), "title").text = "veille feeds"
+        ET.SubElement(root, "body")
+        return cls(Path(path), ET.ElementTree(root))
+
+    @property
+    def body(self) -> ET.Element:
+        body = self.tree.getroot().find("body")
+        assert body is not None
+        return body
+
+    def _walk(self) -> Iterator[tuple[ET.Element, ET.Element, str]]:
+        """(parent, feed outline, folder path) in document order."""
+        def walk(parent: ET.Element, folder: tuple[str, ...]):
+            for child in parent:
+                if child.tag != "outline":
+                    continue
+                if child.get("xmlUrl"):
+                    yield parent, child, "/".join(folder)
+                else:
+                    yield from walk(child, (*folder, _label(child)) if _label(child) else folder)
+        yield from walk(self.body, ())
+
+    def sources(self) -> list[FeedSource]:
+        seen: set[str] = set()
+        out = []
+        for _, outline, folder in self._walk():
+            url = outline.get("xmlUrl", "").strip()
+            if url in seen:
+                continue
+            seen.add(url)
+            interval = None
+            if outline.get("interval"):
+                try:
+                    interval = parse_duration(outline.get("interval", ""))
+                except ValueError as e:
+                    raise OpmlError(self.path, f"feed {url}: interval: {e}") from None
+            out.append(FeedSource(url=url, title=_label(outline), folder=folder,
+                                  html_url=outline.get("htmlUrl", ""), interval=interval))
+        return out
+
+    def _folder(self, path: str) -> ET.Element:
+        """The outline for a folder path such as "presse/tech", created at the end if missing."""
+        node = self.body
+        for name in filter(None, (p.strip() for p in path.split("/"))):
+            match = next((c for c in node if c.tag == "outline" and not c.get("xmlUrl")
+                          and _label(c) == name), None)
+            node = match if match is not None else ET.SubElement(node, "outline", text=name,
+                                                                 title=name)
+        return node
+
+    def add(self, source: FeedSource) -> bool:
+        """Add a feed; False when its URL is already there (nothing changes)."""
+        if any(o.get("xmlUrl", "").strip() == source.url for _, o, _ in self._walk()):
+            return False
+        attrs = {"type": "rss", "text": source.title or source.url}
+        if source.title:
+            attrs["title"] = source.title
+        attrs["xmlUrl"] = source.url
+        if source.html_url:
+            attrs["htmlUrl"] = source.html_url
+        if source.interval:
+            attrs["interval"] = format_duration(source.interval)
+        ET.SubElement(self._folder(source.folder), "outline", attrs)
+        return True
+
+    def remove(self, url: str) -> bool:
+        found = [(p, o) for p, o, _ in self._walk() if o.get("xmlUrl", "").strip() == url]
+        for parent, outline in found:
+            parent.remove(outline)
+        return bool(found)
+
+    def merge(self, sources: Iterable[FeedSource]) -> list[FeedSource]:
+        """Add the feeds not already present, keeping their folders; returns those added."""
+        return [s for s in sources if self.add(s)]
+
+    def to_bytes(self) -> bytes:
+        ET.indent(self.tree, space="  ")
+        return ET.tostring(self.tree.getroot(), encoding="utf-8", xml_declaration=True) + b"\n"
+
+    def save(self) -> None:
+        atomic_write(self.path, self.to_bytes())
+
+
+def export_opml(sources: Iterable[FeedSource], now: datetime, title: str = "veille feeds") -> str:
+    """Clean OPML 2.0 (every outline has `text`, folders nest) as FreshRSS, Miniflux, Feedly read it."""
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = title
+    ET.SubElement(head, "dateCreated").text = format_datetime(now, usegmt=True)
+    body = ET.SubElement(root, "body")
+    folders: dict[str, ET.Element] = {"": body}
+    for s in sources:
+        parent = body
+        path = ""
+        for name in filter(None, s.folder.split("/")):
+            path = f"{path}/{name}"
+            if path not in folders:
+                folders[path] = ET.SubElement(parent, "outline", text=name, title=name)
+            parent = folders[path]
+        attrs = {"type": "rss", "text": s.title or s.url, "title": s.title or s.url,
+                 "xmlUrl": s.url}
+        if s.html_url:
+            attrs["htmlUrl"] = s.html_url
+        ET.SubElement(parent, "outline", attrs)
+    ET.indent(root, space="  ")
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

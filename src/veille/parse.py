@@ -1,0 +1,120 @@
+"""feedparser -> ParsedFeed: bytes and response headers in, plain dataclasses out.
+
+Runs in worker processes (it is the costly step of a poll), so it takes and returns only
+picklable values and reports failure as a value rather than an exception.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+import feedparser
+
+from .models import ParsedEntry, ParsedFeed
+from .normalize import entry_key, html_to_text
+
+# feedparser would otherwise try to fetch a URL given as a string; we only hand it bytes.
+_HEADER_NAMES = ("content-type", "content-location", "content-language", "content-encoding")
+_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000,
+            "yearly": 31536000}
+
+
+class ParseFailure(str):
+    """The message of a body that is not a feed (a str, so it crosses process boundaries)."""
+
+
+def _datetime(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (OverflowError, ValueError, TypeError):
+        return None
+
+
+def _text(detail: dict[str, Any] | None, value: str) -> str:
+    """A title or author as plain text, whether the feed declared it text or HTML."""
+    if detail and detail.get("type") in ("text/html", "application/xhtml+xml"):
+        return html_to_text(value)
+    return " ".join(value.split())
+
+
+def _as_html(detail: dict[str, Any]) -> str:
+    value = detail.get("value", "") or ""
+    if detail.get("type") in ("text/html", "application/xhtml+xml"):
+        return value
+    return escape(value)
+
+
+def _entry(e: Any, feed_language: str | None) -> ParsedEntry:
+    summary_html = _as_html(e.get("summary_detail") or {"value": e.get("summary", ""),
+                                                         "type": "text/html"})
+    contents = [_as_html(c) for c in e.get("content", []) if c.get("value")]
+    content_html = "\n".join(c for c in contents if c != summary_html)
+    title = _text(e.get("title_detail"), e.get("title", "") or "")
+    link = (e.get("link") or "").strip() or None
+    summary_text = html_to_text(summary_html)
+    content_text = html_to_text(content_html)
+    guid = (e.get("id") or "").strip() or None
+    return ParsedEntry(
+        key=entry_key(guid, link, title, summary_text + content_text),
+        guid=guid,
+        title=title,
+        link=link,
+        author=_text(e.get("author_detail"), e.get("author", "") or "") or None,
+        published=_datetime(e.get("published_parsed")) or _datetime(e.get("created_parsed")),
+        updated=_datetime(e.get("updated_parsed")),
+        summary_html=summary_html,
+        summary_text=summary_text,
+        content_html=content_html,
+        content_text=content_text,
+        categories=tuple(t.get("term") or t.get("label") for t in e.get("tags", [])
+                         if t.get("term") or t.get("label")),
+        language=(e.get("language") or feed_language or None),
+    )
+
+
+def _ttl(feed: Any) -> float | None:
+    """Seconds between updates the feed asks for: RSS <ttl> (minutes) or sy:updatePeriod."""
+    try:
+        if feed.get("ttl"):
+            return float(feed["ttl"]) * 60
+        period = _PERIODS.get((feed.get("sy_updateperiod") or "").strip().lower())
+        if period:
+            return period / max(1.0, float(feed.get("sy_updatefrequency") or 1))
+    except (TypeError, ValueError):
+        pass
+    return None
+
+
+def parse_feed(url: str, body: bytes, headers: dict[str, str]) -> ParsedFeed | ParseFailure:
+    """Parse one feed document. Bozo feeds still yield whatever entries feedparser recovers."""
+    response_headers = {k: v for k, v in headers.items() if k in _HEADER_NAMES}
+    response_headers.setdefault("content-location", url)
+    try:
+        d = feedparser.parse(body, response_headers=response_headers, resolve_relative_uris=True,
+                             sanitize_html=True)
+    except Exception as e:  # feedparser promises not to raise, but hostile input is normal input
+        return ParseFailure(f"parser crashed: {type(e).__name__}: {e}")
+    problem = d.get("bozo_exception")
+    if not d.get("version") and not d.entries:
+        kind = headers.get("content-type", "unknown type").split(";")[0]
+        reason = f": {problem}" if problem else ""
+        return ParseFailure(f"not a feed ({kind}){reason}")
+    feed = d.feed
+    language = feed.get("language") or headers.get("content-language") or None
+    entries: dict[str, ParsedEntry] = {}
+    for e in d.entries:
+        parsed = _entry(e, language)
+        entries.setdefault(parsed.key, parsed)  # a feed that repeats an entry: keep the first
+    return ParsedFeed(
+        title=_text(feed.get("title_detail"), feed.get("title", "") or ""),
+        link=feed.get("link") or None,
+        language=language,
+        ttl=_ttl(feed),
+        entries=tuple(entries.values()),
+        warning=f"{type(problem).__name__}: {problem}" if problem else None,
+    )

@@ -1,0 +1,124 @@
+"""When to poll a feed next: a pure function of its state, what the server said, and `now`.
+
+Hints stretch the configured interval (never shrink it): Cache-Control max-age, RSS <ttl>,
+sy:updatePeriod; Retry-After on 429/503 is honoured as a floor. Failures back off
+exponentially with jitter up to `max_interval`, and a success resets the count.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+from .config import FetchSettings
+from .models import FeedState, FetchResult, ParsedFeed
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.I)
+
+
+def cache_max_age(headers: Mapping[str, str]) -> float | None:
+    """Seconds from Cache-Control max-age (RFC 9111 §5.2.2.1), minus Age already spent."""
+    value = headers.get("cache-control", "")
+    if "no-cache" in value.lower() or "no-store" in value.lower():
+        return None
+    m = _MAX_AGE.search(value)
+    if not m:
+        return None
+    try:
+        age = float(headers.get("age", "0") or 0)
+    except ValueError:
+        age = 0.0
+    return max(0.0, float(m.group(1)) - age)
+
+
+def retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
+    """Seconds to wait from Retry-After: delay-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+def base_interval(feed: FeedState, settings: FetchSettings) -> float:
+    """The configured interval, stretched (within bounds) by what the feed says of itself."""
+    interval = feed.interval or settings.interval
+    hints = [h for h in (feed.max_age, feed.ttl) if h]
+    if hints:
+        interval = max(interval, min(max(hints), settings.max_interval))
+    return interval
+
+
+def backoff(failures: int, interval: float, settings: FetchSettings) -> float:
+    """Exponential in consecutive failures, starting at one interval, capped at max_interval."""
+    if failures <= 0:
+        return interval
+    return min(settings.max_interval, interval * 2 ** min(failures - 1, 30))
+
+
+def next_poll(feed: FeedState, settings: FetchSettings, now: datetime, rng: random.Random,
+              wait: float | None = None) -> datetime | None:
+    """When `feed` (already updated with its latest fetch) is due again; None if it is gone.
+
+    `wait` is a server-imposed floor (Retry-After). Jitter of ±10 % spreads feeds that share
+    an interval so that polls do not all fire in the same second.
+    """
+    if feed.gone:
+        return None
+    delay = backoff(feed.failures, base_interval(feed, settings), settings)
+    delay *= rng.uniform(0.9, 1.1)
+    if wait:
+        delay = max(delay, wait)
+    return now + timedelta(seconds=delay)
+
+
+def first_poll(now: datetime, spread: float, rng: random.Random) -> datetime:
+    """A never-polled feed's first due time, spread over `spread` seconds so they do not stampede."""
+    return now + timedelta(seconds=rng.uniform(0, max(0.0, spread)))
+
+
+def is_due(feed: FeedState, now: datetime) -> bool:
+    return not feed.gone and (feed.next_due is None or feed.next_due <= now)
+
+
+def after_fetch(feed: FeedState, result: FetchResult, now: datetime, settings: FetchSettings,
+                rng: random.Random, *, body_hash: str | None = None,
+                parsed: ParsedFeed | None = None, parse_error: str | None = None) -> FeedState:
+    """The feed's new state after one fetch (and parse): what the store will write.
+
+    Success resets the failure count; a failure keeps the validators (ETag, Last-Modified) so
+    that the next success can still be a cheap 304; a 410 marks the feed gone for this outline.
+    """
+    changes: dict[str, object] = {"last_fetch": now, "last_status": result.http_status}
+    if result.moved_to:
+        changes["moved_to"] = result.moved_to
+    failed = result.status == "error" or parse_error is not None
+    if result.status == "gone":
+        changes.update(gone=True, error_kind="gone", error_message=result.error_message,
+                       failures=feed.failures + 1, error_since=feed.error_since or now)
+    elif failed:
+        changes.update(error_kind=result.error_kind or "parse",
+                       error_message=result.error_message or parse_error,
+                       failures=feed.failures + 1, error_since=feed.error_since or now)
+    else:
+        changes.update(last_success=now, error_kind=None, error_message=None, failures=0,
+                       error_since=None, max_age=cache_max_age(result.headers))
+        if result.status == "ok":
+            changes.update(etag=result.etag, last_modified=result.last_modified,
+                           body_hash=body_hash)
+        if parsed is not None:
+            changes["ttl"] = parsed.ttl
+    state = replace(feed, **changes)
+    wait = retry_after(result.headers, now) if result.http_status in (429, 503) else None
+    return replace(state, next_due=next_poll(state, settings, now, rng, wait))
