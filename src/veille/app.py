@@ -74,9 +74,9 @@ class App:
             if missing:
                 raise ConfigError(self.settings.feeds, None,
                                   f"no feed {missing[0]} (see `veille feeds list`)")
-            feeds = [f for f in feeds if f.url in urls]
+            return [f for f in feeds if f.url in urls]  # named explicitly: even if gone
         now = self.clock()
-        return [f for f in feeds if (is_due(f, now) if due_only else True)]
+        return [f for f in feeds if not f.gone and (is_due(f, now) if due_only else True)]
 
     async def fetch(self, feeds: Sequence[FeedState], matcher: Matcher,
                     on_done: Callable[[FeedOutcome], None] | None = None,

@@ -1,0 +1,168 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1 serving feeds, and a veille workspace."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.utils import format_datetime
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import pytest
+from click.testing import CliRunner, Result
+
+from veille.cli import cli
+
+Response = tuple[int, dict[str, str], bytes]
+Route = Callable[["Request"], Response]
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class FeedServer:
+    """Routes are functions of the request; every request is logged for the test to inspect."""
+
+    host: str
+    port: int
+    routes: dict[str, Route | Response] = field(default_factory=dict)
+    log: list[Request] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def serve(self, path: str, body: bytes | str, status: int = 200,
+              headers: dict[str, str] | None = None) -> str:
+        data = body.encode() if isinstance(body, str) else body
+        self.routes[path] = (status, {"Content-Type": "application/rss+xml; charset=utf-8",
+                                      **(headers or {})}, data)
+        return self.url(path)
+
+    def requests(self, path: str) -> list[Request]:
+        return [r for r in self.log if r.path == path]
+
+
+def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            request = Request(self.path, {k.lower(): v for k, v in self.headers.items()})
+            server.log.append(request)
+            route = server.routes.get(self.path)
+            if route is None:
+                status, headers, body = 404, {}, b"not found"
+            elif callable(route):
+                result = route(request)
+                if result is None:  # the route streamed its own answer
+                    return
+                status, headers, body = result
+            else:
+                status, headers, body = route
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            if "Content-Length" not in headers:
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    return Handler
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    state = FeedServer("127.0.0.1", 0)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd.daemon_threads = True
+    state.port = httpd.server_address[1]
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
+    thread.start()
+    yield state
+    state.release.set()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def rss(items: list[dict[str, str]], title: str = "Fil de test", extra: str = "") -> str:
+    """An RSS 2.0 document; each item dict may have title, link, guid, description, pubDate…"""
+    parts = []
+    for item in items:
+        fields = "".join(
+            f"<{k}>{escape(v)}</{k}>" if k != "content" else
+            f"<content:encoded><![CDATA[{v}]]></content:encoded>"
+            for k, v in item.items()
+        )
+        parts.append(f"<item>{fields}</item>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        f"<channel><title>{escape(title)}</title><link>https://example.org/</link>{extra}"
+        + "".join(parts) + "</channel></rss>"
+    )
+
+
+def pubdate(when: datetime) -> str:
+    return format_datetime(when.astimezone(UTC), usegmt=True)
+
+
+@dataclass
+class Workspace:
+    root: Path
+    runner: CliRunner
+
+    @property
+    def config(self) -> Path:
+        return self.root / "veille.toml"
+
+    def write_config(self, extra: str = "", fetch: str = "") -> None:
+        self.config.write_text(
+            'database = "var/veille.db"\nfeeds = "feeds.opml"\nwatchlists = "watchlists.toml"\n'
+            f'timezone = "Europe/Paris"\n{extra}\n[fetch]\ninterval = "30m"\ntimeout = "5s"\n'
+            f"{fetch}\n", encoding="utf-8")
+
+    def write_feeds(self, urls: list[str] | dict[str, list[str]]) -> None:
+        folders = urls if isinstance(urls, dict) else {"": urls}
+        body = []
+        for folder, items in folders.items():
+            lines = "".join(f'<outline type="rss" text="{escape(u)}" xmlUrl="{escape(u)}"/>'
+                            for u in items)
+            body.append(f'<outline text="{folder}">{lines}</outline>' if folder else lines)
+        (self.root / "feeds.opml").write_text(
+            f'<?xml version="1.0"?><opml version="2.0"><head><title>t</title></head>'
+            f'<body>{"".join(body)}</body></opml>', encoding="utf-8")
+
+    def write_watchlists(self, text: str) -> None:
+        (self.root / "watchlists.toml").write_text(text, encoding="utf-8")
+
+    def run(self, *args: str, code: int | None = 0) -> Result:
+        result = self.runner.invoke(cli, ["--config", str(self.config), *args],
+                                    catch_exceptions=False)
+        if code is not None:
+            assert result.exit_code == code, (result.output, result.stderr)
+        return result
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    ws = Workspace(tmp_path, CliRunner())
+    ws.write_config()
+    ws.write_feeds([])
+    ws.write_watchlists("")
+    return ws

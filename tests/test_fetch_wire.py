@@ -1,0 +1,263 @@
+"""`veille fetch` against a real HTTP server on 127.0.0.1: what goes over the wire, and what is stored."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import zlib
+from datetime import UTC, datetime, timedelta
+
+import brotli
+
+from .conftest import FeedServer, Request, Workspace, pubdate, rss
+
+NOW = datetime.now(UTC)
+
+
+def items(n: int, prefix: str = "Article") -> list[dict[str, str]]:
+    return [{"title": f"{prefix} {i}", "link": f"https://example.org/a/{i}",
+             "guid": f"urn:a:{i}", "pubDate": pubdate(NOW - timedelta(minutes=i)),
+             "description": f"Résumé numéro {i}"} for i in range(n)]
+
+
+def entries_json(ws: Workspace, *args: str) -> list[dict]:
+    return json.loads(ws.run("entries", "--format", "json", *args).stdout)
+
+
+def feeds_json(ws: Workspace) -> dict[str, dict]:
+    return {f["url"]: f for f in json.loads(ws.run("feeds", "list", "--format", "json").stdout)}
+
+
+def test_fetch_stores_entries_with_accents(feed_server: FeedServer, workspace: Workspace):
+    url = feed_server.serve("/f.xml", rss([
+        {"title": "Élysée : le président reçoit les syndicats", "link": "https://ex.fr/1",
+         "guid": "1", "description": "<p>Cœur du débat&nbsp;: l’Œuvre</p>",
+         "pubDate": pubdate(NOW)}], title="Société Générale d’Info"))
+    workspace.write_feeds([url])
+    out = workspace.run("fetch").stdout
+    assert "1 feeds: 1 ok" in out and "1 new entries" in out
+    [entry] = entries_json(workspace)
+    assert entry["title"] == "Élysée : le président reçoit les syndicats"
+    assert entry["summary"] == "Cœur du débat : l’Œuvre"  # entities decoded, spaces folded
+    assert entry["feed"] == url and entry["link"] == "https://ex.fr/1"
+    assert {"title", "link", "feed", "published", "first_seen"} <= entry.keys()
+    # the user-agent is veille's own
+    assert feed_server.requests("/f.xml")[0].headers["user-agent"].startswith("veille/")
+
+
+def test_conditional_get_on_the_wire(feed_server: FeedServer, workspace: Workspace):
+    body = rss(items(3)).encode()
+
+    def route(request: Request):
+        if request.headers.get("if-none-match") == '"v1"':
+            return 304, {"ETag": '"v1"'}, b""
+        return 200, {"ETag": '"v1"', "Last-Modified": "Tue, 24 Nov 2026 10:00:00 GMT",
+                     "Content-Type": "application/rss+xml"}, body
+
+    feed_server.routes["/c.xml"] = route
+    workspace.write_feeds([feed_server.url("/c.xml")])
+    workspace.run("fetch")
+    out = workspace.run("fetch").stdout
+    first, second = feed_server.requests("/c.xml")
+    assert "if-none-match" not in first.headers
+    assert second.headers["if-none-match"] == '"v1"'
+    assert second.headers["if-modified-since"] == "Tue, 24 Nov 2026 10:00:00 GMT"
+    assert "1 unchanged" in out and "0 new entries" in out
+    assert len(entries_json(workspace)) == 3
+
+
+def test_body_hash_skips_parse_when_validators_are_ignored(feed_server, workspace):
+    url = feed_server.serve("/same.xml", rss(items(2)))
+    workspace.write_feeds([url])
+    assert "1 ok" in workspace.run("fetch").stdout
+    assert "1 unchanged" in workspace.run("fetch").stdout
+
+
+def test_dedup_and_updates_across_fetches(feed_server, workspace):
+    url = feed_server.serve("/d.xml", rss(items(3)))
+    workspace.write_feeds([url])
+    workspace.run("fetch")
+    before = {e["title"]: e for e in entries_json(workspace)}
+    changed = items(4)
+    changed[1]["title"] = "Article 1 (mis à jour)"
+    feed_server.serve("/d.xml", rss(changed))
+    out = workspace.run("fetch").stdout
+    assert "1 new entries, 1 updated" in out
+    after = {e["title"]: e for e in entries_json(workspace)}
+    assert len(after) == 4
+    updated = after["Article 1 (mis à jour)"]
+    assert updated["id"] == before["Article 1"]["id"]
+    assert updated["first_seen"] == before["Article 1"]["first_seen"]
+    assert updated["changed_at"] is not None
+
+
+def test_entries_without_guid_or_link_are_not_duplicated(feed_server, workspace):
+    doc = rss([{"title": "Sans guid", "link": "https://ex.fr/x?utm_source=rss"},
+               {"title": "Ni guid ni lien", "description": "texte"},
+               {"title": "Sans date ni guid", "link": "https://ex.fr/y"}])
+    url = feed_server.serve("/g.xml", doc)
+    workspace.write_feeds([url])
+    workspace.run("fetch")
+    feed_server.serve("/g.xml", doc + "\n")  # new bytes, same entries
+    assert "0 new entries" in workspace.run("fetch").stdout
+    found = entries_json(workspace)
+    assert len(found) == 3
+    for e in found:  # undated entries count as published when first seen
+        assert e["published"] == e["first_seen"]
+
+
+def test_failures_are_recorded_and_counted(feed_server, workspace):
+    bad = feed_server.serve("/500.xml", "boom", status=500)
+    good = feed_server.serve("/ok.xml", rss(items(1)))
+    html = feed_server.serve("/page.html", "<html><body>hello</body></html>",
+                             headers={"Content-Type": "text/html"})
+    workspace.write_feeds([bad, good, html, feed_server.url("/missing.xml")])
+    result = workspace.run("fetch")  # exit 0 although feeds failed
+    assert "4 feeds: 1 ok, 0 unchanged, 3 failed" in result.stdout
+    assert "HTTP 500" in result.stderr
+    workspace.run("fetch")
+    state = feeds_json(workspace)
+    assert state[bad]["status"] == "failing" and state[bad]["failures"] == 2
+    assert state[bad]["last_status"] == 500 and state[bad]["error_kind"] == "http"
+    assert state[html]["error_kind"] == "parse" and "not a feed" in state[html]["error"]
+    assert state[feed_server.url("/missing.xml")]["last_status"] == 404
+    assert state[good]["status"] == "ok" and state[good]["failures"] == 0
+
+
+def test_size_cap_and_gzip_bomb(feed_server, workspace):
+    workspace.write_config(fetch='max_size = "64KiB"')
+    big = feed_server.serve("/big.xml", rss(items(1)) + " " * 200_000)
+    bomb = feed_server.serve("/bomb.xml", gzip.compress(b" " * 50_000_000),
+                             headers={"Content-Encoding": "gzip"})
+    workspace.write_feeds([big, bomb])
+    workspace.run("fetch")
+    state = feeds_json(workspace)
+    assert state[big]["error_kind"] == "too_large"
+    assert state[bomb]["error_kind"] == "too_large"
+
+
+def test_compressed_bodies_are_decoded(feed_server, workspace):
+    doc = rss(items(2)).encode()
+    urls = [
+        feed_server.serve("/gz.xml", gzip.compress(doc), headers={"Content-Encoding": "gzip"}),
+        feed_server.serve("/br.xml", brotli.compress(doc), headers={"Content-Encoding": "br"}),
+        feed_server.serve("/df.xml", zlib.compress(doc), headers={"Content-Encoding": "deflate"}),
+    ]
+    workspace.write_feeds(urls)
+    assert "3 ok" in workspace.run("fetch").stdout
+    assert "gzip" in feed_server.requests("/gz.xml")[0].headers["accept-encoding"]
+
+
+def test_slow_server_times_out(feed_server, workspace):
+    workspace.write_config(fetch="")
+    workspace.config.write_text(workspace.config.read_text().replace('timeout = "5s"',
+                                                                      'timeout = "0.5s"'))
+    release = feed_server.release
+
+    def stall(request: Request):
+        release.wait(10)
+        return 200, {}, b""
+
+    feed_server.routes["/slow.xml"] = stall
+    ok = feed_server.serve("/ok.xml", rss(items(1)))
+    workspace.write_feeds([feed_server.url("/slow.xml"), ok])
+    assert "1 ok, 0 unchanged, 1 failed" in workspace.run("fetch").stdout
+    assert feeds_json(workspace)[feed_server.url("/slow.xml")]["error_kind"] == "timeout"
+
+
+def test_permanent_redirect_is_remembered(feed_server, workspace):
+    new = feed_server.serve("/new.xml", rss(items(1)))
+    feed_server.routes["/old.xml"] = (301, {"Location": "/new.xml"}, b"")
+    old = feed_server.url("/old.xml")
+    workspace.write_feeds([old])
+    result = workspace.run("fetch")
+    assert f"moved: {old} -> {new}" in result.stderr
+    assert feeds_json(workspace)[old]["moved_to"] == new
+    workspace.run("fetch")
+    assert len(feed_server.requests("/old.xml")) == 1  # the second pass asked the new URL
+    assert len(feed_server.requests("/new.xml")) == 2
+
+
+def test_redirect_loop_is_an_error(feed_server, workspace):
+    feed_server.routes["/a"] = (302, {"Location": "/b"}, b"")
+    feed_server.routes["/b"] = (302, {"Location": "/a"}, b"")
+    workspace.write_feeds([feed_server.url("/a")])
+    workspace.run("fetch")
+    state = feeds_json(workspace)[feed_server.url("/a")]
+    assert state["error_kind"] == "redirect" and "loop" in state["error"]
+
+
+def test_gone_feed_stops_until_outline_changes(feed_server, workspace):
+    url = feed_server.serve("/gone.xml", "", status=410)
+    workspace.write_feeds([url])
+    assert "1 gone" in workspace.run("fetch").stdout
+    assert feeds_json(workspace)[url]["status"] == "gone"
+    workspace.run("fetch")
+    assert len(feed_server.requests("/gone.xml")) == 1
+    workspace.write_feeds({"renamed": [url]})  # the user edits the outline
+    workspace.run("fetch")
+    assert len(feed_server.requests("/gone.xml")) == 2
+
+
+def test_bozo_feed_still_yields_entries_and_wrong_encoding(feed_server, workspace):
+    broken = rss(items(2)).replace("</channel></rss>", "<item><title>cassé")
+    latin = rss([{"title": "Café crème", "guid": "l1"}]).encode("utf-8").decode(
+        "utf-8").encode("latin-1")
+    urls = [feed_server.serve("/bozo.xml", broken),
+            feed_server.serve("/latin.xml", latin)]
+    workspace.write_feeds(urls)
+    workspace.run("fetch")
+    titles = {e["title"] for e in entries_json(workspace)}
+    assert {"Article 0", "Article 1"} <= titles
+    assert "Café crème" in titles
+
+
+def test_per_host_concurrency_is_bounded(feed_server, workspace):
+    workspace.write_config(fetch="per_host = 2")
+    lock = threading.Lock()
+    active, peak = [0], [0]
+    arrived = threading.Event()
+
+    def route(request: Request):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+            if active[0] >= 3:
+                arrived.set()
+        arrived.wait(0.2)  # a third concurrent request would release everyone at once
+        with lock:
+            active[0] -= 1
+        return 200, {}, rss(items(1)).encode()
+
+    urls = []
+    for i in range(6):
+        feed_server.routes[f"/h{i}.xml"] = route
+        urls.append(feed_server.url(f"/h{i}.xml"))
+    workspace.write_feeds(urls)
+    workspace.run("fetch")
+    assert peak[0] == 2
+
+
+def test_fetch_only_some_feeds(feed_server, workspace):
+    a = feed_server.serve("/a.xml", rss(items(1)))
+    b = feed_server.serve("/b.xml", rss(items(1)))
+    workspace.write_feeds([a, b])
+    workspace.run("fetch", "--feed", a)
+    assert feed_server.requests("/b.xml") == []
+    workspace.run("fetch", "--due")  # b was never polled, a is not due for 30 minutes
+    assert len(feed_server.requests("/a.xml")) == 1 and len(feed_server.requests("/b.xml")) == 1
+    assert "no feed" in workspace.run("fetch", "--feed", "https://nope", code=1).stderr
+
+
+def test_entries_filters(feed_server, workspace):
+    a = feed_server.serve("/a.xml", rss(items(5)))
+    workspace.write_feeds([a])
+    workspace.run("fetch")
+    assert len(entries_json(workspace, "--limit", "2")) == 2
+    titles = [e["title"] for e in entries_json(workspace)]
+    assert titles == [f"Article {i}" for i in range(5)]  # newest first
+    assert entries_json(workspace, "--since", "2030-01-01") == []
+    assert len(entries_json(workspace, "--since", "1h", "--feed", a)) == 5
+    text = workspace.run("entries").stdout
+    assert "Article 0" in text and "https://example.org/a/0" in text
