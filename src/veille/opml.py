@@ -6,6 +6,8 @@ Edits keep what the user wrote: folder order, comments and attributes veille doe
 
 from __future__ import annotations
 
+import io
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ class OpmlDocument:
 
     path: Path
     tree: ET.ElementTree
+    prolog: bytes = b""  # comments between the XML declaration and <opml>, kept on save
 
     @classmethod
     def load(cls, path: Path) -> OpmlDocument:
@@ -58,7 +61,8 @@ class OpmlDocument:
             raise OpmlError(path, f"the root element is <{root.tag}>, not <opml>", 1, 1)
         if root.find("body") is None:
             raise OpmlError(path, "no <body> element")
-        doc = cls(Path(path), ET.ElementTree(root))
+        _register_namespaces(data)
+        doc = cls(Path(path), ET.ElementTree(root), _prolog(data))
         doc.sources()  # validate options now, not halfway through a pass
         return doc
 
@@ -142,10 +146,32 @@ class OpmlDocument:
 
     def to_bytes(self) -> bytes:
         ET.indent(self.tree, space="  ")
-        return ET.tostring(self.tree.getroot(), encoding="utf-8", xml_declaration=True) + b"\n"
+        return (b'<?xml version="1.0" encoding="UTF-8"?>\n' + self.prolog
+                + ET.tostring(self.tree.getroot(), encoding="unicode").encode() + b"\n")
 
     def save(self) -> None:
         atomic_write(self.path, self.to_bytes())
+
+
+def _register_namespaces(data: bytes) -> None:
+    """Keep the file's own prefixes (xmlns:fr=…) instead of ElementTree's ns0, ns1…"""
+    try:
+        for _, (prefix, uri) in ET.iterparse(io.BytesIO(data), events=("start-ns",)):
+            if prefix:
+                ET.register_namespace(prefix, uri)
+    except (ET.ParseError, ValueError):
+        pass
+
+
+def _prolog(data: bytes) -> bytes:
+    """What stands between the XML declaration and the root element (usually comments)."""
+    root = re.search(rb"<opml[\s>]", data)
+    if root is None:
+        return b""
+    head = data[:root.start()]
+    declaration = re.match(rb"\s*(?:\xef\xbb\xbf)?<\?xml[^>]*\?>\s*", head)
+    prolog = head[declaration.end():] if declaration else head.lstrip()
+    return prolog.strip() + b"\n" if prolog.strip() else b""
 
 
 def export_opml(sources: Iterable[FeedSource], now: datetime, title: str = "veille feeds") -> str:

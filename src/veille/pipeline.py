@@ -81,7 +81,12 @@ class FeedPass:
         summary = PassSummary()
 
         async def one(feed: FeedState) -> None:
-            outcome = await self.poll(feed)
+            try:
+                outcome = await self.poll(feed)
+            except Exception as e:  # a bug must cost one feed, not the pass: record it
+                outcome = self._finish(feed, FetchResult(
+                    feed.url, "error", error_kind="internal",
+                    error_message=f"{type(e).__name__}: {e}"))
             summary.outcomes.append(outcome)
             if on_done is not None:
                 on_done(outcome)

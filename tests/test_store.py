@@ -1,0 +1,86 @@
+"""The store: one transaction per feed, dedup identity, updates in place, migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+from veille.config import settings_from_toml
+from veille.match import Matcher
+from veille.models import FeedSource, FetchResult, ParsedEntry, ParsedFeed
+from veille.pipeline import FeedPass
+from veille.store import Store, migrations
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def entry(key: str, title: str = "t", published: datetime | None = NOW) -> ParsedEntry:
+    return ParsedEntry(key=key, guid=key, title=title, link=None, author=None,
+                       published=published, updated=None, summary_html="", summary_text="",
+                       content_html="", content_text="")
+
+
+def test_migrations_are_recorded_and_idempotent(tmp_path):
+    store = Store.open(tmp_path / "v.db")
+    applied = [m.name for m in migrations.applied(store.db)]
+    assert applied == ["m001_initial"]
+    store.close()
+    store = Store.open(tmp_path / "v.db")
+    assert [m.name for m in migrations.applied(store.db)] == applied
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_upsert_keeps_first_seen_and_counts_changes():
+    store = Store.memory()
+    store.sync_feeds([FeedSource("https://f")])
+    [new] = store.upsert_entries("https://f", [entry("a")], NOW)
+    assert new.new and new.entry.first_seen == NOW
+    assert store.upsert_entries("https://f", [entry("a")], NOW + timedelta(hours=1)) == []
+    [changed] = store.upsert_entries("https://f", [entry("a", "nouveau titre", None)],
+                                     NOW + timedelta(hours=2))
+    assert not changed.new
+    e = changed.entry
+    assert e.first_seen == NOW and e.changes == 1 and e.changed_at == NOW + timedelta(hours=2)
+    assert e.published == NOW  # the feed dropped the date: keep the one we had
+
+
+class FailingMatcher(Matcher):
+    def match(self, entry, source_name=""):
+        raise RuntimeError("crash while storing")
+
+
+class FakeFetcher:
+    def __init__(self, result):
+        self.result = result
+
+    async def fetch(self, request):
+        return self.result
+
+
+class InlineParser:
+    def __init__(self, parsed):
+        self.parsed = parsed
+
+    async def parse(self, url, body, headers):
+        return self.parsed
+
+
+def test_a_crash_leaves_the_feed_untouched():
+    settings = settings_from_toml({}, None, {"HOME": "/tmp"})
+    store = Store.memory()
+    store.sync_feeds([FeedSource("https://f")])
+    parsed = ParsedFeed("t", None, None, None, (entry("a"), entry("b")))
+    result = FetchResult("https://f", "ok", 200, b"<rss/>", {"etag": '"x"'})
+    feed_pass = FeedPass(settings, store, FakeFetcher(result), InlineParser(parsed),
+                         FailingMatcher([]), lambda: NOW, random.Random(1))
+    summary = asyncio.run(feed_pass.run(store.feeds()))
+    assert summary.count("failed") == 1
+    assert store.entries() == []  # nothing of the failed transaction remains
+    state = store.feed("https://f")
+    assert state.etag is None and state.error_kind == "internal"
+    assert state.error_message == "RuntimeError: crash while storing"
+    feed_pass.matcher = Matcher([])
+    asyncio.run(feed_pass.run(store.feeds()))
+    assert len(store.entries()) == 2 and store.feed("https://f").etag == '"x"'
