@@ -1,7 +1,7 @@
 """The watchlist query language, compiled once, and matching of entries against all watchlists.
 
-    query   := or ("OR" or)*            juxtaposition is AND; "AND" may be written
-    and     := unary+
+    query   := or+                      juxtaposition is AND ("AND" may be written)
+    or      := unary ("OR" unary)*      OR binds tighter, as in Google: a b OR c = a (b OR c)
     unary   := "-" atom | "NOT" unary | atom
     atom    := "(" query ")" | [scope ":"] term
     term    := word | word* | "a phrase" | /regex/
@@ -177,35 +177,35 @@ class _Parser:
     def parse(self) -> Node:
         if not self.toks:
             raise QuerySyntaxError(1, "empty query")
-        node = self.parse_or()
+        node = self.parse_and()
         tok = self.peek()
         if tok is not None:
             raise QuerySyntaxError(tok.column, "unbalanced parenthesis" if tok.kind == "rparen"
                                    else f"unexpected {tok.text!r}")
         return node
 
-    def parse_or(self) -> Node:
-        children = [self.parse_and()]
-        while (tok := self.peek()) is not None and tok.kind == "OR":
-            self.take()
-            if self.peek() is None or self.peek().kind in ("OR", "rparen"):
-                raise QuerySyntaxError(tok.column, "OR needs a term on each side")
-            children.append(self.parse_and())
-        return children[0] if len(children) == 1 else Or(tuple(children))
-
     def parse_and(self) -> Node:
         children: list[Node] = []
-        while (tok := self.peek()) is not None and tok.kind not in ("OR", "rparen"):
+        while (tok := self.peek()) is not None and tok.kind != "rparen":
             if tok.kind == "AND":
                 self.take()
                 continue
-            children.append(self.parse_unary())
+            if tok.kind == "OR":
+                raise QuerySyntaxError(tok.column, "OR needs a term on each side")
+            children.append(self.parse_or())
         if not children:
-            tok = self.peek()
-            col = tok.column if tok else len(self.query) + 1
-            raise QuerySyntaxError(col, "OR needs a term on each side" if tok and tok.kind ==
-                                   "OR" else "expected a term")
+            raise QuerySyntaxError(len(self.query) + 1, "expected a term")
         return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_or(self) -> Node:
+        children = [self.parse_unary()]
+        while (tok := self.peek()) is not None and tok.kind == "OR":
+            self.take()
+            following = self.peek()
+            if following is None or following.kind in ("OR", "AND", "rparen"):
+                raise QuerySyntaxError(tok.column, "OR needs a term on each side")
+            children.append(self.parse_unary())
+        return children[0] if len(children) == 1 else Or(tuple(children))
 
     def parse_unary(self) -> Node:
         tok = self.take()
@@ -226,7 +226,7 @@ class _Parser:
         if tok.kind == "lparen":
             if self.peek() is not None and self.peek().kind == "rparen":
                 raise QuerySyntaxError(tok.column, "empty parentheses")
-            node = self.parse_or()
+            node = self.parse_and()
             close = self.peek()
             if close is None or close.kind != "rparen":
                 raise QuerySyntaxError(tok.column, "unbalanced parenthesis")
