@@ -185,3 +185,30 @@ def test_phrase_match_implies_each_word_matches(phrase_words, noise):
     if matches(query, entry):
         for w in token_text(phrase).split():
             assert matches(w, entry)
+
+
+@given(st.text(max_size=60))
+def test_fast_token_text_equals_the_exact_path(text):
+    from veille.normalize import _slow_token_text, word_spans
+
+    assert token_text(text) == _slow_token_text(text)
+    doc, spans = word_spans(text)
+    assert doc.split() == token_text(text).split() and len(spans) == len(doc.split())
+    for token, (start, end) in zip(doc.split(), spans, strict=True):
+        assert token in token_text(text[start:end]).split()
+
+
+@given(st.text(alphabet="abcéèàçœ’'- ÉÀ«»…—", max_size=60))
+def test_fast_token_text_on_french_alphabet(text):
+    from veille.normalize import _slow_token_text
+
+    assert token_text(text) == _slow_token_text(text)
+
+
+@given(st.text(alphabet="abé œ’-.x\u0301½", max_size=40), st.sampled_from(["a", "b", "e", "ab",
+                                                                           "oe", "x"]))
+def test_first_position_agrees_with_highlights(text, word):
+    from veille.normalize import first_position
+
+    spans = highlight_spans(text, [word])
+    assert first_position(text, [f" {word} "]) == (spans[0][0] if spans else None)

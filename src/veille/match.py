@@ -16,6 +16,7 @@ number of watchlists.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,9 +26,10 @@ import ahocorasick
 
 from .errors import WatchlistError
 from .models import StoredEntry
-from .normalize import token_text, token_text_with_offsets, words
+from .normalize import first_position, token_text, word_spans, words
 
 SCOPES = ("title", "author", "source", "category")
+_value = operator.itemgetter(1)  # (end, value) pairs from Automaton.iter
 ANY = "any"  # title, summary and content
 
 
@@ -325,21 +327,21 @@ def compile_watchlist(name: str, query: str) -> CompiledWatchlist:
 
 
 class Matcher:
-    """All enabled watchlists, compiled into one automaton per scope."""
+    """All enabled watchlists, compiled into one Aho-Corasick automaton per scope."""
 
     def __init__(self, watchlists: Sequence[CompiledWatchlist]) -> None:
         self.watchlists = list(watchlists)
-        self._automata: dict[str, ahocorasick.Automaton] = {}
         self._by_pattern: dict[tuple[str, str], set[int]] = {}
         for index, w in enumerate(self.watchlists):
             for t in all_terms(w.node):
                 if t.pattern is not None:
-                    self._by_pattern.setdefault((t.scope, t.pattern), set())
+                    owners = self._by_pattern.setdefault((t.scope, t.pattern), set())
                     if t in w.positives:
-                        self._by_pattern[(t.scope, t.pattern)].add(index)
-        for (scope, pattern) in self._by_pattern:
+                        owners.add(index)
+        self._automata: dict[str, ahocorasick.Automaton] = {}
+        for scope, pattern in self._by_pattern:
             automaton = self._automata.setdefault(scope, ahocorasick.Automaton())
-            automaton.add_word(pattern, pattern)
+            automaton.add_word(pattern, (scope, pattern))
         for automaton in self._automata.values():
             automaton.make_automaton()
         self._always = [i for i, w in enumerate(self.watchlists) if w.always_candidate]
@@ -351,7 +353,7 @@ class Matcher:
     def _found(self, text: EntryText) -> set[tuple[str, str]]:
         found: set[tuple[str, str]] = set()
         for scope, automaton in self._automata.items():
-            found.update((scope, p) for _, p in automaton.iter(text.doc(scope)))
+            found.update(map(_value, automaton.iter(text.doc(scope))))
         return found
 
     def match(self, entry: StoredEntry, source_name: str = "") -> list[MatchResult]:
@@ -377,8 +379,9 @@ class Matcher:
         for index in sorted(candidates):
             w = self.watchlists[index]
             if evaluate(w.node, holds):
-                terms = tuple(t.display for t in w.positives if holds(t))
-                out.append(MatchResult(w.name, entry.id, terms, snippet(entry, terms)))
+                hits = [t for t in w.positives if holds(t)]
+                out.append(MatchResult(w.name, entry.id, tuple(t.display for t in hits),
+                                       snippet(entry, hits)))
         return out
 
 
@@ -394,31 +397,47 @@ def _scope_plain(entry: StoredEntry, scope: str, source_name: str) -> str:
 
 # --- snippets and highlights ------------------------------------------------------------------
 
-def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
-    """Character spans of `text` where any of the terms (as displayed) occurs, merged, sorted."""
+SpanCache = dict[str, tuple[str, list[tuple[int, int]]]]
+
+
+def _term_patterns(terms: Iterable[str | Term]) -> tuple[list[str], list[re.Pattern[str]]]:
     patterns, regexes = [], []
-    for display in terms:
-        try:
-            term = compile_term(display)
-        except QuerySyntaxError:
-            continue
-        (regexes if term.regex else patterns).append(term.regex or term.pattern)
-    spans = [m.span() for r in regexes for m in r.finditer(text) if m.end() > m.start()]
-    if patterns:
-        tokens, offsets = token_text_with_offsets(text)
+    for term in terms:
+        if isinstance(term, str):
+            try:
+                term = compile_term(term)
+            except QuerySyntaxError:
+                continue
+        if term.regex is not None:
+            regexes.append(term.regex)
+        elif term.pattern is not None:
+            patterns.append(term.pattern)
+    return patterns, regexes
+
+
+def highlight_spans(text: str, terms: Iterable[str | Term],
+                    cache: SpanCache | None = None) -> list[tuple[int, int]]:
+    """Character spans of `text` where any of the terms (as displayed, or compiled) occurs,
+    merged and sorted. `cache` keeps word positions of texts already seen."""
+    patterns, regexes = _term_patterns(terms)
+    found = [m.span() for r in regexes for m in r.finditer(text) if m.end() > m.start()]
+    if patterns and text:
+        if cache is not None and text in cache:
+            doc, words = cache[text]
+        else:
+            doc, words = word_spans(text)
+            if cache is not None:
+                cache[text] = (doc, words)
         for p in patterns:
-            start = tokens.find(p)
-            while start != -1:
-                first = start + 1  # skip the leading space
-                last = start + len(p.rstrip()) - 1  # last character of the term
-                # a prefix extends to the end of the word it starts
-                while p[-1] != " " and last + 1 < len(tokens) and tokens[last + 1] != " ":
-                    last += 1
-                spans.append((offsets[first], offsets[last] + 1))
-                start = tokens.find(p, start + 1)
-    spans.sort()
+            length = p.strip().count(" ") + 1
+            pos = doc.find(p)
+            while pos != -1:
+                first = doc.count(" ", 0, pos)
+                found.append((words[first][0], words[first + length - 1][1]))
+                pos = doc.find(p, pos + 1)
+    found.sort()
     merged: list[tuple[int, int]] = []
-    for s, e in spans:
+    for s, e in found:
         if merged and s <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
         else:
@@ -426,17 +445,29 @@ def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     return merged
 
 
-def snippet(entry: StoredEntry, terms: Sequence[str], width: int = 200) -> str:
+def _first_hit(text: str, terms: Sequence[str | Term]) -> int | None:
+    """Where the first of `terms` starts in `text`, without mapping every word of it."""
+    if not text:
+        return None
+    patterns, regexes = _term_patterns(terms)
+    hits = [m.start() for r in regexes if (m := r.search(text))]
+    if patterns:
+        position = first_position(text, patterns)
+        if position is not None:
+            hits.append(position)
+    return min(hits) if hits else None
+
+
+def snippet(entry: StoredEntry, terms: Sequence[str | Term], width: int = 200) -> str:
     """About `width` characters of the entry's text around the first hit, cut at word breaks."""
     for text in (entry.summary_text, entry.content_text, entry.title):
-        spans = highlight_spans(text, terms) if text else []
-        if spans:
+        first = _first_hit(text, terms)
+        if first is not None:
             break
     else:
-        text, spans = entry.summary_text or entry.content_text or entry.title, [(0, 0)]
+        text, first = entry.summary_text or entry.content_text or entry.title, 0
     if len(text) <= width:
         return text
-    first = spans[0][0]
     start = max(0, first - width // 3)
     if start > 0:
         start = text.find(" ", start) + 1 or start

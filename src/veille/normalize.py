@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 from html import unescape
+from itertools import islice
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Characters NFKD does not decompose but a French reader treats as their letters.
@@ -41,20 +43,100 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
+def _slow_token_text(text: str) -> str:
+    return " " + " ".join(_WORD.findall(fold(text))) + " "
+
+
+# Fast path for Latin text, which is nearly all of what veille reads: one bytes.translate()
+# folds case and accents and turns punctuation into spaces, then split/join collapses them.
+# Characters outside Latin-1 that French text uses daily are replaced first; anything else
+# (Cyrillic, combining marks, ½…) takes the exact path. A property test keeps both equal.
+_PRE_REPLACE = (("’", " "), ("‘", " "), ("“", " "), ("”", " "), ("„", " "), ("—", " "),
+                ("–", " "), ("…", " "), ("•", " "), ("€", " "), ("œ", "oe"), ("Œ", "oe"),
+                ("\u202f", " "), ("\u2009", " "), ("\u200b", " "), ("æ", "ae"), ("Æ", "ae"),
+                ("ß", "ss"))
+_SLOW = 1  # marks a Latin-1 character the table cannot fold alone
+
+
+def _latin1_table() -> bytes:
+    table = bytearray()
+    for i in range(256):
+        folded = _slow_token_text(chr(i)).strip()
+        if not folded:
+            table.append(0x20)
+        elif len(folded) == 1 and folded.isascii():
+            table.append(ord(folded))
+        else:
+            table.append(_SLOW)
+    return bytes(table)
+
+
+_LATIN1 = _latin1_table()
+
+
 def token_text(text: str) -> str:
     """Folded words joined by single spaces with a space at each end: " l oreal rachete ".
 
     With this form, a whole word is the substring " w ", a phrase " w1 w2 " and a prefix " p",
     so every kind of term is a plain substring search (and one Aho-Corasick pass finds all).
     """
-    return " " + " ".join(_WORD.findall(fold(text))) + " "
+    fast = _fast_token_text(text)
+    return _slow_token_text(text) if fast is None else fast
 
 
-def token_text_with_offsets(text: str) -> tuple[str, list[int]]:
-    """token_text(text) plus, for each of its characters, the index of the source character.
+def _fast_token_text(text: str) -> str | None:
+    """None when the text needs the exact path. Each source word gives exactly one token."""
+    for old, new in _PRE_REPLACE:
+        if old in text:
+            text = text.replace(old, new)
+    try:
+        data = text.encode("latin-1").translate(_LATIN1)
+    except UnicodeEncodeError:
+        return None
+    if _SLOW in data:
+        return None
+    return " " + b" ".join(data.split()).decode("ascii") + " "
 
-    Slower (a Python loop); used only to place snippets and highlights for matched entries.
+
+def word_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """token_text(text) and, for each of its words, the (start, end) of that word in `text`.
+
+    Used only to place snippets and highlights of matched entries. Folding keeps one word per
+    source word in all but odd cases (a lone combining mark, "½"); those are mapped character
+    by character.
     """
+    doc = _fast_token_text(text)
+    if doc is not None:
+        return doc, list(map(re.Match.span, _WORD.finditer(text)))
+    joined, offsets = _token_text_with_offsets_by_char(text)
+    spans, start = [], 1
+    while start < len(joined) - 1:
+        end = joined.index(" ", start)
+        spans.append((offsets[start], offsets[end - 1] + 1))
+        start = end + 1
+    return joined, spans
+
+
+def first_position(text: str, patterns: Iterable[str]) -> int | None:
+    """The index in `text` where the earliest of the token-text patterns starts, or None.
+
+    The fast path counts words up to the hit instead of mapping them all: snippets are made
+    for every match as it is stored, so this is on the ingest path.
+    """
+    doc = _fast_token_text(text)
+    if doc is None:
+        doc, spans = word_spans(text)
+        found = [doc.find(p) for p in patterns]
+        found = [f for f in found if f != -1]
+        return spans[doc.count(" ", 0, min(found))][0] if found else None
+    found = [f for f in (doc.find(p) for p in patterns) if f != -1]
+    if not found:
+        return None
+    index = doc.count(" ", 0, min(found))
+    return next(islice(_WORD.finditer(text), index, None)).start()
+
+
+def _token_text_with_offsets_by_char(text: str) -> tuple[str, list[int]]:
     out, offsets = [" "], [0]
     space = True
     for i, ch in enumerate(text):
