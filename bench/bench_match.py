@@ -5,8 +5,8 @@
 Entries have realistic lengths (title ~10 words, summary ~45 words, full content ~250 words
 for a third of them) drawn from a French-like vocabulary with accents and apostrophes.
 Text words follow Zipf's law; one word in 200 is a mention of one of 3,000 names (brands,
-people, places), which watchlists look for, with ordinary words as context or exclusions. Watchlists mix words, phrases, prefixes, OR
-groups, exclusions and scopes.
+people, places), which watchlists look for, with ordinary words as context or exclusions.
+Watchlists mix words, phrases, prefixes, OR groups, exclusions and scopes.
 """
 
 from __future__ import annotations

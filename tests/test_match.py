@@ -96,7 +96,8 @@ def test_html_text_is_searched_as_plain_text():
 @pytest.mark.parametrize("query, expected", [
     ("title:nestlé", True), ("title:usine", False), ("author:dupont", True),
     ("author:nestlé", False), ("source:monde", True), ("source:lemonde.fr", True),
-    ('source:"le monde"', True), ('source:"le fil"', False), ("source:figaro", False), ("category:économie", True),
+    ('source:"le monde"', True), ('source:"le fil"', False), ("source:figaro", False),
+    ("category:économie", True),
     ('category:"eau minérale"', True), ('category:"économie eau"', False),
     ("usine", True),  # unscoped: title, summary and content
     ("title:nestlé -author:martin", True), ("title:nestlé -author:dupont", False),
