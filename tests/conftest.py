@@ -26,6 +26,8 @@ Route = Callable[["Request"], Response]
 class Request:
     path: str
     headers: dict[str, str]
+    body: bytes = b""
+    method: str = "GET"
 
 
 @dataclass
@@ -37,6 +39,17 @@ class FeedServer:
     routes: dict[str, Route | Response] = field(default_factory=dict)
     log: list[Request] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.arrived = threading.Condition(self.lock)
+
+    def wait_for(self, path: str, count: int = 1, timeout: float = 20) -> list[Request]:
+        """Block until `count` requests reached `path` (an event, not a sleep)."""
+        with self.lock:
+            self.arrived.wait_for(lambda: len(self.requests(path)) >= count, timeout)
+        return self.requests(path)
 
     def url(self, path: str) -> str:
         return f"http://{self.host}:{self.port}{path}"
@@ -59,9 +72,19 @@ def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:
             pass
 
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length", 0))
+            self._answer(self.rfile.read(length), "POST")
+
         def do_GET(self) -> None:  # noqa: N802
-            request = Request(self.path, {k.lower(): v for k, v in self.headers.items()})
+            self._answer(b"", "GET")
+
+        def _answer(self, body: bytes, method: str) -> None:
+            request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body,
+                              method)
             server.log.append(request)
+            with server.lock:
+                server.arrived.notify_all()
             route = server.routes.get(self.path)
             if route is None:
                 status, headers, body = 404, {}, b"not found"
@@ -165,3 +188,36 @@ def workspace(tmp_path: Path) -> Workspace:
     ws.write_feeds([])
     ws.write_watchlists("")
     return ws
+
+
+@dataclass
+class MailSink:
+    host: str
+    port: int
+    messages: list[Any] = field(default_factory=list)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[MailSink]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+    from aiosmtpd.controller import Controller
+
+    sink = MailSink("127.0.0.1", free_port())
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            sink.messages.append(envelope)
+            return "250 2.0.0 Ok: queued as VEILLE42"
+
+    controller = Controller(Handler(), hostname=sink.host, port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

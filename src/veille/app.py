@@ -9,14 +9,18 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from typing import TextIO
 
-from .config import Settings
+from .config import Settings, read_secret
 from .cron import parse_schedule
+from .deliver import Channel, build_channel
 from .errors import ConfigError
 from .fetch import Fetcher
 from .match import Matcher
 from .models import FeedOutcome, FeedState, PassSummary
 from .opml import OpmlDocument
+from .outbox import Outbox
 from .pipeline import FeedPass, ParserPool, silent_match
 from .schedule import is_due
 from .store import Store
@@ -57,6 +61,14 @@ class App:
 
     def matcher(self, watchlists: Sequence[Watchlist] | None = None) -> Matcher:
         return build_matcher(self.watchlists() if watchlists is None else watchlists)
+
+    def channels(self, stdout: TextIO) -> dict[str, Channel]:
+        return {name: build_channel(cs, partial(read_secret, cs), stdout)
+                for name, cs in self.settings.channels.items()}
+
+    def outbox(self, watchlists: Sequence[Watchlist], stdout: TextIO) -> Outbox:
+        return Outbox(self.store, self.channels(stdout), watchlists, self.settings.timezone,
+                      self.clock)
 
     def sync_feeds(self) -> list[FeedState]:
         """Read feeds.opml and make the store follow it; returns the feeds to poll."""

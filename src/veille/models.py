@@ -124,7 +124,8 @@ class FeedState:
     @property
     def name(self) -> str:
         """What to call the feed: the user's title, else the feed's own, else its URL."""
-        return self.title or self.feed_title or self.url
+        user_title = self.title if self.title != self.url else ""
+        return user_title or self.feed_title or self.url
 
     @property
     def fetch_url(self) -> str:
@@ -169,6 +170,19 @@ class StoredMatch:
     matched_at: datetime
     silent: bool
     entry: StoredEntry
+
+
+@dataclass(frozen=True)
+class OpenBatch:
+    """Matches put together for one channel and not yet accepted by it."""
+
+    id: str
+    watchlist: str
+    channel: str
+    match_ids: tuple[int, ...]
+    attempts: int
+    next_attempt: datetime | None
+    last_error: str | None
 
 
 @dataclass(frozen=True)

@@ -122,3 +122,9 @@ def after_fetch(feed: FeedState, result: FetchResult, now: datetime, settings: F
     state = replace(feed, **changes)
     wait = retry_after(result.headers, now) if result.http_status in (429, 503) else None
     return replace(state, next_due=next_poll(state, settings, now, rng, wait))
+
+
+def retry_at(attempts: int, now: datetime, base: float = 60.0, cap: float = 6 * 3600.0
+             ) -> datetime:
+    """When to retry a failed delivery: 1 min, 2, 4 … doubling per attempt, at most 6 hours."""
+    return now + timedelta(seconds=min(cap, base * 2 ** min(max(attempts - 1, 0), 20)))

@@ -20,7 +20,7 @@ from sqlite_utils.migrations import Migrations
 
 from .errors import StorageError
 from .match import MatchResult
-from .models import FeedSource, FeedState, ParsedEntry, StoredEntry, StoredMatch
+from .models import FeedSource, FeedState, OpenBatch, ParsedEntry, StoredEntry, StoredMatch
 
 migrations = Migrations("veille")
 
@@ -164,7 +164,7 @@ class EntryChange:
 
 
 _ENTRY_SELECT = """
-    SELECT e.*, COALESCE(NULLIF(f.title, ''), f.feed_title, f.url) AS feed_name
+    SELECT e.*, COALESCE(NULLIF(NULLIF(f.title, ''), f.url), f.feed_title, f.url) AS feed_name
     FROM entries e JOIN feeds f ON f.url = e.feed_url
 """
 
@@ -402,23 +402,39 @@ class Store:
         return dict(rows.fetchall())
 
     def matched_entries(self, watchlists: Sequence[str] | None = None, *,
-                        since: datetime | None = None, pending_for: str | None = None,
+                        since: datetime | None = None, pending_for: Sequence[str] = (),
+                        matched_since: datetime | None = None, unbatched_for: str | None = None,
+                        match_ids: Sequence[int] | None = None,
                         include_silent: bool = False) -> list[StoredMatch]:
-        """Matches with their entries, newest first. `pending_for` keeps only those the
-        channel has not yet accepted."""
+        """Matches with their entries, newest first.
+
+        `pending_for`: only those some of these channels has not accepted yet.
+        `unbatched_for`: only those not yet put in a delivery batch for that channel.
+        """
         where, params = ["1"], []
         if watchlists is not None:
             where.append(f"m.watchlist IN ({','.join('?' * len(watchlists))})")
             params += list(watchlists)
+        if match_ids is not None:
+            where.append(f"m.id IN ({','.join('?' * len(match_ids))})")
+            params += list(match_ids)
         if since is not None:
-            where.append("e.first_seen >= ?")
+            where.append("sub.first_seen >= ?")
             params.append(iso(since))
+        if matched_since is not None:
+            where.append("m.matched_at >= ?")
+            params.append(iso(matched_since))
         if not include_silent:
             where.append("m.silent = 0")
-        if pending_for is not None:
+        if pending_for:
+            where.append("(" + " OR ".join(
+                "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.match_id = m.id "
+                "AND d.channel = ? AND d.delivered_at IS NOT NULL)" for _ in pending_for) + ")")
+            params += list(pending_for)
+        if unbatched_for is not None:
             where.append("NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.match_id = m.id "
-                         "AND d.channel = ? AND d.delivered_at IS NOT NULL)")
-            params.append(pending_for)
+                         "AND d.channel = ?)")
+            params.append(unbatched_for)
         rows = self._rows(
             f"""SELECT m.id AS match_id, m.watchlist, m.terms AS match_terms, m.snippet,
                        m.matched_at, m.silent, sub.*
@@ -428,4 +444,64 @@ class Store:
         return [StoredMatch(id=r["match_id"], watchlist=r["watchlist"],
                             terms=tuple(json.loads(r["match_terms"])), snippet=r["snippet"],
                             matched_at=from_iso(r["matched_at"]), silent=bool(r["silent"]),
-                            entry=_stored_entry(r)) for r in rows]
+                        entry=_stored_entry(r)) for r in rows]
+
+    # --- the delivery outbox ------------------------------------------------------------------
+
+    def create_batch(self, batch_id: str, channel: str, match_ids: Sequence[int]) -> None:
+        """Put matches in a batch before the first attempt: a retry resends the same batch,
+        with the same id, so receivers can drop the duplicate a crash may cause."""
+        with self.transaction():
+            for match_id in match_ids:
+                self.db.execute(
+                    "INSERT INTO deliveries (match_id, channel, batch_id) VALUES (?, ?, ?) "
+                    "ON CONFLICT (match_id, channel) DO NOTHING", [match_id, channel, batch_id])
+
+    def open_batches(self, channel: str, watchlist: str | None = None
+                     ) -> list[OpenBatch]:
+        """Batches not yet accepted by `channel`, oldest first."""
+        sql = """SELECT d.batch_id, m.watchlist, group_concat(d.match_id) AS ids,
+                        max(d.attempts) AS attempts, max(d.next_attempt) AS next_attempt,
+                        max(d.last_error) AS last_error, min(d.id) AS first
+                 FROM deliveries d JOIN matches m ON m.id = d.match_id
+                 WHERE d.channel = ? AND d.delivered_at IS NULL"""
+        params: list[Any] = [channel]
+        if watchlist is not None:
+            sql += " AND m.watchlist = ?"
+            params.append(watchlist)
+        rows = self._rows(sql + " GROUP BY d.batch_id, m.watchlist ORDER BY first", params)
+        return [OpenBatch(r["batch_id"], r["watchlist"], channel,
+                          tuple(int(i) for i in r["ids"].split(",")), r["attempts"],
+                          from_iso(r["next_attempt"]), r["last_error"]) for r in rows]
+
+    def mark_delivered(self, batch_id: str, channel: str, now: datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE deliveries SET delivered_at = ?, attempts = attempts + 1, "
+                "last_attempt = ?, last_error = NULL, next_attempt = NULL "
+                "WHERE batch_id = ? AND channel = ?", [iso(now), iso(now), batch_id, channel])
+
+    def mark_failed(self, batch_id: str, channel: str, error: str, now: datetime,
+                    next_attempt: datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, last_attempt = ?, "
+                "last_error = ?, next_attempt = ? WHERE batch_id = ? AND channel = ?",
+                [iso(now), error, iso(next_attempt), batch_id, channel])
+
+    def delivery_summary(self) -> dict[str, dict[str, Any]]:
+        """Per channel: matches waiting in failed batches, the last error, and when it failed."""
+        rows = self._rows(
+            """SELECT channel, count(*) AS pending,
+                      sum(CASE WHEN attempts > 0 THEN 1 ELSE 0 END) AS failed,
+                      max(last_error) AS last_error, max(last_attempt) AS last_attempt,
+                      min(next_attempt) AS next_attempt
+               FROM deliveries WHERE delivered_at IS NULL GROUP BY channel""")
+        delivered = dict(self.db.execute(
+            "SELECT channel, max(delivered_at) FROM deliveries GROUP BY channel").fetchall())
+        out = {r["channel"]: {**r, "last_delivered": delivered.get(r["channel"])} for r in rows}
+        for channel, when in delivered.items():
+            out.setdefault(channel, {"channel": channel, "pending": 0, "failed": 0,
+                                     "last_error": None, "last_attempt": None,
+                                     "next_attempt": None, "last_delivered": when})
+        return out

@@ -1,0 +1,197 @@
+"""Matches -> Digest -> text, Markdown, HTML or JSON. Pure: no I/O, `now` and the zone given.
+
+Feed text is never trusted: templates autoescape everything, only http(s) links become links,
+and the HTML body is passed through nh3 with an allowlist of the tags our templates use, so
+a template slip cannot let a feed's script, event handler or iframe into a mail client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import nh3
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from .match import highlight_spans
+from .models import StoredMatch
+from .normalize import canonical_url
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    title: str
+    link: str | None
+    feed: str
+    published: datetime
+    first_seen: datetime
+    terms: tuple[str, ...]
+    snippet: str
+    also_in: tuple[str, ...] = ()
+    match_ids: tuple[int, ...] = ()
+
+    def segments(self) -> list[tuple[str, bool]]:
+        """The snippet cut into (text, is_a_matched_term) pieces, for highlighting."""
+        return _segments(self.snippet, self.terms)
+
+    def title_segments(self) -> list[tuple[str, bool]]:
+        return _segments(self.title, self.terms)
+
+    @property
+    def safe_link(self) -> str | None:
+        """Only http(s) links are ever rendered as links (no javascript:, data:, file:)."""
+        if self.link and self.link.lower().startswith(("http://", "https://")):
+            return self.link
+        return None
+
+
+@dataclass(frozen=True)
+class WatchlistDigest:
+    name: str
+    description: str
+    items: tuple[DigestItem, ...]
+    match_count: int  # before merging the same story seen in several feeds
+
+
+@dataclass(frozen=True)
+class Digest:
+    id: str
+    generated_at: datetime
+    timezone: str
+    watchlists: tuple[WatchlistDigest, ...]
+
+    @property
+    def match_count(self) -> int:
+        return sum(w.match_count for w in self.watchlists)
+
+    @property
+    def match_ids(self) -> list[int]:
+        return [i for w in self.watchlists for item in w.items for i in item.match_ids]
+
+
+def _segments(text: str, terms: Sequence[str]) -> list[tuple[str, bool]]:
+    out, pos = [], 0
+    for start, end in highlight_spans(text, terms):
+        if start > pos:
+            out.append((text[pos:start], False))
+        out.append((text[start:end], True))
+        pos = end
+    if pos < len(text):
+        out.append((text[pos:], False))
+    return out
+
+
+def merge_stories(matches: Sequence[StoredMatch]) -> list[DigestItem]:
+    """One item per story: matches whose links are the same article once normalized are
+    merged, newest first, the other feeds listed under "also in"."""
+    groups: dict[str, list[StoredMatch]] = {}
+    for m in sorted(matches, key=lambda m: (m.entry.published, m.id), reverse=True):
+        key = canonical_url(m.entry.link) if m.entry.link else f"entry:{m.entry.id}"
+        groups.setdefault(key, []).append(m)
+    items = []
+    for group in groups.values():
+        first = group[0]
+        e = first.entry
+        others = tuple(dict.fromkeys(m.entry.feed_title for m in group[1:]
+                                     if m.entry.feed_title != e.feed_title))
+        terms = tuple(dict.fromkeys(t for m in group for t in m.terms))
+        items.append(DigestItem(
+            title=e.title or "(sans titre)", link=e.link, feed=e.feed_title or e.feed_url,
+            published=e.published, first_seen=e.first_seen, terms=terms, snippet=first.snippet,
+            also_in=others, match_ids=tuple(m.id for m in group)))
+    return items
+
+
+def digest_id(parts: Iterable[str]) -> str:
+    """Stable for the same content, so a retried delivery carries the same id."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def build_digest(groups: Sequence[tuple[str, str, Sequence[StoredMatch]]], now: datetime,
+                 timezone: str, digest_id_: str | None = None) -> Digest:
+    """`groups`: (watchlist name, description, its matches), in the order to show them."""
+    watchlists = tuple(WatchlistDigest(name, description, tuple(merge_stories(matches)),
+                                       len(matches)) for name, description, matches in groups)
+    ids = [str(m.id) for _, _, matches in groups for m in matches]
+    return Digest(digest_id_ or digest_id([*(g[0] for g in groups), *sorted(ids)]), now,
+                  timezone, watchlists)
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+_ENV = Environment(loader=PackageLoader("veille", "templates"),
+                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
+                   keep_trailing_newline=True)
+_HTML_TAGS = {"div", "span", "p", "a", "h1", "h2", "h3", "table", "tr", "td", "tbody", "mark",
+              "strong", "em", "small", "br", "ul", "li", "hr"}
+
+
+def _local(value: datetime, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+
+
+def _context(digest: Digest) -> dict[str, Any]:
+    tz = ZoneInfo(digest.timezone)
+    return {"digest": digest, "local": lambda d: _local(d, tz),
+            "plural": lambda n, one, many: one if n == 1 else many}
+
+
+def subject(digest: Digest) -> str:
+    """`[veille] parti-pirate — 12 nouvelles mentions`."""
+    n = digest.match_count
+    if not any(w.items for w in digest.watchlists):
+        return "[veille] message de test"
+    names = ", ".join(w.name for w in digest.watchlists if w.items) or "veille"
+    return f"[veille] {names} — {n} {'nouvelle mention' if n == 1 else 'nouvelles mentions'}"
+
+
+def render_text(digest: Digest) -> str:
+    return _ENV.get_template("digest.txt").render(_context(digest))
+
+
+def render_markdown(digest: Digest) -> str:
+    return _ENV.get_template("digest.md").render(_context(digest))
+
+
+def render_html(digest: Digest) -> str:
+    """A full HTML document with inline CSS (mail clients drop <style> and external sheets)."""
+    body = _ENV.get_template("digest_body.html").render(_context(digest))
+    clean = nh3.clean(body, tags=_HTML_TAGS, attributes={"*": {"style"}, "a": {"href"}},
+                      url_schemes={"http", "https"}, link_rel="noopener noreferrer",
+                      strip_comments=True)
+    return _ENV.get_template("digest.html").render(body=clean, title=subject(digest))
+
+
+def _match_json(item: DigestItem) -> dict[str, Any]:
+    return {"title": item.title, "link": item.link, "feed": item.feed,
+            "published": item.published.isoformat(), "first_seen": item.first_seen.isoformat(),
+            "terms": list(item.terms), "snippet": item.snippet, "also_in": list(item.also_in)}
+
+
+def render_json(digest: Digest) -> dict[str, Any]:
+    return {"id": digest.id, "generated_at": digest.generated_at.isoformat(),
+            "watchlists": [{"name": w.name, "count": w.match_count,
+                            "matches": [_match_json(i) for i in w.items]}
+                           for w in digest.watchlists]}
+
+
+def webhook_payload(digest: Digest) -> dict[str, Any]:
+    """One watchlist per delivery: {"id", "watchlist", "generated_at", "matches": [...]}."""
+    w = digest.watchlists[0]
+    return {"id": digest.id, "watchlist": w.name, "generated_at": digest.generated_at.isoformat(),
+            "matches": [_match_json(i) for i in w.items]}
+
+
+def short_text(digest: Digest, limit: int = 20) -> str:
+    """Chat services want a few lines: title and link per match."""
+    lines = []
+    for w in digest.watchlists:
+        for item in w.items[:limit]:
+            lines.append(f"• {item.title} — {item.feed}\n  {item.link or ''}".rstrip())
+        if len(w.items) > limit:
+            lines.append(f"… et {len(w.items) - limit} autres")
+    return "\n".join(lines)

@@ -1,0 +1,109 @@
+"""The delivery outbox: each (watchlist, channel, match) reaches the channel once.
+
+    pending matches --(batch, committed first)--> channel.send --> mark delivered
+                                                        \\--> mark failed, retry later
+
+A batch is written before its first attempt and keeps its id, so a retry (or a resend after
+a crash between send and mark) carries the same digest id / Message-ID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .deliver import Channel
+from .digest import build_digest, digest_id
+from .errors import DeliveryError
+from .models import OpenBatch
+from .schedule import retry_at
+from .store import Store
+from .watchlists import Watchlist
+
+CONSOLE = "console"
+#: New batches only take matches this recent: adding a channel to an old watchlist must not
+#: mail its whole history. Batches already made are retried whatever their age.
+PENDING_HORIZON = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    watchlist: str
+    channel: str
+    batch_id: str
+    matches: int
+    ok: bool
+    detail: str
+
+
+def channels_of(watchlist: Watchlist) -> tuple[str, ...]:
+    return watchlist.channels or (CONSOLE,)
+
+
+class Outbox:
+    def __init__(self, store: Store, channels: Mapping[str, Channel],
+                 watchlists: Sequence[Watchlist], timezone: str,
+                 clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.channels = channels
+        self.watchlists = {w.name: w for w in watchlists}
+        self.timezone = timezone
+        self.clock = clock
+
+    def _pairs(self, names: Iterable[str] | None, channels: Iterable[str] | None
+               ) -> list[tuple[Watchlist, str]]:
+        names = set(names) if names else None
+        wanted = set(channels) if channels else None
+        return [(w, c) for w in self.watchlists.values()
+                if w.enabled and (names is None or w.name in names)
+                for c in channels_of(w) if wanted is None or c in wanted]
+
+    def batch_pending(self, watchlist: Watchlist, channel: str) -> None:
+        fresh = self.store.matched_entries([watchlist.name], unbatched_for=channel,
+                                           matched_since=self.clock() - PENDING_HORIZON)
+        if fresh:
+            ids = sorted(m.id for m in fresh)
+            self.store.create_batch(digest_id([watchlist.name, channel, *map(str, ids)]),
+                                    channel, ids)
+
+    async def deliver(self, names: Iterable[str] | None = None,
+                      channels: Iterable[str] | None = None) -> list[DeliveryOutcome]:
+        """Send everything pending for these watchlists and channels, retries included."""
+        outcomes = []
+        for watchlist, channel in self._pairs(names, channels):
+            self.batch_pending(watchlist, channel)
+            for batch in self.store.open_batches(channel, watchlist.name):
+                outcomes.append(await self._send(batch))
+        return outcomes
+
+    async def retry_due(self) -> list[DeliveryOutcome]:
+        """Resend failed batches whose retry time has come (the daemon calls this)."""
+        now = self.clock()
+        outcomes = []
+        for channel in self.channels:
+            for batch in self.store.open_batches(channel):
+                if batch.attempts and (batch.next_attempt is None or batch.next_attempt <= now):
+                    outcomes.append(await self._send(batch))
+        return outcomes
+
+    async def _send(self, batch: OpenBatch) -> DeliveryOutcome:
+        watchlist = self.watchlists.get(batch.watchlist)
+        channel = self.channels.get(batch.channel)
+        matches = self.store.matched_entries(match_ids=batch.match_ids, include_silent=True)
+        now = self.clock()
+        description = watchlist.description if watchlist else ""
+        digest = build_digest([(batch.watchlist, description, matches)], now, self.timezone,
+                              batch.id)
+        try:
+            if channel is None:
+                raise DeliveryError(batch.channel, "not configured any more")
+            receipt = await channel.send(digest)
+        except DeliveryError as e:
+            self.store.mark_failed(batch.id, batch.channel, e.message, now,
+                                   retry_at(batch.attempts + 1, now))
+            return DeliveryOutcome(batch.watchlist, batch.channel, batch.id, len(matches),
+                                   False, e.message)
+        self.store.mark_delivered(batch.id, batch.channel, self.clock())
+        return DeliveryOutcome(batch.watchlist, batch.channel, batch.id, len(matches), True,
+                               receipt.detail)

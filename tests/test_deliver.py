@@ -1,0 +1,205 @@
+"""Delivery against real servers on 127.0.0.1: SMTP (aiosmtpd) and an HTTP receiver."""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+from email import policy
+from html.parser import HTMLParser
+
+from .conftest import FeedServer, MailSink, Workspace, free_port, pubdate, rss
+
+NOW = datetime.now(UTC)
+WATCH = """
+[[watchlist]]
+name = "parti-pirate"
+description = "Le Parti pirate"
+query = '"parti pirate"'
+channels = [{channels}]
+"""
+
+
+class Tags(HTMLParser):
+    """Every tag and attribute of an HTML document, as a browser would see them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+        self.attributes: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.names.add(tag)
+        self.attributes += attrs
+
+
+def setup(ws: Workspace, server: FeedServer, channels: str, config: str,
+          items: list[dict[str, str]] | None = None) -> None:
+    ws.write_config(config)
+    ws.write_watchlists(WATCH.format(channels=channels))
+    items = items or [
+        {"title": "Le Parti pirate dépose ses listes", "link": "https://ex.fr/1?utm_source=x",
+         "guid": "1", "pubDate": pubdate(NOW - timedelta(hours=1)),
+         "description": "Le <b>Parti pirate</b> présente des candidats aux européennes."},
+        {"title": "Européennes : le parti pirate en campagne", "link": "https://ex.fr/2",
+         "guid": "2", "pubDate": pubdate(NOW - timedelta(hours=2)),
+         "description": "Réunion publique à Rennes."},
+    ]
+    ws.write_feeds([server.serve("/f.xml", rss(items, title="Ouest-Éclair"))])
+    ws.run("fetch")
+
+
+def smtp_config(port: int) -> str:
+    return (f'[channels.equipe]\ntype = "email"\nhost = "127.0.0.1"\nport = {port}\n'
+            f'security = "none"\nfrom = "Veille <veille@example.org>"\n'
+            f'to = ["com@example.org", "presse@example.org"]\n')
+
+
+def test_email_digest_structure_and_no_duplicates(feed_server, smtp_server: MailSink,
+                                                 workspace: Workspace):
+    setup(workspace, feed_server, '"equipe"', smtp_config(smtp_server.port))
+    out = workspace.run("digest", "--send").stdout
+    assert "sent: parti-pirate → equipe: 2 matches (250 2.0.0 Ok: queued as VEILLE42)" in out
+    [envelope] = smtp_server.messages
+    assert envelope.mail_from == "veille@example.org"
+    assert envelope.rcpt_tos == ["com@example.org", "presse@example.org"]
+    msg = email.message_from_bytes(envelope.original_content, policy=policy.default)
+    assert msg["Subject"] == "[veille] parti-pirate — 2 nouvelles mentions"
+    assert msg["Message-ID"].startswith("<veille.") and msg["Date"] and msg["List-Id"]
+    assert msg.get_content_type() == "multipart/alternative"
+    text, html = msg.get_payload()
+    assert text.get_content_type() == "text/plain" and text.get_content_charset() == "utf-8"
+    assert html.get_content_type() == "text/html" and html.get_content_charset() == "utf-8"
+    assert "Le Parti pirate dépose ses listes" in text.get_content()
+    assert "«Parti pirate»" in text.get_content()
+    body = html.get_content()
+    assert '<mark style="background:#fff3b0;color:inherit;">Parti pirate</mark>' in body
+    assert "Ouest-Éclair" in body and 'href="https://ex.fr/1?utm_source=x"' in body
+    assert "nothing pending" in workspace.run("digest", "--send").stdout
+    assert len(smtp_server.messages) == 1
+    pending = json.loads(workspace.run("digest", "--format", "json").stdout)
+    assert pending["watchlists"][0]["matches"] == []
+
+
+def test_smtp_down_keeps_matches_pending(feed_server, smtp_server, workspace):
+    setup(workspace, feed_server, '"equipe"', smtp_config(free_port()))
+    result = workspace.run("digest", "--send", code=1)
+    assert "FAILED: parti-pirate → equipe" in result.stderr and "Connection refused" in \
+        result.stderr
+    assert len(json.loads(workspace.run("digest", "--format", "json").stdout)
+               ["watchlists"][0]["matches"]) == 2
+    workspace.write_config(smtp_config(smtp_server.port))
+    assert "sent: parti-pirate → equipe: 2 matches" in workspace.run("digest", "--send").stdout
+    assert len(smtp_server.messages) == 1
+
+
+def test_webhook_signed_retried_with_the_same_id(feed_server, workspace, monkeypatch):
+    monkeypatch.setenv("HOOK_SECRET", "s3cr3t")
+    config = (f'[channels.hook]\ntype = "webhook"\nurl = "{feed_server.url("/hook")}"\n'
+              'secret_env = "HOOK_SECRET"\n')
+    setup(workspace, feed_server, '"hook"', config)
+    feed_server.routes["/hook"] = (500, {}, b"down for maintenance")
+    result = workspace.run("digest", "--send", code=1)
+    assert "HTTP 500" in result.stderr and "down for maintenance" in result.stderr
+    feed_server.routes["/hook"] = (204, {}, b"")
+    assert "sent: parti-pirate → hook: 2 matches (HTTP 204" in workspace.run(
+        "digest", "--send").stdout
+    first, second = feed_server.requests("/hook")
+    for request in (first, second):
+        expected = "sha256=" + hmac.new(b"s3cr3t", request.body, hashlib.sha256).hexdigest()
+        assert request.headers["x-veille-signature"] == expected
+    a, b = json.loads(first.body), json.loads(second.body)
+    assert a["id"] == b["id"] and a["watchlist"] == "parti-pirate"
+    assert {"id", "watchlist", "generated_at", "matches"} <= a.keys()
+    assert {"title", "link", "feed", "published", "first_seen", "terms", "snippet"} <= \
+        a["matches"][0].keys()
+    assert "nothing pending" in workspace.run("digest", "--send").stdout
+    assert len(feed_server.requests("/hook")) == 2
+
+
+def test_hostile_feed_html_never_reaches_the_html_part(feed_server, smtp_server, workspace):
+    items = [{"title": "<script>alert(1)</script> Parti pirate <img src=x onerror=alert(2)>",
+              "link": "javascript:alert(3)", "guid": "h1",
+              "pubDate": pubdate(NOW),
+              "description": '<p onclick="x()">Parti pirate <iframe src="https://evil"></iframe>'
+                             '<form action="https://evil"><input></form>'
+                             '<a href="javascript:alert(4)">lien</a>'
+                             '<img src="https://tracker.example/pixel.gif">'
+                             '<style>body{display:none}</style></p>'}]
+    setup(workspace, feed_server, '"equipe"', smtp_config(smtp_server.port), items)
+    workspace.run("digest", "--send")
+    msg = email.message_from_bytes(smtp_server.messages[0].original_content,
+                                   policy=policy.default)
+    html = msg.get_payload()[1].get_content()
+    tags = Tags()
+    tags.feed(html)
+    assert not {"script", "iframe", "form", "input", "img", "style", "object"} & tags.names
+    for name, value in tags.attributes:
+        assert not name.startswith("on"), name
+        assert "javascript:" not in (value or "").lower()
+        assert "evil" not in (value or "") and "tracker.example" not in (value or "")
+        assert "display:none" not in (value or "")
+    assert "&lt;script&gt;" in html  # the title's markup is shown as text, harmless
+
+
+def test_same_story_in_two_feeds_is_shown_once(feed_server, workspace):
+    workspace.write_watchlists(WATCH.format(channels=""))
+    story = {"title": "Le Parti pirate dépose ses listes", "guid": "x",
+             "pubDate": pubdate(NOW)}
+    a = feed_server.serve("/a.xml", rss([{**story, "link": "https://ex.fr/p?utm_source=a"}],
+                                        title="Fil A"))
+    b = feed_server.serve("/b.xml", rss([{**story, "link": "http://EX.fr/p/?fbclid=zz"}],
+                                        title="Fil B"))
+    workspace.write_feeds([a, b])
+    workspace.run("fetch")
+    data = json.loads(workspace.run("digest", "--format", "json").stdout)
+    [item] = data["watchlists"][0]["matches"]
+    assert data["watchlists"][0]["count"] == 2
+    assert item["also_in"] == ["Fil B"] or item["also_in"] == ["Fil A"]
+    text = workspace.run("digest").stdout
+    assert "aussi dans" in text
+    assert "## parti-pirate — 2 mentions" in workspace.run("digest", "--format",
+                                                           "markdown").stdout
+    assert "<!DOCTYPE html>" in workspace.run("digest", "--format", "html").stdout
+
+
+def test_console_channel_is_the_default(feed_server, workspace):
+    setup(workspace, feed_server, "", "")
+    out = workspace.run("digest", "--send").stdout
+    assert "[veille] parti-pirate — 2 nouvelles mentions" in out
+    assert "sent: parti-pirate → console: 2 matches (printed)" in out
+
+
+def test_apprise_channel_posts_to_a_real_receiver(feed_server, workspace):
+    feed_server.routes["/notify"] = (200, {}, b"{}")
+    url = feed_server.url("/notify").replace("http://", "json://")
+    setup(workspace, feed_server, '"chat"', f'[channels.chat]\ntype = "apprise"\n'
+                                             f'urls = ["{url}"]\n')
+    assert "sent: parti-pirate → chat" in workspace.run("digest", "--send").stdout
+    [request] = feed_server.requests("/notify")
+    payload = json.loads(request.body)
+    assert payload["title"] == "[veille] parti-pirate — 2 nouvelles mentions"
+    assert "https://ex.fr/1" in payload["message"]
+
+
+def test_channels_list_masks_secrets_and_test_reports_the_answer(smtp_server, workspace,
+                                                                 monkeypatch):
+    monkeypatch.setenv("SMTP_PASS", "hunter2-secret")
+    workspace.write_config(
+        smtp_config(smtp_server.port) + 'username = "veille"\npassword_env = "SMTP_PASS"\n'
+        '[channels.hook]\ntype = "webhook"\nurl = "https://hooks.example.org/t/abc123token"\n'
+        '[channels.chat]\ntype = "apprise"\nurls = ["tgram://bottoken123/chatid"]\n')
+    out = workspace.run("channels", "list").stdout
+    assert "equipe" in out and "hook" in out and "console" in out
+    for secret in ("hunter2-secret", "abc123token", "bottoken123"):
+        assert secret not in out
+    workspace.write_config(smtp_config(smtp_server.port))
+    out = workspace.run("channels", "test", "equipe").stdout
+    assert out == "equipe: accepted: 250 2.0.0 Ok: queued as VEILLE42\n"
+    msg = email.message_from_bytes(smtp_server.messages[0].original_content,
+                                   policy=policy.default)
+    assert msg["Subject"] == "[veille] message de test"
+    err = workspace.run("channels", "test", "nope", code=1).stderr
+    assert "no such channel" in err
