@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import sqlite3
 import sys
 from datetime import datetime
 from importlib import resources
@@ -17,12 +19,15 @@ import click
 from . import __version__
 from .app import App
 from .config import load_settings
+from .daemon import Daemon, daemon_running
 from .digest import build_digest, render_html, render_json, render_markdown, render_text
 from .errors import ConfigError, VeilleError, WatchlistError
+from .logs import setup_logging
 from .match import Matcher, compile_watchlist, highlight_spans
 from .models import FeedOutcome, FeedSource, FeedState, PassSummary, StoredEntry, StoredMatch
 from .opml import OpmlDocument, export_opml
 from .outbox import channels_of
+from .status import build_status
 from .units import parse_duration, parse_since
 
 STARTER_FILES = ("veille.toml", "feeds.opml", "watchlists.toml")
@@ -42,6 +47,9 @@ class VeilleGroup(click.Group):
         except VeilleError as e:
             click.echo(f"veille: {e}", err=True)
             ctx.exit(2 if isinstance(e, WatchlistError) else 1)
+        except sqlite3.DatabaseError as e:  # a damaged or foreign database file
+            click.echo(f"veille: database error: {e}", err=True)
+            ctx.exit(1)
 
 
 def _app(ctx: click.Context) -> App:
@@ -614,6 +622,77 @@ def channels_test(ctx: click.Context, name: str) -> None:
                         app.settings.timezone)
     receipt = asyncio.run(built[name].send(test))
     click.echo(f"{name}: accepted: {receipt.detail}")
+
+
+# --- the daemon ----------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one object per line, for log shippers.")
+@click.pass_context
+def run(ctx: click.Context, log_level: str, log_format: str) -> None:
+    """Run the daemon: poll feeds on time, match, deliver digests and alerts.
+
+    Reloads veille.toml, feeds.opml and watchlists.toml when they change (or on
+    SIGHUP); stops cleanly on SIGTERM. Speaks sd_notify under systemd.
+
+    \b
+    Example:
+      veille --config /etc/veille/veille.toml run --log-level debug
+    """
+    setup_logging(log_level, log_format, os.environ)
+    daemon = Daemon(ctx.find_root().obj["config"], os.environ, sys.stdout)
+    ctx.exit(asyncio.run(daemon.run()))
+
+
+@cli.command()
+@FORMAT
+@click.pass_context
+def status(ctx: click.Context, fmt: str) -> None:
+    """What to check first: is the daemon up, are feeds and channels healthy.
+
+    Exits non-zero when something needs attention: the daemon is not running,
+    or a channel has failed deliveries waiting.
+
+    \b
+    Example:
+      veille status --format json
+    """
+    app = _app(ctx)
+    report = build_status(app, daemon_running(app.settings.lock_file))
+    if fmt == "json":
+        _json(report)
+    else:
+        _print_status(report, app.settings.tz)
+    if report["attention"]:
+        ctx.exit(1)
+
+
+def _print_status(report: dict[str, Any], tz: Any) -> None:
+    d = report["daemon"]
+    state = click.style("running", fg="green") if d["running"] else click.style("not running",
+                                                                                  fg="red")
+    click.echo(f"daemon: {state}" + (f" since {_when(d['started'], tz)} (pid {d['pid']})"
+                                     if d["running"] else ""))
+    click.echo(f"polls: last {_when(d['last_poll'], tz)}, next {_when(d['next_poll'], tz)}")
+    f = report["feeds"]
+    click.echo(f"feeds: {f['total']} ({f['ok']} ok, {f['failing']} failing, {f['gone']} gone, "
+               f"{f['moved']} moved, {f['new']} not yet polled)")
+    for item in f["problems"]:
+        click.echo(f"  {item['status']}: {item['url']}: {item['error']}"
+                   + (f" (since {_when(item['since'], tz)})" if item["since"] else ""))
+    for c in report["channels"]:
+        line = f"channel {c['name']}: {c['pending']} pending, {c['failed']} failed"
+        if c["last_error"]:
+            line += f" — {c['last_error']}"
+        click.echo(line)
+    for w in report["watchlists"]:
+        click.echo(f"watchlist {w['name']}: {w['schedule']}, next digest "
+                   f"{_when(w['next_digest'], tz) if w['next_digest'] else '-'}")
+    for reason in report["attention"]:
+        click.echo(click.style(f"attention: {reason}", fg="yellow"), err=True)
 
 
 def main(argv: list[str] | None = None) -> None:

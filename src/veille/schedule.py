@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo
 
 from .config import FetchSettings
+from .cron import Schedule
 from .models import FeedState, FetchResult, ParsedFeed
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.I)
@@ -128,3 +130,18 @@ def retry_at(attempts: int, now: datetime, base: float = 60.0, cap: float = 6 * 
              ) -> datetime:
     """When to retry a failed delivery: 1 min, 2, 4 … doubling per attempt, at most 6 hours."""
     return now + timedelta(seconds=min(cap, base * 2 ** min(max(attempts - 1, 0), 20)))
+
+
+def next_digest(schedule: Schedule, last_run: datetime | None, now: datetime, tz: ZoneInfo
+                ) -> datetime | None:
+    """When a watchlist's digest should go out next; None for "instant".
+
+    A slot missed while the daemon was down runs once, now (coalesced), not once per slot.
+    """
+    if schedule.instant:
+        return None
+    if last_run is not None:
+        missed = schedule.next_after(last_run, tz)
+        if missed is not None and missed <= now:
+            return now
+    return schedule.next_after(now, tz)

@@ -369,6 +369,19 @@ class Store:
             yield from (_stored_entry(r) for r in rows)
             last_id = rows[-1]["id"]
 
+    def prune(self, older_than: datetime) -> int:
+        """Delete entries first seen before `older_than` that matched nothing; matched ones and
+        the delivery log are kept. Returns how many were deleted."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "DELETE FROM entries WHERE first_seen < ? AND NOT EXISTS "
+                "(SELECT 1 FROM matches m WHERE m.entry_id = entries.id)", [iso(older_than)])
+        return cursor.rowcount
+
+    def optimize(self) -> None:
+        self.db.execute("PRAGMA optimize")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # --- meta ---------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:

@@ -1,0 +1,383 @@
+"""`veille run`: one asyncio process where APScheduler drives polling, digests, retries and
+housekeeping, reloading its files live and speaking sd_notify to systemd.
+
+    start: lock the database, load config/OPML/watchlists, READY=1
+    jobs:  poll      at the earliest feed's next-due time (each feed has its own)
+           digest:W  at watchlist W's next schedule slot (a missed slot runs once)
+           retry     every 30 s: failed deliveries whose backoff has passed
+           reload    every second: did a file change? (and on SIGHUP)
+           watchdog  at half of WatchdogSec, after a database check
+           housekeep every 6 hours: retention, PRAGMA optimize
+    stop:  SIGTERM/SIGINT -> STOPPING=1, in-flight work gets a few seconds, exit 0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import random
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from .app import App
+from .config import Settings, load_settings
+from .cron import parse_schedule
+from .errors import StorageError, VeilleError
+from .fetch import Fetcher
+from .match import Matcher
+from .notify import Notifier, watchdog_interval
+from .outbox import Outbox
+from .pipeline import FeedPass, ParserPool
+from .schedule import first_poll, is_due, next_digest
+from .store import from_iso, iso
+from .watchlists import Watchlist, build_matcher
+
+log = logging.getLogger("veille")
+
+STOP_GRACE = 5.0  # seconds in-flight work gets after SIGTERM before it is cancelled
+RELOAD_CHECK = 1.0
+RETRY_EVERY = 30.0
+HOUSEKEEPING_EVERY = 6 * 3600.0
+BATCH_WINDOW = 1.0
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One consistent view of the user's files; replaced whole on a successful reload."""
+
+    settings: Settings
+    watchlists: list[Watchlist]
+    matcher: Matcher
+    stamps: tuple[tuple[str, float], ...]
+
+
+def _stamps(settings: Settings) -> tuple[tuple[str, float], ...]:
+    paths = [settings.config_file, settings.feeds, settings.watchlists]
+    out = []
+    for p in paths:
+        if p is None:
+            continue
+        try:
+            stat = Path(p).stat()
+            out.append((str(p), stat.st_mtime_ns + stat.st_size))
+        except OSError:
+            out.append((str(p), -1))
+    return tuple(out)
+
+
+class DaemonLock:
+    """One daemon per database: an exclusive flock on `<database>.lock`, holding our pid."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise StorageError(self.path, f"another veille daemon (pid {pid}) already uses "
+                                          "this database") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def daemon_running(lock_file: Path) -> bool:
+    """True if some process holds the daemon lock (what `veille status` asks)."""
+    try:
+        fd = os.open(lock_file, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+class Daemon:
+    def __init__(self, config: Path | None, env: Mapping[str, str], stdout: TextIO,
+                 clock: Callable[[], datetime] | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.config = config
+        self.env = env
+        self.stdout = stdout
+        self.rng = rng or random.Random()
+        self.loaded = self._load()
+        self.app = App(self.loaded.settings, **({"clock": clock} if clock else {}), rng=self.rng)
+        self.clock = self.app.clock
+        self.notifier = Notifier.from_env(env)
+        self.lock = DaemonLock(self.loaded.settings.lock_file)
+        self.scheduler: AsyncIOScheduler | None = None
+        self.stopping = asyncio.Event()
+        self.poll_lock = asyncio.Lock()
+        self.reload_requested = False
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.parser = ParserPool()
+        self.fetcher: Fetcher | None = None
+        self.outbox: Outbox | None = None
+
+    # --- loading and reloading ----------------------------------------------------------------
+
+    def _load(self) -> Loaded:
+        settings = load_settings(self.config, self.env)
+        app = App(settings)
+        watchlists = app.watchlists()
+        app.opml().sources()  # validate now: a broken OPML must not replace a good one
+        return Loaded(settings, watchlists, build_matcher(watchlists), _stamps(settings))
+
+    def reload(self, reason: str) -> None:
+        try:
+            loaded = self._load()
+        except VeilleError as e:
+            log.error("reload (%s) refused, keeping the previous configuration: %s", reason, e)
+            self.loaded = replace(self.loaded, stamps=_stamps(self.loaded.settings))
+            return
+        if loaded.settings.database != self.loaded.settings.database:
+            log.warning("database path changed in %s: restart veille to use it",
+                        loaded.settings.config_file)
+            loaded = replace(loaded, settings=replace(loaded.settings,
+                                                      database=self.loaded.settings.database))
+        self.loaded = loaded
+        self.app.settings = loaded.settings
+        self._apply()
+        log.info("reloaded (%s): %d feeds, %d watchlists", reason,
+                 len(self.app.store.feeds()), len(loaded.watchlists))
+
+    def _apply(self) -> None:
+        """Make the running parts follow self.loaded: feeds, matcher, channels, jobs."""
+        now = self.clock()
+        feeds = self.app.sync_feeds()
+        spread = min(self.loaded.settings.fetch.interval, 60.0)
+        for feed in feeds:
+            if feed.next_due is None and not feed.gone:
+                self.app.store.update_feed(feed.url, next_due=first_poll(now, spread, self.rng))
+        self.outbox = self.app.outbox(self.loaded.watchlists, self.stdout)
+        self._schedule_digests()
+        self._schedule_poll()
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def _add(self, func: Callable[[], Any], trigger: str, job_id: str, **kwargs: Any) -> None:
+        assert self.scheduler is not None
+        # a one-shot job reschedules itself before it returns: allow that second instance
+        instances = 2 if trigger == "date" else 1
+        self.scheduler.add_job(self._tracked(func), trigger, id=job_id, replace_existing=True,
+                               coalesce=True, max_instances=instances, misfire_grace_time=None,
+                               **kwargs)
+
+    def _tracked(self, func: Callable[[], Any]) -> Callable[[], Any]:
+        """Jobs register their task so that shutdown can wait for them, then cancel them."""
+        async def run() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self.tasks.add(task)
+            try:
+                result = func()
+                if asyncio.iscoroutine(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job %s failed", getattr(func, "__name__", func))
+            finally:
+                self.tasks.discard(task)
+        run.__name__ = getattr(func, "__name__", "job")
+        return run
+
+    def _schedule_poll(self) -> None:
+        feeds = [f for f in self.app.store.feeds() if not f.gone]
+        if not feeds or self.stopping.is_set():
+            return
+        now = self.clock()
+        when = min((f.next_due or now) for f in feeds)
+        when = max(when, now)
+        self.app.store.set_meta("next_poll", iso(when))
+        self._add(self._poll, "date", "poll", run_date=when)
+
+    async def _poll(self) -> None:
+        if self.poll_lock.locked():
+            return  # a pass is running; it schedules the next one when it ends
+        async with self.poll_lock:
+            await self._poll_pass()
+        self._schedule_poll()
+        self._status()
+
+    async def _poll_pass(self) -> None:
+        # feeds due within the next second go in this pass rather than a pass of their own
+        soon = self.clock() + timedelta(seconds=BATCH_WINDOW)
+        due = [f for f in self.app.store.feeds() if is_due(f, soon)]
+        if due:
+            assert self.fetcher is not None
+            feed_pass = FeedPass(self.loaded.settings, self.app.store, self.fetcher,
+                                 self.parser, self.loaded.matcher, self.clock, self.rng)
+            summary = await feed_pass.run(due)
+            for o in summary.outcomes:
+                if o.status in ("failed", "gone"):
+                    log.warning("feed %s %s: %s", o.url, o.status, o.message)
+                if o.moved_to:
+                    log.warning("feed %s moved permanently to %s (update feeds.opml)", o.url,
+                                o.moved_to)
+            log.info("polled %d feeds: %d ok, %d unchanged, %d failed; %d new entries, "
+                     "%d new matches", len(due), summary.count("ok"), summary.count("unchanged"),
+                     summary.count("failed") + summary.count("gone"), summary.new_entries,
+                     summary.new_matches)
+            self.app.store.set_meta("last_poll", iso(self.clock()))
+            if summary.new_matches:
+                await self._deliver_instant()
+
+    async def _deliver_instant(self) -> None:
+        instant = [w.name for w in self.loaded.watchlists
+                   if w.enabled and parse_schedule(w.schedule).instant]
+        if instant and self.outbox is not None:
+            self._log_deliveries(await self.outbox.deliver(instant))
+
+    def _log_deliveries(self, outcomes: list[Any]) -> None:
+        for o in outcomes:
+            if o.ok:
+                log.info("delivered %d matches of %s to %s: %s", o.matches, o.watchlist,
+                         o.channel, o.detail)
+            else:
+                log.error("delivery of %s to %s failed (will retry): %s", o.watchlist,
+                          o.channel, o.detail)
+
+    def _schedule_digests(self) -> None:
+        assert self.scheduler is not None
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:"):
+                job.remove()
+        now = self.clock()
+        tz = self.loaded.settings.tz
+        for w in self.loaded.watchlists:
+            if not w.enabled:
+                continue
+            last = from_iso(self.app.store.get_meta(f"digest_last:{w.name}"))
+            when = next_digest(parse_schedule(w.schedule), last, now, tz)
+            if when is None:
+                continue
+            if last is None:  # remember from when this watchlist's slots count
+                self.app.store.set_meta(f"digest_last:{w.name}", iso(now))
+            self.app.store.set_meta(f"digest_next:{w.name}", iso(when))
+            self._add(self._digest_job(w.name), "date", f"digest:{w.name}", run_date=when)
+
+    def _digest_job(self, name: str) -> Callable[[], Any]:
+        async def digest() -> None:
+            if self.outbox is not None:
+                self._log_deliveries(await self.outbox.deliver([name]))
+            self.app.store.set_meta(f"digest_last:{name}", iso(self.clock()))
+            self._schedule_digests()
+        digest.__name__ = f"digest:{name}"
+        return digest
+
+    async def _retry(self) -> None:
+        if self.outbox is not None:
+            self._log_deliveries(await self.outbox.retry_due())
+
+    def _check_files(self) -> None:
+        if self.reload_requested:
+            self.reload_requested = False
+            self.reload("SIGHUP")
+        elif _stamps(self.loaded.settings) != self.loaded.stamps:
+            self.reload("file changed")
+
+    def _watchdog(self) -> None:
+        self.app.store.db.execute("SELECT count(*) FROM meta").fetchone()  # the database answers
+        self.notifier.send("WATCHDOG=1")
+
+    def _housekeeping(self) -> None:
+        cutoff = self.clock() - timedelta(seconds=self.loaded.settings.digest.retention)
+        deleted = self.app.store.prune(cutoff)
+        self.app.store.optimize()
+        if deleted:
+            log.info("housekeeping: deleted %d unmatched entries older than %s", deleted,
+                     cutoff.date())
+
+    def _status(self) -> None:
+        feeds = self.app.store.feeds()
+        failing = sum(1 for f in feeds if f.failures and not f.gone)
+        nexts = [from_iso(self.app.store.get_meta(f"digest_next:{w.name}"))
+                 for w in self.loaded.watchlists]
+        upcoming = min((n for n in nexts if n), default=None)
+        text = f"{len(feeds)} feeds, {failing} failing"
+        if upcoming:
+            text += f", next digest {upcoming.astimezone(self.loaded.settings.tz):%H:%M}"
+        self.notifier.send(f"STATUS={text}")
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.lock.acquire()
+        try:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stopping.set)
+            loop.add_signal_handler(signal.SIGHUP, self._request_reload)
+            self.fetcher = Fetcher(self.loaded.settings.fetch)
+            self.scheduler = AsyncIOScheduler(event_loop=loop)
+            self.scheduler.start()
+            self._apply()
+            store = self.app.store
+            store.set_meta("daemon_pid", str(os.getpid()))
+            store.set_meta("daemon_started", iso(self.clock()))
+            self._add(self._check_files, "interval", "reload", seconds=RELOAD_CHECK)
+            self._add(self._retry, "interval", "retry", seconds=RETRY_EVERY)
+            self._add(self._housekeeping, "interval", "housekeeping",
+                      seconds=HOUSEKEEPING_EVERY, next_run_time=self.clock() + timedelta(
+                          seconds=60))
+            interval = watchdog_interval(self.env)
+            if interval:
+                self._add(self._watchdog, "interval", "watchdog", seconds=interval)
+            self.notifier.send("READY=1")
+            self._status()
+            log.info("veille running: %d feeds, %d watchlists, database %s",
+                     len(store.feeds()), len(self.loaded.watchlists),
+                     self.loaded.settings.database)
+            await self.stopping.wait()
+            await self._shutdown()
+        finally:
+            self.parser.close()
+            self.app.close()
+            self.lock.release()
+            self.notifier.close()
+        return 0
+
+    def _request_reload(self) -> None:
+        self.reload_requested = True
+
+    async def _shutdown(self) -> None:
+        log.info("stopping")
+        self.notifier.send("STOPPING=1")
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        pending = list(self.tasks)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*late, return_exceptions=True)
+        if self.fetcher is not None:
+            await self.fetcher.aclose()
+        self.app.store.set_meta("daemon_stopped", iso(self.clock()))
+        log.info("stopped")
