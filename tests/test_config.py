@@ -140,3 +140,20 @@ def test_help_lists_commands_and_each_has_an_example(workspace: Workspace):
         assert "Example" in (cmd.help or ""), path
         assert cmd.get_short_help_str(), path
     assert "veille, version" in workspace.runner.invoke(cli, ["--version"]).stdout
+
+
+def test_secrets_from_credentials_env_or_file(tmp_path):
+    from veille.config import ChannelSettings, read_secret
+
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "smtp-password").write_text("from-systemd\n")
+    (tmp_path / "pw").write_text("from-file\n")
+    both = ChannelSettings("equipe", "email", {"password_credential": "smtp-password",
+                                               "password_env": "PW"})
+    assert read_secret(both, "password", {"CREDENTIALS_DIRECTORY": str(creds),
+                                          "PW": "from-env"}) == "from-systemd"
+    assert read_secret(both, "password", {"PW": "from-env"}) == "from-env"
+    by_file = ChannelSettings("equipe", "email", {"password_file": str(tmp_path / "pw")})
+    assert read_secret(by_file, "password", {}) == "from-file"
+    assert read_secret(ChannelSettings("x", "email", {}), "password", {}) is None

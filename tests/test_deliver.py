@@ -203,3 +203,32 @@ def test_channels_list_masks_secrets_and_test_reports_the_answer(smtp_server, wo
     assert msg["Subject"] == "[veille] message de test"
     err = workspace.run("channels", "test", "nope", code=1).stderr
     assert "no such channel" in err
+
+
+def test_failed_batches_are_retried_with_backoff_and_status_says_so(feed_server, workspace):
+    import asyncio
+    import io
+
+    from veille.app import App
+    from veille.config import load_settings
+
+    config = f'[channels.hook]\ntype = "webhook"\nurl = "{feed_server.url("/hook")}"\n'
+    setup(workspace, feed_server, '"hook"', config)
+    feed_server.routes["/hook"] = (503, {}, b"busy")
+    clock = [datetime.now(UTC)]
+    app = App(load_settings(workspace.config, {}), clock=lambda: clock[0])
+    outbox = app.outbox(app.watchlists(), io.StringIO())
+    [failed] = asyncio.run(outbox.deliver())
+    assert not failed.ok and "HTTP 503" in failed.detail
+    assert asyncio.run(outbox.retry_due()) == []  # its backoff (1 minute) has not passed
+    report = json.loads(workspace.run("status", "--format", "json", code=1).stdout)
+    [hook] = [c for c in report["channels"] if c["name"] == "hook"]
+    assert hook["failed"] == 2 and "HTTP 503" in hook["last_error"]
+    assert any("channel hook" in a for a in report["attention"])
+    feed_server.routes["/hook"] = (200, {}, b"ok")
+    clock[0] += timedelta(seconds=61)
+    [retried] = asyncio.run(outbox.retry_due())
+    assert retried.ok and retried.batch_id == failed.batch_id
+    app.close()
+    ids = {json.loads(r.body)["id"] for r in feed_server.requests("/hook")}
+    assert ids == {failed.batch_id}

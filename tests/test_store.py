@@ -84,3 +84,16 @@ def test_a_crash_leaves_the_feed_untouched():
     feed_pass.matcher = Matcher([])
     asyncio.run(feed_pass.run(store.feeds()))
     assert len(store.entries()) == 2 and store.feed("https://f").etag == '"x"'
+
+
+def test_prune_keeps_matched_entries():
+    from veille.match import MatchResult
+
+    store = Store.memory()
+    store.sync_feeds([FeedSource("https://f")])
+    old = NOW - timedelta(days=100)
+    changes = store.upsert_entries("https://f", [entry("a"), entry("b")], old)
+    store.upsert_entries("https://f", [entry("c")], NOW)
+    store.add_matches([(MatchResult("w", changes[0].entry.id, ("a",), ""), False)], old)
+    assert store.prune(NOW - timedelta(days=90)) == 1
+    assert sorted(e.key for e in store.entries()) == ["a", "c"]

@@ -158,9 +158,11 @@ _CHANNELS: dict[str, Spec] = {
     "email": {
         "host": _string, "port": _port, "security": _choice("starttls", "ssl", "none"),
         "username": _string, "password_env": _string, "password_file": _path,
+        "password_credential": _string,
         "from": _string, "to": _string_list, "timeout": _duration,
     },
-    "webhook": {"url": _string, "secret_env": _string, "secret_file": _path, "timeout": _duration},
+    "webhook": {"url": _string, "secret_env": _string, "secret_file": _path,
+                "secret_credential": _string, "timeout": _duration},
     "apprise": {"urls": _string_list},
     "console": {},
 }
@@ -293,13 +295,19 @@ def load_settings(explicit: Path | None = None, env: Mapping[str, str] | None = 
 
 def read_secret(channel: ChannelSettings, key: str,
                 env: Mapping[str, str] | None = None) -> str | None:
-    """A channel's secret from `KEY_env`, `KEY_file`, or systemd's $CREDENTIALS_DIRECTORY/<name>.
+    """A channel's secret from `KEY_credential` (systemd's LoadCredential=, read from
+    $CREDENTIALS_DIRECTORY), `KEY_env` or `KEY_file`.
 
     Read at the moment of use so a rotated secret needs no restart, and never stored in Settings
     so it cannot leak into a repr or a log.
     """
     env = os.environ if env is None else env
     opts = channel.options
+    creds = env.get("CREDENTIALS_DIRECTORY")
+    if creds and f"{key}_credential" in opts:
+        candidate = Path(creds) / opts[f"{key}_credential"]
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8").strip()
     if f"{key}_env" in opts:
         value = env.get(opts[f"{key}_env"])
         if value:
@@ -310,10 +318,4 @@ def read_secret(channel: ChannelSettings, key: str,
         except OSError as e:
             raise ConfigError(None, f"channels.{channel.name}.{key}_file",
                               f"cannot read: {e.strerror}") from None
-    creds = env.get("CREDENTIALS_DIRECTORY")
-    if creds:
-        for name in (opts.get(f"{key}_env", ""), f"{channel.name}-{key}", f"{channel.name}"):
-            candidate = Path(creds) / name
-            if name and candidate.is_file():
-                return candidate.read_text(encoding="utf-8").strip()
     return None

@@ -30,7 +30,8 @@ class WebhookChannel:
         self.name = settings.name
         self.url = settings.options["url"]
         self.timeout = settings.options.get("timeout", 30.0)
-        self.signed = "secret_env" in settings.options or "secret_file" in settings.options
+        self.signed = any(f"secret_{how}" in settings.options
+                          for how in ("env", "file", "credential"))
         self.secret = secret
 
     def describe(self) -> str:
