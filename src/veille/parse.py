@@ -65,7 +65,9 @@ def _entry(e: Any, feed_language: str | None) -> ParsedEntry:
         title=title,
         link=link,
         author=_text(e.get("author_detail"), e.get("author", "") or "") or None,
-        published=_datetime(e.get("published_parsed")) or _datetime(e.get("created_parsed")),
+        # RSS 1.0's dc:date reaches feedparser as "updated": it is the only date such feeds give
+        published=(_datetime(e.get("published_parsed")) or _datetime(e.get("created_parsed"))
+                   or _datetime(e.get("updated_parsed"))),
         updated=_datetime(e.get("updated_parsed")),
         summary_html=summary_html,
         summary_text=summary_text,
