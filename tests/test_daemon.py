@@ -145,7 +145,7 @@ def test_daemon_end_to_end(daemon_workspace: Workspace, feed_server: FeedServer,
         code = daemon.proc.wait(timeout=10)
     assert code == 0
     notify.wait_for("STOPPING=1")
-    assert "Traceback" not in "".join(daemon.lines)
+    assert "Traceback" not in "".join(daemon.lines), "".join(daemon.lines)
 
 
 def test_daemon_without_systemd_and_sighup(daemon_workspace: Workspace, feed_server):
@@ -165,3 +165,16 @@ def test_daemon_refuses_to_start_on_bad_config(daemon_workspace: Workspace):
     daemon = start(daemon_workspace, None)
     assert daemon.proc.wait(timeout=30) == 1
     daemon.wait_for_line("veille: veille.toml: fetch.interval: expected a duration")
+
+
+def test_json_logs_for_log_shippers(capsys):
+    import logging
+
+    from veille.logs import setup_logging
+
+    setup_logging("info", "json", {})
+    logging.getLogger("veille").warning("feed %s failed", "https://x")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["level"] == "warning" and line["message"] == "feed https://x failed"
+    assert line["logger"] == "veille" and "time" in line
+    logging.getLogger().handlers.clear()

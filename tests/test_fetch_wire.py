@@ -261,3 +261,41 @@ def test_entries_filters(feed_server, workspace):
     assert len(entries_json(workspace, "--since", "1h", "--feed", a)) == 5
     text = workspace.run("entries").stdout
     assert "Article 0" in text and "https://example.org/a/0" in text
+
+
+def test_retry_after_holds_every_feed_of_the_host(feed_server, workspace):
+    feed_server.routes["/busy.xml"] = (429, {"Retry-After": "3600"}, b"slow down")
+    other = feed_server.serve("/other.xml", rss(items(1)))
+    workspace.write_feeds([feed_server.url("/busy.xml")])
+    workspace.run("fetch")
+    workspace.write_feeds([feed_server.url("/busy.xml"), other])
+
+    import asyncio
+
+    from veille.app import App
+    from veille.config import load_settings
+    from veille.fetch import Fetcher
+    from veille.pipeline import FeedPass, ParserPool
+
+    app = App(load_settings(workspace.config, {}))
+    feeds = app.sync_feeds()
+
+    async def one_pass():
+        async with Fetcher(app.settings.fetch) as fetcher:
+            feed_pass = FeedPass(app.settings, app.store, fetcher, ParserPool(1),
+                                 app.matcher(), app.clock)
+            first = await feed_pass.run([f for f in feeds if f.url.endswith("busy.xml")])
+            assert 3590 < fetcher.host_wait("127.0.0.1") <= 3600
+            return first, await feed_pass.run([f for f in feeds if f.url == other])
+
+    first, second = asyncio.run(one_pass())
+    app.close()
+    assert first.outcomes[0].status == "failed"
+    assert second.outcomes[0].status == "deferred"
+    assert feed_server.requests("/other.xml") == []  # never asked while the host waits
+    state = feeds_json(workspace)
+    assert state[other]["failures"] == 0
+    due = datetime.fromisoformat(state[other]["next_due"])
+    assert due - datetime.now(UTC) > timedelta(minutes=59)
+    busy = state[feed_server.url("/busy.xml")]
+    assert busy["failures"] == 2 and busy["last_status"] == 429

@@ -150,8 +150,9 @@ class _Progress:
 def _summary_line(summary: PassSummary) -> str:
     parts = [f"{len(summary.outcomes)} feeds: {summary.count('ok')} ok",
              f"{summary.count('unchanged')} unchanged", f"{summary.count('failed')} failed"]
-    if summary.count("gone"):
-        parts.append(f"{summary.count('gone')} gone")
+    for status in ("gone", "deferred"):
+        if summary.count(status):
+            parts.append(f"{summary.count(status)} {status}")
     line = ", ".join(parts) + f"; {summary.new_entries} new entries"
     if summary.updated_entries:
         line += f", {summary.updated_entries} updated"

@@ -159,6 +159,9 @@ class Daemon:
                         loaded.settings.config_file)
             loaded = replace(loaded, settings=replace(loaded.settings,
                                                       database=self.loaded.settings.database))
+        if loaded.settings.fetch != self.loaded.settings.fetch and self.fetcher is not None:
+            old, self.fetcher = self.fetcher, Fetcher(loaded.settings.fetch)
+            self._spawn(self._close_when_idle(old))
         self.loaded = loaded
         self.app.settings = loaded.settings
         self._apply()
@@ -198,7 +201,8 @@ class Daemon:
                 if asyncio.iscoroutine(result):
                     await result
             except asyncio.CancelledError:
-                raise
+                # only shutdown cancels, after the grace period; what was committed stays
+                log.warning("%s cancelled at shutdown", run.__name__)
             except Exception:
                 log.exception("job %s failed", getattr(func, "__name__", func))
             finally:
@@ -362,6 +366,16 @@ class Daemon:
             self.notifier.close()
         return 0
 
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _close_when_idle(self, fetcher: Fetcher) -> None:
+        """A pass may still use the old fetcher: close it once that pass is over."""
+        async with self.poll_lock:
+            await fetcher.aclose()
+
     def _request_reload(self) -> None:
         self.reload_requested = True
 
@@ -369,7 +383,7 @@ class Daemon:
         log.info("stopping")
         self.notifier.send("STOPPING=1")
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()  # no new jobs; shutdown() would cancel running ones at once
         pending = list(self.tasks)
         if pending:
             _, late = await asyncio.wait(pending, timeout=STOP_GRACE)
@@ -377,6 +391,8 @@ class Daemon:
                 task.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.gather(*late, return_exceptions=True)
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
         if self.fetcher is not None:
             await self.fetcher.aclose()
         self.app.store.set_meta("daemon_stopped", iso(self.clock()))

@@ -133,7 +133,9 @@ class Fetcher:
         ]
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
-        self._host_ready: dict[str, float] = {}  # host -> monotonic time of its next allowed request
+        # host -> monotonic time: next request allowed by host_delay / by the host's Retry-After
+        self._host_ready: dict[str, float] = {}
+        self._host_blocked: dict[str, float] = {}
         self._clock = clock
 
     async def aclose(self) -> None:
@@ -150,7 +152,12 @@ class Fetcher:
 
     def defer_host(self, host: str, seconds: float) -> None:
         """Hold every request to `host` for `seconds` (after a 429/503 with Retry-After)."""
-        self._host_ready[host] = max(self._host_ready.get(host, 0.0), self._clock() + seconds)
+        self._host_blocked[host] = max(self._host_blocked.get(host, 0.0),
+                                       self._clock() + seconds)
+
+    def host_wait(self, host: str) -> float:
+        """Seconds before `host` may be asked again, as it told us with Retry-After."""
+        return max(0.0, self._host_blocked.get(host, 0.0) - self._clock())
 
     async def _wait_for_host(self, host: str) -> None:
         delay = self._host_ready.get(host, 0.0) - self._clock()
@@ -161,6 +168,12 @@ class Fetcher:
 
     async def fetch(self, request: FetchRequest) -> FetchResult:
         host = _host(request.fetch_url)
+        blocked = self.host_wait(host)
+        if blocked > 0:
+            # not a failure of this feed: the host asked everyone to wait; poll it after that
+            return FetchResult(url=request.url, status="deferred",
+                               headers={"retry-after": str(math.ceil(blocked))},
+                               error_message=f"{host} asked to wait {math.ceil(blocked)}s")
         sem = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
         async with self._global, sem:
             await self._wait_for_host(host)

@@ -34,7 +34,8 @@ class FeedSource:
 
 @dataclass(frozen=True)
 class FetchResult:
-    """The outcome of one conditional GET. `status` is one of ok, not_modified, error, gone."""
+    """The outcome of one conditional GET: ok, not_modified, error, gone, or deferred (not
+    asked at all, because its host said Retry-After)."""
 
     url: str
     status: str
@@ -190,7 +191,7 @@ class FeedOutcome:
     """What one feed's fetch did, for the pass summary and the progress display."""
 
     url: str
-    status: str  # ok, unchanged, failed, gone, skipped
+    status: str  # ok, unchanged, failed, gone, deferred
     new_entries: int = 0
     updated_entries: int = 0
     new_matches: int = 0

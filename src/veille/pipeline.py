@@ -117,8 +117,8 @@ class FeedPass:
         state = after_fetch(feed, result, now, self.settings.fetch, self.rng,
                             body_hash=body_hash, parse_error=parse_error)
         self.store.save_state(state)
-        if result.status == "gone":
-            return FeedOutcome(feed.url, "gone", message=result.error_message)
+        if result.status in ("gone", "deferred"):
+            return FeedOutcome(feed.url, result.status, message=result.error_message)
         if state.failures:
             return FeedOutcome(feed.url, "failed", message=state.error_message,
                                moved_to=result.moved_to)

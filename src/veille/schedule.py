@@ -102,6 +102,9 @@ def after_fetch(feed: FeedState, result: FetchResult, now: datetime, settings: F
     Success resets the failure count; a failure keeps the validators (ETag, Last-Modified) so
     that the next success can still be a cheap 304; a 410 marks the feed gone for this outline.
     """
+    if result.status == "deferred":
+        wait = retry_after(result.headers, now) or 0.0
+        return replace(feed, next_due=now + timedelta(seconds=wait * rng.uniform(1.0, 1.1)))
     changes: dict[str, object] = {"last_fetch": now, "last_status": result.http_status}
     if result.moved_to:
         changes["moved_to"] = result.moved_to
