@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings as hypothesis_settings
 
 from veille.cli import cli
 
@@ -221,3 +222,8 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# Property tests check what holds, not how fast: a loaded CI machine must not fail them.
+hypothesis_settings.register_profile("veille", deadline=None)
+hypothesis_settings.load_profile("veille")

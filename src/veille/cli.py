@@ -239,21 +239,9 @@ def feeds() -> None:
     """
 
 
-def _feed_status(f: FeedState) -> str:
-    if not f.in_opml:
-        return "removed"
-    if f.gone:
-        return "gone"
-    if f.failures:
-        return "failing"
-    if f.last_success is None:
-        return "new"
-    return "ok"
-
-
 def _feed_json(f: FeedState) -> dict[str, Any]:
     return {"url": f.url, "title": f.name, "folder": f.folder, "html_url": f.html_url,
-            "status": _feed_status(f), "moved_to": f.moved_to, "last_fetch": f.last_fetch,
+            "status": f.status, "moved_to": f.moved_to, "last_fetch": f.last_fetch,
             "last_success": f.last_success, "last_status": f.last_status,
             "error": f.error_message, "error_kind": f.error_kind, "failures": f.failures,
             "error_since": f.error_since, "next_due": f.next_due, "entries": f.entry_count,
@@ -281,7 +269,7 @@ def feeds_list(ctx: click.Context, fmt: str) -> None:
         if f.folder != folder:
             folder = f.folder
             click.echo(click.style(f"{folder or '(no folder)'}/", bold=True))
-        status = _feed_status(f)
+        status = f.status
         color = {"ok": "green", "failing": "red", "gone": "red", "new": "yellow"}.get(status)
         click.echo(f"  {click.style(status.ljust(7), fg=color)} {f.name}  <{f.url}>"
                    f"  {f.entry_count} entries")

@@ -123,6 +123,17 @@ class FeedState:
     entry_count: int = 0
 
     @property
+    def status(self) -> str:
+        """removed (from the OPML), gone (410), failing, new (never fetched) or ok."""
+        if not self.in_opml:
+            return "removed"
+        if self.gone:
+            return "gone"
+        if self.failures:
+            return "failing"
+        return "ok" if self.last_success else "new"
+
+    @property
     def name(self) -> str:
         """What to call the feed: the user's title, else the feed's own, else its URL."""
         user_title = self.title if self.title != self.url else ""

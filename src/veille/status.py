@@ -8,21 +8,13 @@ from .app import App
 from .store import from_iso
 
 
-def _feed_status(gone: bool, failures: int, last_success: Any) -> str:
-    if gone:
-        return "gone"
-    if failures:
-        return "failing"
-    return "ok" if last_success else "new"
-
-
 def build_status(app: App, running: bool) -> dict[str, Any]:
     store = app.store
     feeds = store.feeds()
-    problems = [{"url": f.url, "status": _feed_status(f.gone, f.failures, f.last_success),
+    problems = [{"url": f.url, "status": f.status,
                  "error": f.error_message, "since": f.error_since, "moved_to": f.moved_to}
                 for f in feeds if f.failures or f.gone or f.moved_to]
-    statuses = [_feed_status(f.gone, f.failures, f.last_success) for f in feeds]
+    statuses = [f.status for f in feeds]
     channels = []
     summary = store.delivery_summary()
     for name in app.settings.channels:
