@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     method: str = "GET"
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -47,7 +47,6 @@ STOP_GRACE = 5.0  # seconds in-flight work gets after SIGTERM before it is cance
 RELOAD_CHECK = 1.0
 RETRY_EVERY = 30.0
 HOUSEKEEPING_EVERY = 6 * 3600.0
-BATCH_WINDOW = 1.0
 
 
 @dataclass(frozen=True)
@@ -229,9 +228,8 @@ class Daemon:
         self._status()
 
     async def _poll_pass(self) -> None:
-        # feeds due within the next second go in this pass rather than a pass of their own
-        soon = self.clock() + timedelta(seconds=BATCH_WINDOW)
-        due = [f for f in self.app.store.feeds() if is_due(f, soon)]
+        now = self.clock()
+        due = [f for f in self.app.store.feeds() if is_due(f, now)]
         if due:
             assert self.fetcher is not None
             feed_pass = FeedPass(self.loaded.settings, self.app.store, self.fetcher,

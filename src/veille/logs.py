@@ -48,5 +48,5 @@ def setup_logging(level: str, fmt: str, env: Mapping[str, str]) -> None:
     root.setLevel(level.upper())
     # APScheduler logs every job run at INFO; that is noise in a journal
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
-    for noisy in ("httpx", "httpcore", "asyncio", "tzlocal"):
+    for noisy in ("httpx", "httpcore", "asyncio", "tzlocal", "apprise"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

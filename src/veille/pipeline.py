@@ -131,7 +131,7 @@ class FeedPass:
                             body_hash=body_hash, parsed=parsed)
         state = replace(state, feed_title=parsed.title or None, site_link=parsed.link)
         with self.store.transaction():
-            changes = self.store.upsert_entries(feed.url, parsed.entries, now)
+            changes = self.store.upsert_entries(feed.url, parsed.entries, now, state.name)
             results: list[tuple[MatchResult, bool]] = []
             for change in changes:
                 silent = silent_match(change.entry, feed.never_fetched, now,

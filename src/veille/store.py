@@ -118,10 +118,11 @@ def _execute_all(db: sqlite_utils.Database, script: str) -> None:
 
 
 def iso(when: datetime | None) -> str | None:
-    """UTC, second precision, one fixed format: string order is time order."""
+    """UTC, microsecond precision, one fixed-width format: string order is time order.
+    (Second precision would make a feed due up to a second early.)"""
     if when is None:
         return None
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def from_iso(text: str | None) -> datetime | None:
@@ -153,6 +154,19 @@ def _stored_entry(row: dict[str, Any]) -> StoredEntry:
         language=row["language"], first_seen=from_iso(row["first_seen"]),
         changed_at=from_iso(row["changed_at"]), changes=row["changes"], dated=bool(row["dated"]),
     )
+
+
+def _entry_from(entry_id: int, feed_url: str, feed_name: str, e: ParsedEntry,
+                published: datetime, dated: bool, first_seen: datetime,
+                changed_at: datetime | None, changes: int) -> StoredEntry:
+    return StoredEntry(
+        id=entry_id, feed_url=feed_url, feed_title=feed_name or feed_url, key=e.key,
+        title=e.title, link=e.link, author=e.author,
+        published=published, updated=e.updated,
+        summary_text=e.summary_text, content_text=e.content_text, summary_html=e.summary_html,
+        content_html=e.content_html, categories=e.categories, language=e.language,
+        first_seen=first_seen, changed_at=changed_at,
+        changes=changes, dated=dated)
 
 
 @dataclass(frozen=True)
@@ -277,26 +291,27 @@ class Store:
 
     # --- entries ------------------------------------------------------------------------------
 
-    def upsert_entries(self, feed_url: str, entries: Iterable[ParsedEntry], now: datetime
-                       ) -> list[EntryChange]:
+    def upsert_entries(self, feed_url: str, entries: Iterable[ParsedEntry], now: datetime,
+                       feed_name: str = "") -> list[EntryChange]:
         """Insert new entries, update changed ones in place; unchanged ones are not returned.
 
         An updated entry keeps `first_seen` and its published date (the feed may drop it), and
-        records when it changed and how many times.
+        records when it changed and how many times. The returned entries are built from what
+        was written, not read back: this runs for every entry of every poll.
         """
         entries = list(entries)
         if not entries:
             return []
         existing = {
-            row[0]: (row[1], row[2], row[3])
-            for row in self.db.execute(
-                f"SELECT key, id, content_hash, published FROM entries WHERE feed_url = ? "
-                f"AND key IN ({','.join('?' * len(entries))})",
+            row[0]: row[1:]
+            for row in self.db.conn.execute(
+                f"SELECT key, id, content_hash, published, dated, first_seen, changes "
+                f"FROM entries WHERE feed_url = ? AND key IN ({','.join('?' * len(entries))})",
                 [feed_url, *(e.key for e in entries)],
             )
         }
         seen = iso(now)
-        changed_ids: list[tuple[int, bool]] = []
+        out: list[EntryChange] = []
         for e in entries:
             content_hash = e.content_hash
             values = {
@@ -307,26 +322,33 @@ class Store:
                                                                          ensure_ascii=False),
                 "language": e.language, "content_hash": content_hash,
             }
-            if e.key not in existing:
-                cursor = self.db.execute(
+            old = existing.get(e.key)
+            if old is None:
+                published = e.published or now
+                cursor = self.db.conn.execute(
                     f"""INSERT INTO entries (feed_url, key, published, dated, first_seen,
                           {', '.join(values)}) VALUES (?, ?, ?, ?, ?,
                           {', '.join('?' * len(values))})""",
-                    [feed_url, e.key, iso(e.published) or seen, int(e.published is not None),
-                     seen, *values.values()],
+                    [feed_url, e.key, iso(published), int(e.published is not None), seen,
+                     *values.values()],
                 )
-                changed_ids.append((cursor.lastrowid, True))
-            elif existing[e.key][1] != content_hash:
-                entry_id = existing[e.key][0]
-                values["published"] = iso(e.published) or existing[e.key][2]
-                self.db.execute(
+                stored = _entry_from(cursor.lastrowid, feed_url, feed_name, e, published,
+                                     e.published is not None, now, None, 0)
+                out.append(EntryChange(stored, True))
+            elif old[1] != content_hash:
+                entry_id, _, old_published, dated, first_seen, changes = old
+                published = e.published or from_iso(old_published)
+                values["published"] = iso(published)
+                self.db.conn.execute(
                     f"""UPDATE entries SET {', '.join(f'{k} = ?' for k in values)},
                           changed_at = ?, changes = changes + 1 WHERE id = ?""",
                     [*values.values(), seen, entry_id],
                 )
-                changed_ids.append((entry_id, False))
-        stored = {e.id: e for e in self.entries_by_id([i for i, _ in changed_ids])}
-        return [EntryChange(stored[i], new) for i, new in changed_ids]
+                stored = _entry_from(entry_id, feed_url, feed_name, e, published,
+                                     bool(dated) or e.published is not None,
+                                     from_iso(first_seen), now, changes + 1)
+                out.append(EntryChange(stored, False))
+        return out
 
     def entries_by_id(self, ids: Sequence[int]) -> list[StoredEntry]:
         if not ids:
