@@ -299,3 +299,12 @@ def test_retry_after_holds_every_feed_of_the_host(feed_server, workspace):
     assert due - datetime.now(UTC) > timedelta(minutes=59)
     busy = state[feed_server.url("/busy.xml")]
     assert busy["failures"] == 2 and busy["last_status"] == 429
+
+
+def test_unusable_urls_are_recorded_not_fatal(feed_server, workspace):
+    ok = feed_server.serve("/ok.xml", rss(items(1)))
+    workspace.write_feeds(["ftp://example.org/feed.xml", "http://[::1", ok])
+    assert "3 feeds: 1 ok, 0 unchanged, 2 failed" in workspace.run("fetch").stdout
+    state = feeds_json(workspace)
+    assert state["ftp://example.org/feed.xml"]["error_kind"] == "url"
+    assert state["http://[::1"]["failures"] == 1
