@@ -218,12 +218,14 @@ def test_failed_batches_are_retried_with_backoff_and_status_says_so(feed_server,
     clock = [datetime.now(UTC)]
     app = App(load_settings(workspace.config, {}), clock=lambda: clock[0])
     outbox = app.outbox(app.watchlists(), io.StringIO())
+    before = json.loads(workspace.run("status", "--format", "json", code=1).stdout)
+    assert [c["pending"] for c in before["channels"] if c["name"] == "hook"] == [2]
     [failed] = asyncio.run(outbox.deliver())
     assert not failed.ok and "HTTP 503" in failed.detail
     assert asyncio.run(outbox.retry_due()) == []  # its backoff (1 minute) has not passed
     report = json.loads(workspace.run("status", "--format", "json", code=1).stdout)
     [hook] = [c for c in report["channels"] if c["name"] == "hook"]
-    assert hook["failed"] == 2 and "HTTP 503" in hook["last_error"]
+    assert hook["failed"] == 2 and hook["pending"] == 2 and "HTTP 503" in hook["last_error"]
     assert any("channel hook" in a for a in report["attention"])
     feed_server.routes["/hook"] = (200, {}, b"ok")
     clock[0] += timedelta(seconds=61)

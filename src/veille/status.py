@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .app import App
+from .outbox import PENDING_HORIZON, channels_of
 from .store import from_iso
 
 
@@ -17,16 +18,20 @@ def build_status(app: App, running: bool) -> dict[str, Any]:
     statuses = [f.status for f in feeds]
     channels = []
     summary = store.delivery_summary()
+    lists = app.watchlists()
+    horizon = app.clock() - PENDING_HORIZON
     for name in app.settings.channels:
         row = summary.get(name, {})
-        channels.append({"name": name, "pending": row.get("pending", 0),
+        pending = sum(store.pending_count(w.name, name, horizon) for w in lists
+                      if w.enabled and name in channels_of(w))
+        channels.append({"name": name, "pending": pending,
                          "failed": row.get("failed", 0) or 0,
                          "last_error": row.get("last_error"),
                          "next_attempt": from_iso(row.get("next_attempt")),
                          "last_delivered": from_iso(row.get("last_delivered"))})
     watchlists = [{"name": w.name, "schedule": w.schedule, "enabled": w.enabled,
                    "next_digest": from_iso(store.get_meta(f"digest_next:{w.name}"))}
-                  for w in app.watchlists()]
+                  for w in lists]
     attention = []
     if not running:
         attention.append("the daemon is not running")

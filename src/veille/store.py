@@ -524,6 +524,16 @@ class Store:
                 "last_error = ?, next_attempt = ? WHERE batch_id = ? AND channel = ?",
                 [iso(now), error, iso(next_attempt), batch_id, channel])
 
+    def pending_count(self, watchlist: str, channel: str, matched_since: datetime) -> int:
+        """Matches of `watchlist` that `channel` has not accepted yet, batched or not."""
+        return self.db.execute(
+            """SELECT count(*) FROM matches m WHERE m.watchlist = ? AND m.silent = 0
+               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.match_id = m.id
+                               AND d.channel = ? AND d.delivered_at IS NOT NULL)
+               AND (m.matched_at >= ? OR EXISTS (SELECT 1 FROM deliveries d
+                    WHERE d.match_id = m.id AND d.channel = ?))""",
+            [watchlist, channel, iso(matched_since), channel]).fetchone()[0]
+
     def delivery_summary(self) -> dict[str, dict[str, Any]]:
         """Per channel: matches waiting in failed batches, the last error, and when it failed."""
         rows = self._rows(
