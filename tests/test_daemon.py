@@ -40,15 +40,23 @@ class Process:
         self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
+        self.out: list[str] = []
         self.changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read, args=(self.proc.stderr, self.lines),
+                         daemon=True).start()
+        threading.Thread(target=self._read, args=(self.proc.stdout, self.out),
+                         daemon=True).start()
 
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
+    def _read(self, stream, into: list[str]) -> None:
+        for line in stream:
             with self.changed:
-                self.lines.append(line)
+                into.append(line)
                 self.changed.notify_all()
+
+    def wait_for_output(self, text: str, timeout: float = 20) -> None:
+        with self.changed:
+            ok = self.changed.wait_for(lambda: any(text in line for line in self.out), timeout)
+        assert ok, f"{text!r} never printed:\n{''.join(self.out)}\n{''.join(self.lines)}"
 
     def wait_for_line(self, text: str, timeout: float = 20) -> str:
         with self.changed:
@@ -195,3 +203,37 @@ def test_json_logs_for_log_shippers(capsys):
     assert line["level"] == "warning" and line["message"] == "feed https://x failed"
     assert line["logger"] == "veille" and "time" in line
     logging.getLogger().handlers.clear()
+
+
+def test_missed_digest_runs_once_at_start(feed_server: FeedServer, workspace: Workspace):
+    """The daemon was down over a daily slot: the digest goes out once, at start."""
+    import sqlite3
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from veille.cron import parse_schedule
+
+    workspace.config.write_text('database = "var/veille.db"\ntimezone = "Europe/Paris"\n'
+                                '[fetch]\ninterval = "1h"\n')
+    workspace.write_watchlists('[[watchlist]]\nname = "matin"\nquery = "nestlé"\n'
+                               'schedule = "daily 08:00"\n')
+    workspace.write_feeds([feed_server.serve("/f.xml", rss([item(1, "Nestlé au tribunal")]))])
+    workspace.run("fetch")
+    three_days_ago = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with sqlite3.connect(workspace.root / "var" / "veille.db") as db:
+        db.execute("INSERT INTO meta (key, value) VALUES ('digest_last:matin', ?)",
+                   [three_days_ago])
+    daemon = start(workspace, None)
+    try:
+        daemon.wait_for_output("[veille] matin — 1 nouvelle mention")
+        daemon.wait_for_line("delivered 1 matches of matin to console")
+        report = json.loads(workspace.run("status", "--format", "json").stdout)
+        [matin] = report["watchlists"]
+        # the next one is the next 08:00 in Paris, not another catch-up
+        expected = parse_schedule("daily 08:00").next_after(datetime.now(UTC),
+                                                            ZoneInfo("Europe/Paris"))
+        assert datetime.fromisoformat(matin["next_digest"]) == expected
+    finally:
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.proc.wait(timeout=10) == 0
+    assert sum("[veille] matin" in line for line in daemon.out) == 1

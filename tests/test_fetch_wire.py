@@ -308,3 +308,31 @@ def test_unusable_urls_are_recorded_not_fatal(feed_server, workspace):
     state = feeds_json(workspace)
     assert state["ftp://example.org/feed.xml"]["error_kind"] == "url"
     assert state["http://[::1"]["failures"] == 1
+
+
+def test_progress_on_a_terminal_only(feed_server, workspace):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    urls = [feed_server.serve(f"/p{i}.xml", rss(items(1))) for i in range(3)]
+    workspace.write_feeds(urls)
+    quiet = workspace.run("fetch")
+    assert "\r" not in quiet.stderr and "3/3 feeds" not in quiet.stderr
+    leader, follower = pty.openpty()
+    proc = subprocess.run([sys.executable, "-m", "veille", "--config", str(workspace.config),
+                           "fetch"], stderr=follower, stdout=subprocess.PIPE, timeout=60)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert proc.returncode == 0 and b"3 feeds:" in proc.stdout
+    assert b"\r3/3 feeds" in shown
