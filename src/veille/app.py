@@ -90,32 +90,31 @@ class App:
         now = self.clock()
         return [f for f in feeds if not f.gone and (is_due(f, now) if due_only else True)]
 
+    def feed_pass(self, fetcher: Fetcher, parser: ParserPool, matcher: Matcher) -> FeedPass:
+        return FeedPass(self.settings, self.store, fetcher, parser, matcher, self.clock,
+                        self.rng)
+
     async def fetch(self, feeds: Sequence[FeedState], matcher: Matcher,
-                    on_done: Callable[[FeedOutcome], None] | None = None,
-                    parser: ParserPool | None = None) -> PassSummary:
-        own_parser = parser is None
-        parser = parser or ParserPool()
+                    on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:
+        """One pass with its own fetcher and parser processes (the CLI's `veille fetch`)."""
+        parser = ParserPool()
         try:
             async with Fetcher(self.settings.fetch) as fetcher:
-                feed_pass = FeedPass(self.settings, self.store, fetcher, parser, matcher,
-                                     self.clock, self.rng)
-                return await feed_pass.run(feeds, on_done)
+                return await self.feed_pass(fetcher, parser, matcher).run(feeds, on_done)
         finally:
-            if own_parser:
-                parser.close()
+            parser.close()
 
     def backfill(self, watchlist: Watchlist, since: datetime | None) -> tuple[int, int]:
         """Apply one watchlist to stored entries; old ones are recorded silently (no flood).
         Returns (entries examined, new matches)."""
         matcher = build_matcher([watchlist])
         now = self.clock()
-        names = {f.url: f.name for f in self.store.feeds(all_feeds=True)}
         examined = added = 0
         batch = []
         for entry in self.store.iter_entries(since=since):
             examined += 1
             batch += [(m, silent_match(entry, True, now, self.settings.digest.catchup))
-                      for m in matcher.match(entry, names.get(entry.feed_url, ""))]
+                      for m in matcher.match(entry)]
             if len(batch) >= 500:
                 with self.store.transaction():
                     added += self.store.add_matches(batch, now)

@@ -450,10 +450,9 @@ def watch_test(ctx: click.Context, query: str, since: str, limit: int, fmt: str)
     except ValueError as e:
         raise WatchlistError(None, "query", getattr(e, "message", str(e)),
                              getattr(e, "column", None)) from None
-    names = {f.url: f.name for f in app.store.feeds(all_feeds=True)}
     found = []
     for entry in app.store.iter_entries(since=_since(since, app)):
-        for m in matcher.match(entry, names.get(entry.feed_url, "")):
+        for m in matcher.match(entry):
             found.append(StoredMatch(0, "test", m.terms, m.snippet, app.clock(), False, entry))
     found.sort(key=lambda m: m.entry.published, reverse=True)
     shown = found[:limit]

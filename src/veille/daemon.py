@@ -36,7 +36,7 @@ from .fetch import Fetcher
 from .match import Matcher
 from .notify import Notifier, watchdog_interval
 from .outbox import Outbox
-from .pipeline import FeedPass, ParserPool
+from .pipeline import ParserPool
 from .schedule import first_poll, is_due, next_digest
 from .store import from_iso, iso
 from .watchlists import Watchlist, build_matcher
@@ -232,8 +232,7 @@ class Daemon:
         due = [f for f in self.app.store.feeds() if is_due(f, now)]
         if due:
             assert self.fetcher is not None
-            feed_pass = FeedPass(self.loaded.settings, self.app.store, self.fetcher,
-                                 self.parser, self.loaded.matcher, self.clock, self.rng)
+            feed_pass = self.app.feed_pass(self.fetcher, self.parser, self.loaded.matcher)
             summary = await feed_pass.run(due)
             for o in summary.outcomes:
                 if o.status in ("failed", "gone"):

@@ -274,7 +274,6 @@ class EntryText:
     """An entry folded and tokenized once per scope, on demand."""
 
     entry: StoredEntry
-    source_name: str = ""
     _docs: dict[str, str] = field(default_factory=dict)
 
     def doc(self, scope: str) -> str:
@@ -288,7 +287,7 @@ class EntryText:
             elif scope == "author":
                 doc = token_text(e.author or "")
             elif scope == "source":
-                doc = (token_text(self.source_name or e.feed_title) + token_text(_domain(e.link))
+                doc = (token_text(e.feed_title) + token_text(_domain(e.link))
                        + token_text(_domain(e.feed_url)))
             else:
                 doc = "".join(token_text(c) for c in e.categories) or " "
@@ -356,8 +355,8 @@ class Matcher:
             found.update(map(_value, automaton.iter(text.doc(scope))))
         return found
 
-    def match(self, entry: StoredEntry, source_name: str = "") -> list[MatchResult]:
-        text = EntryText(entry, source_name)
+    def match(self, entry: StoredEntry) -> list[MatchResult]:
+        text = EntryText(entry)
         found = self._found(text)
         candidates = set(self._always)
         for key in found:
@@ -370,8 +369,7 @@ class Matcher:
             if term.regex is None:
                 return (term.scope, term.pattern) in found
             if term not in regex_cache:
-                haystack = text.plain() if term.scope == ANY else _scope_plain(entry, term.scope,
-                                                                              source_name)
+                haystack = text.plain() if term.scope == ANY else _scope_plain(entry, term.scope)
                 regex_cache[term] = term.regex.search(haystack) is not None
             return regex_cache[term]
 
@@ -385,13 +383,13 @@ class Matcher:
         return out
 
 
-def _scope_plain(entry: StoredEntry, scope: str, source_name: str) -> str:
+def _scope_plain(entry: StoredEntry, scope: str) -> str:
     if scope == "title":
         return entry.title
     if scope == "author":
         return entry.author or ""
     if scope == "source":
-        return f"{source_name or entry.feed_title} {_domain(entry.link)}"
+        return f"{entry.feed_title} {_domain(entry.link)}"
     return " | ".join(entry.categories)
 
 

@@ -136,7 +136,7 @@ class FeedPass:
             for change in changes:
                 silent = silent_match(change.entry, feed.never_fetched, now,
                                       self.settings.digest.catchup)
-                results += [(m, silent) for m in self.matcher.match(change.entry, feed.name)]
+                results += [(m, silent) for m in self.matcher.match(change.entry)]
             new_matches = self.store.add_matches(results, now)
             self.store.save_state(state)
         return FeedOutcome(
