@@ -105,14 +105,14 @@ class FeedPass:
             return self._finish(feed, result)
         body_hash = hashlib.sha256(result.body).hexdigest()
         if body_hash == feed.body_hash:  # the server ignored our validators; nothing changed
-            return self._finish(feed, result, body_hash=body_hash, unchanged=True)
+            return self._finish(feed, result, body_hash=body_hash)
         parsed = await self.parser.parse(feed.fetch_url, result.body, result.headers)
         if isinstance(parsed, ParseFailure):
             return self._finish(feed, result, parse_error=str(parsed))
         return self._store(feed, result, parsed, body_hash)
 
     def _finish(self, feed: FeedState, result: FetchResult, *, body_hash: str | None = None,
-                parse_error: str | None = None, unchanged: bool = False) -> FeedOutcome:
+                parse_error: str | None = None) -> FeedOutcome:
         now = self.clock()
         state = after_fetch(feed, result, now, self.settings.fetch, self.rng,
                             body_hash=body_hash, parse_error=parse_error)
