@@ -234,3 +234,21 @@ def test_failed_batches_are_retried_with_backoff_and_status_says_so(feed_server,
     app.close()
     ids = {json.loads(r.body)["id"] for r in feed_server.requests("/hook")}
     assert ids == {failed.batch_id}
+
+
+def test_large_digests_are_split_not_truncated(feed_server, workspace, monkeypatch):
+    from veille import outbox
+
+    monkeypatch.setattr(outbox, "MAX_BATCH", 2)
+    items = [{"title": f"Le Parti pirate, épisode {i}", "link": f"https://ex.fr/{i}",
+              "guid": f"s{i}", "pubDate": pubdate(NOW - timedelta(minutes=i))} for i in range(5)]
+    config = f'[channels.hook]\ntype = "webhook"\nurl = "{feed_server.url("/hook")}"\n'
+    feed_server.routes["/hook"] = (204, {}, b"")
+    setup(workspace, feed_server, '"hook"', config, items)
+    out = workspace.run("digest", "--send").stdout
+    assert out.count("sent: parti-pirate → hook") == 3
+    payloads = [json.loads(r.body) for r in feed_server.requests("/hook")]
+    assert sorted(len(p["matches"]) for p in payloads) == [1, 2, 2]
+    assert len({p["id"] for p in payloads}) == 3
+    titles = {m["title"] for p in payloads for m in p["matches"]}
+    assert titles == {f"Le Parti pirate, épisode {i}" for i in range(5)}

@@ -25,6 +25,8 @@ CONSOLE = "console"
 #: New batches only take matches this recent: adding a channel to an old watchlist must not
 #: mail its whole history. Batches already made are retried whatever their age.
 PENDING_HORIZON = timedelta(days=14)
+#: A digest carries at most this many matches; more make several messages, none lost.
+MAX_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,11 @@ class Outbox:
     def batch_pending(self, watchlist: Watchlist, channel: str) -> None:
         fresh = self.store.matched_entries([watchlist.name], unbatched_for=channel,
                                            matched_since=self.clock() - PENDING_HORIZON)
-        if fresh:
-            ids = sorted(m.id for m in fresh)
-            self.store.create_batch(digest_id([watchlist.name, channel, *map(str, ids)]),
-                                    channel, ids)
+        ids = sorted(m.id for m in fresh)
+        for start in range(0, len(ids), MAX_BATCH):
+            chunk = ids[start:start + MAX_BATCH]
+            self.store.create_batch(digest_id([watchlist.name, channel, *map(str, chunk)]),
+                                    channel, chunk)
 
     async def deliver(self, names: Iterable[str] | None = None,
                       channels: Iterable[str] | None = None) -> list[DeliveryOutcome]:
