@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from html.parser import HTMLParser
 
+import pytest
+
 from .conftest import FeedServer, MailSink, Workspace, free_port, pubdate, rss
 
 NOW = datetime.now(UTC)
@@ -252,3 +254,41 @@ def test_large_digests_are_split_not_truncated(feed_server, workspace, monkeypat
     assert len({p["id"] for p in payloads}) == 3
     titles = {m["title"] for p in payloads for m in p["matches"]}
     assert titles == {f"Le Parti pirate, épisode {i}" for i in range(5)}
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_login_uses_the_secret_and_reports_refusals(feed_server, workspace, monkeypatch):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            received.append(envelope)
+            return "250 OK"
+
+    def authenticator(server, session, envelope, mechanism, data):
+        ok = isinstance(data, LoginPassword) and data.login == b"veille" and \
+            data.password == b"correct horse"
+        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port,
+                            authenticator=authenticator, auth_require_tls=False,
+                            auth_required=True)
+    controller.start()
+    try:
+        config = smtp_config(port) + 'username = "veille"\npassword_env = "SMTP_PW"\n'
+        monkeypatch.setenv("SMTP_PW", "wrong")
+        setup(workspace, feed_server, '"equipe"', config)
+        err = workspace.run("digest", "--send", code=1).stderr
+        assert "535" in err and "wrong" not in err  # the server's answer, never the secret
+        monkeypatch.setenv("SMTP_PW", "correct horse")
+        assert "sent: parti-pirate → equipe" in workspace.run("digest", "--send").stdout
+        assert len(received) == 1
+        monkeypatch.delenv("SMTP_PW")
+        err = workspace.run("channels", "test", "equipe", code=1).stderr
+        assert "no password" in err
+    finally:
+        controller.stop()
