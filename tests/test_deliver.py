@@ -292,3 +292,39 @@ def test_smtp_login_uses_the_secret_and_reports_refusals(feed_server, workspace,
         assert "no password" in err
     finally:
         controller.stop()
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_tls_is_verified_on_the_wire(feed_server, workspace, tmp_path, security):
+    import ssl
+
+    import trustme
+    from aiosmtpd.controller import Controller
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            received.append(server.transport.get_extra_info("ssl_object") is not None)
+            return "250 OK"
+
+    port = free_port()
+    options = ({"tls_context": server_context, "require_starttls": True}
+               if security == "starttls" else {"ssl_context": server_context})
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    try:
+        base = smtp_config(port).replace('security = "none"', f'security = "{security}"')
+        setup(workspace, feed_server, '"equipe"', base)
+        err = workspace.run("digest", "--send", code=1).stderr  # an unknown CA is refused
+        assert "CERTIFICATE_VERIFY_FAILED" in err
+        workspace.write_config(base + f'ca_file = "{ca_file}"\n')
+        assert "sent: parti-pirate → equipe" in workspace.run("digest", "--send").stdout
+        assert received == [True]
+    finally:
+        controller.stop()

@@ -159,7 +159,7 @@ _CHANNELS: dict[str, Spec] = {
         "host": _string, "port": _port, "security": _choice("starttls", "ssl", "none"),
         "username": _string, "password_env": _string, "password_file": _path,
         "password_credential": _string,
-        "from": _string, "to": _string_list, "timeout": _duration,
+        "from": _string, "to": _string_list, "timeout": _duration, "ca_file": _path,
     },
     "webhook": {"url": _string, "secret_env": _string, "secret_file": _path,
                 "secret_credential": _string, "timeout": _duration},

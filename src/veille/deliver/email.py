@@ -69,7 +69,7 @@ class EmailChannel:
         try:
             if self.security == "ssl":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, self.port, timeout=timeout,
-                                                      context=ssl.create_default_context())
+                                                      context=self._tls())
             else:
                 smtp = smtplib.SMTP(host, self.port, timeout=timeout)
             with smtp:
@@ -82,10 +82,17 @@ class EmailChannel:
         except (smtplib.SMTPException, OSError) as e:
             raise DeliveryError(self.name, f"{host}:{self.port}: {e}") from None
 
+    def _tls(self) -> ssl.SSLContext:
+        """Certificates are always verified; `ca_file` trusts a private CA besides the system's."""
+        context = ssl.create_default_context()
+        if self.options.get("ca_file"):
+            context.load_verify_locations(cafile=self.options["ca_file"])
+        return context
+
     def _converse(self, smtp: smtplib.SMTP, msg: EmailMessage) -> Receipt:
         smtp.ehlo()
         if self.security == "starttls":
-            smtp.starttls(context=ssl.create_default_context())
+            smtp.starttls(context=self._tls())
             smtp.ehlo()
         username = self.options.get("username")
         if username:
