@@ -158,6 +158,11 @@ def test_daemon_end_to_end(daemon_workspace: Workspace, feed_server: FeedServer,
         hooks = feed_server.wait_for("/hook", count=2)
         assert json.loads(hooks[1].body)["watchlist"] == "pirates"
 
+        # a feed added to feeds.opml is polled soon, without restart
+        new_feed = feed_server.serve("/new.xml", rss([item(9, "Nouveau fil")]))
+        ws.write_feeds([feed_server.url("/f.xml"), new_feed])
+        feed_server.wait_for("/new.xml")
+
         # a broken edit is refused, and the last good version stays in force
         (ws.root / "watchlists.toml").write_text('[[watchlist]]\nname = "x"\nquery = "(a"\n')
         line = daemon.wait_for_line("refused")

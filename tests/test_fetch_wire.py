@@ -336,3 +336,13 @@ def test_progress_on_a_terminal_only(feed_server, workspace):
     os.close(leader)
     assert proc.returncode == 0 and b"3 feeds:" in proc.stdout
     assert b"\r3/3 feeds" in shown
+
+
+def test_host_delay_spaces_requests_to_one_host(feed_server, workspace):
+    workspace.write_config(fetch='host_delay = "0.3s"')
+    urls = [feed_server.serve(f"/d{i}.xml", rss(items(1))) for i in range(3)]
+    workspace.write_feeds(urls)
+    workspace.run("fetch")
+    times = sorted(r.at for r in feed_server.log)
+    assert len(times) == 3
+    assert all(b - a >= 0.29 for a, b in zip(times, times[1:], strict=False)), times

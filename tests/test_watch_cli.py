@@ -110,3 +110,14 @@ def test_watch_test_bad_query_and_text_output(feed_server, workspace):
     assert "L’Oréal rachète" in out and "1 matches" in out
     err = workspace.run("watch", "test", '"oops', code=2).stderr
     assert err == "veille: query: query column 1: unterminated quote\n"
+
+
+def test_terminal_highlighting_marks_the_matched_words():
+    from veille.cli import _highlight
+
+    text = "Le Parti pirate et L’Oréal"
+    out = _highlight(text, ('"parti pirate"', "l'oréal"), color=True)
+    assert "\x1b[" in out and "Parti pirate" in out
+    plain = out.replace("\x1b[33m\x1b[1m", "[").replace("\x1b[0m", "]")
+    assert plain == "Le [Parti pirate] et [L’Oréal]"
+    assert _highlight(text, ('"parti pirate"',), color=False) == text

@@ -133,7 +133,7 @@ class Fetcher:
         ]
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
-        # host -> monotonic time: next request allowed by host_delay / by the host's Retry-After
+        # host -> monotonic time: next slot under host_delay / end of the host's Retry-After
         self._host_ready: dict[str, float] = {}
         self._host_blocked: dict[str, float] = {}
         self._clock = clock
@@ -160,11 +160,15 @@ class Fetcher:
         return max(0.0, self._host_blocked.get(host, 0.0) - self._clock())
 
     async def _wait_for_host(self, host: str) -> None:
-        delay = self._host_ready.get(host, 0.0) - self._clock()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if self.settings.host_delay:
-            self._host_ready[host] = self._clock() + self.settings.host_delay
+        """Keep `host_delay` between two requests to one host. Each request reserves its slot
+        before it sleeps, so concurrent requests queue instead of waking together."""
+        if not self.settings.host_delay:
+            return
+        now = self._clock()
+        slot = max(now, self._host_ready.get(host, 0.0))
+        self._host_ready[host] = slot + self.settings.host_delay
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
     async def fetch(self, request: FetchRequest) -> FetchResult:
         host = _host(request.fetch_url)
