@@ -12,7 +12,7 @@ import math
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urljoin, urlsplit
 
 import brotli
@@ -254,7 +254,7 @@ class Fetcher:
 def _with_move(result: FetchResult, moved_to: str | None, final_url: str) -> FetchResult:
     if moved_to is None:
         return result
-    return FetchResult(**{**result.__dict__, "moved_to": moved_to, "final_url": final_url})
+    return replace(result, moved_to=moved_to, final_url=final_url)
 
 
 def _error_kind(e: Exception) -> str:
