@@ -328,3 +328,32 @@ def test_tls_is_verified_on_the_wire(feed_server, workspace, tmp_path, security)
         assert received == [True]
     finally:
         controller.stop()
+
+
+def test_a_batch_being_sent_elsewhere_is_not_sent_twice(feed_server, workspace):
+    import asyncio
+    import io
+
+    from veille.app import App
+    from veille.config import load_settings
+    from veille.outbox import CLAIM
+
+    config = f'[channels.hook]\ntype = "webhook"\nurl = "{feed_server.url("/hook")}"\n'
+    setup(workspace, feed_server, '"hook"', config)
+    feed_server.routes["/hook"] = (204, {}, b"")
+    now = datetime.now(UTC)
+    app = App(load_settings(workspace.config, {}), clock=lambda: now)
+    outbox = app.outbox(app.watchlists(), io.StringIO())
+    [watchlist] = app.watchlists()
+    outbox.batch_pending(watchlist, "hook")
+    [batch] = app.store.open_batches("hook")
+    # another process (the daemon, say) claimed it a moment ago and is sending it
+    assert app.store.claim_batch(batch.id, "hook", now, now + CLAIM)
+    assert "nothing pending" in workspace.run("digest", "--send").stdout
+    assert feed_server.requests("/hook") == []
+    # if that process died, its claim expires and the batch goes out, once
+    later = now + CLAIM + timedelta(seconds=1)
+    outbox.clock = lambda: later
+    [outcome] = asyncio.run(outbox.deliver())
+    app.close()
+    assert outcome.ok and len(feed_server.requests("/hook")) == 1

@@ -24,7 +24,7 @@ def entry(key: str, title: str = "t", published: datetime | None = NOW) -> Parse
 def test_migrations_are_recorded_and_idempotent(tmp_path):
     store = Store.open(tmp_path / "v.db")
     applied = [m.name for m in migrations.applied(store.db)]
-    assert applied == ["m001_initial"]
+    assert applied == ["m001_initial", "m002_delivery_claims"]
     store.close()
     store = Store.open(tmp_path / "v.db")
     assert [m.name for m in migrations.applied(store.db)] == applied
@@ -97,3 +97,17 @@ def test_prune_keeps_matched_entries():
     store.add_matches([(MatchResult("w", changes[0].entry.id, ("a",), ""), False)], old)
     assert store.prune(NOW - timedelta(days=90)) == 1
     assert sorted(e.key for e in store.entries()) == ["a", "c"]
+
+
+def test_an_old_database_is_upgraded_in_place(tmp_path):
+    import sqlite_utils
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m002_delivery_claims")  # as the first release left it
+    db.execute("INSERT INTO feeds (url) VALUES ('https://f')")
+    db.conn.commit()
+    db.conn.close()
+    store = Store.open(path)
+    assert [f.url for f in store.feeds(all_feeds=True)] == ["https://f"]
+    assert "claimed_until" in store.db["deliveries"].columns_dict

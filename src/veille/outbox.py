@@ -27,6 +27,8 @@ CONSOLE = "console"
 PENDING_HORIZON = timedelta(days=14)
 #: A digest carries at most this many matches; more make several messages, none lost.
 MAX_BATCH = 100
+#: How long a sender's claim on a batch lasts if it dies before marking the outcome.
+CLAIM = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ class Outbox:
         for watchlist, channel in self._pairs(names, channels):
             self.batch_pending(watchlist, channel)
             for batch in self.store.open_batches(channel, watchlist.name):
-                outcomes.append(await self._send(batch))
+                if outcome := await self._send(batch):
+                    outcomes.append(outcome)
         return outcomes
 
     async def retry_due(self) -> list[DeliveryOutcome]:
@@ -86,11 +89,15 @@ class Outbox:
         outcomes = []
         for channel in self.channels:
             for batch in self.store.open_batches(channel):
-                if batch.attempts and (batch.next_attempt is None or batch.next_attempt <= now):
-                    outcomes.append(await self._send(batch))
+                due = batch.next_attempt is None or batch.next_attempt <= now
+                if batch.attempts and due and (outcome := await self._send(batch)):
+                    outcomes.append(outcome)
         return outcomes
 
-    async def _send(self, batch: OpenBatch) -> DeliveryOutcome:
+    async def _send(self, batch: OpenBatch) -> DeliveryOutcome | None:
+        if not self.store.claim_batch(batch.id, batch.channel, self.clock(),
+                                      self.clock() + CLAIM):
+            return None  # another veille process is sending it right now
         watchlist = self.watchlists.get(batch.watchlist)
         channel = self.channels.get(batch.channel)
         matches = self.store.matched_entries(match_ids=batch.match_ids, include_silent=True)

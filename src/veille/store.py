@@ -110,6 +110,13 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     """)
 
 
+@migrations()
+def m002_delivery_claims(db: sqlite_utils.Database) -> None:
+    """A process sending a batch claims it, so the daemon and a `digest --send` typed at the
+    same moment do not both send it."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN claimed_until TEXT")
+
+
 def _execute_all(db: sqlite_utils.Database, script: str) -> None:
     """Run each statement; executescript() would COMMIT and break the migration's transaction."""
     for statement in script.split(";"):
@@ -509,11 +516,21 @@ class Store:
                           tuple(int(i) for i in r["ids"].split(",")), r["attempts"],
                           from_iso(r["next_attempt"]), r["last_error"]) for r in rows]
 
+    def claim_batch(self, batch_id: str, channel: str, now: datetime, until: datetime) -> bool:
+        """Take the batch for sending; False if another process holds an unexpired claim (or it
+        was delivered meanwhile). A crashed sender's claim expires at `until`."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE deliveries SET claimed_until = ? WHERE batch_id = ? AND channel = ? "
+                "AND delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)",
+                [iso(until), batch_id, channel, iso(now)])
+        return cursor.rowcount > 0
+
     def mark_delivered(self, batch_id: str, channel: str, now: datetime) -> None:
         with self.transaction():
             self.db.execute(
                 "UPDATE deliveries SET delivered_at = ?, attempts = attempts + 1, "
-                "last_attempt = ?, last_error = NULL, next_attempt = NULL "
+                "last_attempt = ?, last_error = NULL, next_attempt = NULL, claimed_until = NULL "
                 "WHERE batch_id = ? AND channel = ?", [iso(now), iso(now), batch_id, channel])
 
     def mark_failed(self, batch_id: str, channel: str, error: str, now: datetime,
@@ -521,7 +538,8 @@ class Store:
         with self.transaction():
             self.db.execute(
                 "UPDATE deliveries SET attempts = attempts + 1, last_attempt = ?, "
-                "last_error = ?, next_attempt = ? WHERE batch_id = ? AND channel = ?",
+                "last_error = ?, next_attempt = ?, claimed_until = NULL "
+                "WHERE batch_id = ? AND channel = ?",
                 [iso(now), error, iso(next_attempt), batch_id, channel])
 
     def pending_count(self, watchlist: str, channel: str, matched_since: datetime) -> int:
