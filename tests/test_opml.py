@@ -127,3 +127,11 @@ def test_feeds_list_shows_folders_and_state(workspace: Workspace):
     text = workspace.run("feeds", "list").stdout
     assert text.index("presse/") < text.index("presse/régions/")
     assert "new" in text and "Le Monde" in text
+
+
+def test_unwritable_feeds_file_is_one_clear_line(workspace: Workspace):
+    workspace.config.write_text(workspace.config.read_text().replace(
+        'feeds = "feeds.opml"', 'feeds = "no/such/dir/feeds.opml"'))
+    result = workspace.run("feeds", "add", "https://next.ink/feed/", code=1)
+    assert result.stderr.startswith("veille: feeds.opml: cannot write: No such file")
+    assert len(result.stderr.strip().splitlines()) == 1

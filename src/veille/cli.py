@@ -113,16 +113,19 @@ def init(directory: Path) -> None:
     Example:
       veille init ~/.config/veille
     """
-    directory.mkdir(parents=True, exist_ok=True)
     starter = resources.files("veille") / "starter"
-    for name in STARTER_FILES:
-        target = directory / name
-        if target.exists():
-            click.echo(f"kept     {target} (exists)")
-            continue
-        with resources.as_file(starter / name) as source:
-            shutil.copyfile(source, target)
-        click.echo(f"created  {target}")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in STARTER_FILES:
+            target = directory / name
+            if target.exists():
+                click.echo(f"kept     {target} (exists)")
+                continue
+            with resources.as_file(starter / name) as source:
+                shutil.copyfile(source, target)
+            click.echo(f"created  {target}")
+    except OSError as e:
+        raise ConfigError(directory, None, f"cannot write: {e.strerror or e}") from None
 
 
 # --- fetch -----------------------------------------------------------------------------------

@@ -150,7 +150,10 @@ class OpmlDocument:
                 + ET.tostring(self.tree.getroot(), encoding="unicode").encode() + b"\n")
 
     def save(self) -> None:
-        atomic_write(self.path, self.to_bytes())
+        try:
+            atomic_write(self.path, self.to_bytes())
+        except OSError as e:
+            raise OpmlError(self.path, f"cannot write: {e.strerror or e}") from None
 
 
 def _register_namespaces(data: bytes) -> None:
