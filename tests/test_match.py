@@ -213,3 +213,19 @@ def test_first_position_agrees_with_highlights(text, word):
 
     spans = highlight_spans(text, [word])
     assert first_position(text, [f" {word} "]) == (spans[0][0] if spans else None)
+
+
+@given(st.text(alphabet='ab "()*/-:ORNTtitle\\\\é', max_size=30))
+def test_any_query_compiles_or_fails_with_a_column(query):
+    try:
+        parse_query(query)
+    except QuerySyntaxError as e:
+        assert 1 <= e.column <= len(query) + 1 and e.message
+    else:
+        assert Matcher([compile_watchlist("w", query)]).match(make_entry(summary=query)) \
+            is not None
+
+
+def test_watchlist_entries_must_be_tables(tmp_path):
+    with pytest.raises(WatchlistError, match="watchlist #1: expected a \\[\\[watchlist\\]\\]"):
+        parse_watchlists(tmp_path / "watchlists.toml", {"watchlist": ["nestlé"]})

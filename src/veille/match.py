@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import operator
 import re
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -144,7 +145,9 @@ def compile_term(text: str, scope: str = ANY, column: int = 1) -> Term:
             raise QuerySyntaxError(column, "unterminated /regex/" if len(text) < 2 or not
                                    text.endswith("/") else "empty /regex/")
         try:
-            regex = re.compile(text[1:-1], re.I)
+            with warnings.catch_warnings():  # "possible nested set" and the like: not errors
+                warnings.simplefilter("ignore")
+                regex = re.compile(text[1:-1], re.I)
         except re.error as e:
             raise QuerySyntaxError(column + 1 + (e.pos or 0), f"bad regex: {e.msg}") from None
         return Term(text, scope, None, regex)

@@ -50,6 +50,8 @@ def parse_watchlists(file: Path, data: Mapping[str, Any],
     out: list[Watchlist] = []
     names: set[str] = set()
     for number, table in enumerate(tables, 1):
+        if not isinstance(table, dict):
+            raise WatchlistError(file, f"watchlist #{number}", "expected a [[watchlist]] table")
         name = table.get("name")
         if not isinstance(name, str) or not name.strip():
             raise WatchlistError(file, f"watchlist #{number}", "name: missing or not a string")
