@@ -83,6 +83,8 @@ def test_paths_are_relative_to_the_config_file(tmp_path):
                                      '"interval"?)'),
     ({"databse": "x.db"}, 'veille.toml: databse: unknown key (did you mean "database"?)'),
     ({"fetch": {"concurrency": 0}}, "veille.toml: fetch.concurrency: expected a whole number"),
+    ({"fetch": {"interval": "0s"}}, "veille.toml: fetch.interval: expected a duration above zero"),
+    ({"fetch": {"max_size": -5}}, "veille.toml: fetch.max_size: expected a size above zero"),
     ({"timezone": "Paris"}, "veille.toml: timezone: unknown time zone 'Paris'"),
     ({"fetch": "fast"}, "veille.toml: fetch: expected a table [fetch]"),
     ({"channels": {"x": {"type": "pigeon"}}}, "veille.toml: channels.x.type: expected one of"),

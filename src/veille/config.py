@@ -35,8 +35,7 @@ class FetchSettings:
     max_redirects: int = 5
     user_agent: str = DEFAULT_USER_AGENT
     host_delay: float = 0.0
-    min_interval: float = 60.0  # what feed hints (ttl, max-age) may not go below
-    max_interval: float = 86400.0  # nor above; also the cap of failure backoff
+    max_interval: float = 86400.0  # what feed hints may not go above; the cap of backoff
 
 
 @dataclass(frozen=True)
@@ -106,11 +105,21 @@ def _duration(value: Any) -> float:
         ) from None
 
 
+def _positive_duration(value: Any) -> float:
+    seconds = _duration(value)
+    if seconds <= 0:
+        raise ValueError(f"expected a duration above zero, got {_describe(value)}")
+    return seconds
+
+
 def _size(value: Any) -> int:
     try:
-        return parse_size(value)
+        size = parse_size(value)
     except (ValueError, TypeError):
         raise ValueError(f'expected a size like "10MiB", got {_describe(value)}') from None
+    if size <= 0:
+        raise ValueError(f"expected a size above zero, got {_describe(value)}")
+    return size
 
 
 def _timezone(value: Any) -> str:
@@ -148,10 +157,10 @@ Spec = Mapping[str, Callable[[Any], Any]]
 
 _TOP: Spec = {"database": _path, "feeds": _path, "watchlists": _path, "timezone": _timezone}
 _FETCH: Spec = {
-    "interval": _duration, "concurrency": _positive_int, "per_host": _positive_int,
-    "timeout": _duration, "connect_timeout": _duration, "max_size": _size,
+    "interval": _positive_duration, "concurrency": _positive_int, "per_host": _positive_int,
+    "timeout": _positive_duration, "connect_timeout": _positive_duration, "max_size": _size,
     "max_redirects": _positive_int, "user_agent": _string, "host_delay": _duration,
-    "min_interval": _duration, "max_interval": _duration,
+    "max_interval": _positive_duration,
 }
 _DIGEST: Spec = {"catchup": _duration, "retention": _duration}
 _CHANNELS: dict[str, Spec] = {
