@@ -33,6 +33,7 @@ class DigestItem:
     snippet: str
     also_in: tuple[str, ...] = ()
     match_ids: tuple[int, ...] = ()
+    feed_url: str = ""
 
     def segments(self) -> list[tuple[str, bool]]:
         """The snippet cut into (text, is_a_matched_term) pieces, for highlighting."""
@@ -102,7 +103,7 @@ def merge_stories(matches: Sequence[StoredMatch]) -> list[DigestItem]:
         items.append(DigestItem(
             title=e.title or "(sans titre)", link=e.link, feed=e.feed_title or e.feed_url,
             published=e.published, first_seen=e.first_seen, terms=terms, snippet=first.snippet,
-            also_in=others, match_ids=tuple(m.id for m in group)))
+            also_in=others, match_ids=tuple(m.id for m in group), feed_url=e.feed_url))
     return items
 
 
@@ -167,7 +168,7 @@ def render_html(digest: Digest) -> str:
 
 
 def _match_json(item: DigestItem) -> dict[str, Any]:
-    return {"title": item.title, "link": item.link, "feed": item.feed,
+    return {"title": item.title, "link": item.link, "feed": item.feed, "feed_url": item.feed_url,
             "published": item.published.isoformat(), "first_seen": item.first_seen.isoformat(),
             "terms": list(item.terms), "snippet": item.snippet, "also_in": list(item.also_in)}
 
