@@ -170,13 +170,18 @@ class Daemon:
         log.info("reloaded (%s): %d feeds, %d watchlists", reason,
                  len(self.app.store.feeds()), len(loaded.watchlists))
 
-    def _apply(self) -> None:
-        """Make the running parts follow self.loaded: feeds, matcher, channels, jobs."""
+    def _apply(self, starting: bool = False) -> None:
+        """Make the running parts follow self.loaded: feeds, matcher, channels, jobs.
+
+        New feeds, and at start the feeds that fell due while veille was down, get a first
+        poll spread over a minute (or the interval if shorter), not all in the same second.
+        """
         now = self.clock()
         feeds = self.app.sync_feeds()
         spread = min(self.loaded.settings.fetch.interval, 60.0)
         for feed in feeds:
-            if feed.next_due is None and not feed.gone:
+            overdue = starting and feed.next_due is not None and feed.next_due <= now
+            if (feed.next_due is None or overdue) and not feed.gone:
                 self.app.store.update_feed(feed.url, next_due=first_poll(now, spread, self.rng))
         self.outbox = self.app.outbox(self.loaded.watchlists, self.stdout)
         self._schedule_digests()
@@ -340,7 +345,7 @@ class Daemon:
             self.fetcher = Fetcher(self.loaded.settings.fetch)
             self.scheduler = AsyncIOScheduler(event_loop=loop)
             self.scheduler.start()
-            self._apply()
+            self._apply(starting=True)
             store = self.app.store
             store.set_meta("daemon_pid", str(os.getpid()))
             store.set_meta("daemon_started", iso(self.clock()))
