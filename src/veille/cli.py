@@ -390,7 +390,8 @@ def watch_list(ctx: click.Context, fmt: str) -> None:
     now = app.clock()
     day = app.store.match_counts(parse_since("24h", now))
     week = app.store.match_counts(parse_since("7d", now))
-    rows = [{"name": w.name, "query": w.query, "enabled": w.enabled, "schedule": w.schedule,
+    rows: list[dict[str, Any]] = [
+            {"name": w.name, "query": w.query, "enabled": w.enabled, "schedule": w.schedule,
              "channels": list(w.channels) or ["console"], "matches_24h": day.get(w.name, 0),
              "matches_7d": week.get(w.name, 0)} for w in lists]
     if fmt == "json":
@@ -453,24 +454,25 @@ def watch_test(ctx: click.Context, query: str, since: str, limit: int, fmt: str)
     except ValueError as e:
         raise WatchlistError(None, "query", getattr(e, "message", str(e)),
                              getattr(e, "column", None)) from None
-    found = []
-    for entry in app.store.iter_entries(since=_since(since, app)):
-        for m in matcher.match(entry):
-            found.append(StoredMatch(0, "test", m.terms, m.snippet, app.clock(), False, entry))
-    found.sort(key=lambda m: m.entry.published, reverse=True)
+    found: list[StoredMatch] = []
+    now = app.clock()
+    for stored in app.store.iter_entries(since=_since(since, app)):
+        found += [StoredMatch(0, "test", r.terms, r.snippet, now, False, stored)
+                  for r in matcher.match(stored)]
+    found.sort(key=lambda hit: hit.entry.published, reverse=True)
     shown = found[:limit]
     if fmt == "json":
         _json([_match_json(m) for m in shown])
         return
     color = sys.stdout.isatty()
     tz = app.settings.tz
-    for m in shown:
-        e = m.entry
-        click.echo(f"{_when(e.published, tz)}  {_highlight(e.title, m.terms, color)}  — "
-                   f"{e.feed_title}")
-        click.echo(f"    {_highlight(m.snippet, m.terms, color)}")
-        if e.link:
-            click.echo(f"    {e.link}")
+    for hit in shown:
+        entry = hit.entry
+        click.echo(f"{_when(entry.published, tz)}  {_highlight(entry.title, hit.terms, color)}"
+                   f"  — {entry.feed_title}")
+        click.echo(f"    {_highlight(hit.snippet, hit.terms, color)}")
+        if entry.link:
+            click.echo(f"    {entry.link}")
     click.echo(f"{len(found)} matches" + (f" ({limit} shown)" if len(found) > limit else ""))
 
 

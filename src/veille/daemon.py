@@ -28,7 +28,7 @@ from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from .app import App
+from .app import App, utcnow
 from .config import Settings, load_settings
 from .cron import parse_schedule
 from .errors import StorageError, VeilleError
@@ -127,7 +127,7 @@ class Daemon:
         self.stdout = stdout
         self.rng = rng or random.Random()
         self.loaded = self._load()
-        self.app = App(self.loaded.settings, **({"clock": clock} if clock else {}), rng=self.rng)
+        self.app = App(self.loaded.settings, clock=clock or utcnow, rng=self.rng)
         self.clock = self.app.clock
         self.notifier = Notifier.from_env(env)
         self.lock = DaemonLock(self.loaded.settings.lock_file)

@@ -229,7 +229,8 @@ class _Parser:
             raise QuerySyntaxError(len(self.query) + 1, "expected a term")
         self.take()
         if tok.kind == "lparen":
-            if self.peek() is not None and self.peek().kind == "rparen":
+            following = self.peek()
+            if following is not None and following.kind == "rparen":
                 raise QuerySyntaxError(tok.column, "empty parentheses")
             node = self.parse_and()
             close = self.peek()

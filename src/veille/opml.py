@@ -74,8 +74,14 @@ class OpmlDocument:
         return cls(Path(path), ET.ElementTree(root))
 
     @property
+    def root(self) -> ET.Element:
+        root = self.tree.getroot()
+        assert root is not None
+        return root
+
+    @property
     def body(self) -> ET.Element:
-        body = self.tree.getroot().find("body")
+        body = self.root.find("body")
         assert body is not None
         return body
 
@@ -147,7 +153,7 @@ class OpmlDocument:
     def to_bytes(self) -> bytes:
         ET.indent(self.tree, space="  ")
         return (b'<?xml version="1.0" encoding="UTF-8"?>\n' + self.prolog
-                + ET.tostring(self.tree.getroot(), encoding="unicode").encode() + b"\n")
+                + ET.tostring(self.root, encoding="unicode").encode() + b"\n")
 
     def save(self) -> None:
         try:

@@ -112,8 +112,8 @@ def parse_feed(url: str, body: bytes, headers: dict[str, str]) -> ParsedFeed | P
     feed = d.feed
     language = feed.get("language") or headers.get("content-language") or None
     entries: dict[str, ParsedEntry] = {}
-    for e in d.entries:
-        parsed = _entry(e, language)
+    for item in d.entries:
+        parsed = _entry(item, language)
         entries.setdefault(parsed.key, parsed)  # a feed that repeats an entry: keep the first
     return ParsedFeed(
         title=_text(feed.get("title_detail"), feed.get("title", "") or ""),

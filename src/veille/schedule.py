@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from .config import FetchSettings
@@ -103,9 +104,9 @@ def after_fetch(feed: FeedState, result: FetchResult, now: datetime, settings: F
     that the next success can still be a cheap 304; a 410 marks the feed gone for this outline.
     """
     if result.status == "deferred":
-        wait = retry_after(result.headers, now) or 0.0
-        return replace(feed, next_due=now + timedelta(seconds=wait * rng.uniform(1.0, 1.1)))
-    changes: dict[str, object] = {"last_fetch": now, "last_status": result.http_status}
+        host_wait = retry_after(result.headers, now) or 0.0
+        return replace(feed, next_due=now + timedelta(seconds=host_wait * rng.uniform(1.0, 1.1)))
+    changes: dict[str, Any] = {"last_fetch": now, "last_status": result.http_status}
     if result.moved_to:
         changes["moved_to"] = result.moved_to
     failed = result.status == "error" or parse_error is not None

@@ -135,6 +135,11 @@ def iso(when: datetime | None) -> str | None:
 def from_iso(text: str | None) -> datetime | None:
     if not text:
         return None
+    return at(text)
+
+
+def at(text: str) -> datetime:
+    """A NOT NULL timestamp column."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
@@ -154,11 +159,11 @@ def _stored_entry(row: dict[str, Any]) -> StoredEntry:
     return StoredEntry(
         id=row["id"], feed_url=row["feed_url"],
         feed_title=row.get("feed_name") or "", key=row["key"], title=row["title"],
-        link=row["link"], author=row["author"], published=from_iso(row["published"]),
+        link=row["link"], author=row["author"], published=at(row["published"]),
         updated=from_iso(row["updated"]), summary_text=row["summary_text"],
         content_text=row["content_text"], summary_html=row["summary_html"],
         content_html=row["content_html"], categories=tuple(json.loads(row["categories"])),
-        language=row["language"], first_seen=from_iso(row["first_seen"]),
+        language=row["language"], first_seen=at(row["first_seen"]),
         changed_at=from_iso(row["changed_at"]), changes=row["changes"], dated=bool(row["dated"]),
     )
 
@@ -339,12 +344,13 @@ class Store:
                     [feed_url, e.key, iso(published), int(e.published is not None), seen,
                      *values.values()],
                 )
+                assert cursor.lastrowid is not None
                 stored = _entry_from(cursor.lastrowid, feed_url, feed_name, e, published,
                                      e.published is not None, now, None, 0)
                 out.append(EntryChange(stored, True))
             elif old[1] != content_hash:
                 entry_id, _, old_published, dated, first_seen, changes = old
-                published = e.published or from_iso(old_published)
+                published = e.published or at(old_published)
                 values["published"] = iso(published)
                 self.db.conn.execute(
                     f"""UPDATE entries SET {', '.join(f'{k} = ?' for k in values)},
@@ -353,7 +359,7 @@ class Store:
                 )
                 stored = _entry_from(entry_id, feed_url, feed_name, e, published,
                                      bool(dated) or e.published is not None,
-                                     from_iso(first_seen), now, changes + 1)
+                                     at(first_seen), now, changes + 1)
                 out.append(EntryChange(stored, False))
         return out
 
@@ -453,7 +459,8 @@ class Store:
         `pending_for`: only those some of these channels has not accepted yet.
         `unbatched_for`: only those not yet put in a delivery batch for that channel.
         """
-        where, params = ["1"], []
+        where: list[str] = ["1"]
+        params: list[Any] = []
         if watchlists is not None:
             where.append(f"m.watchlist IN ({','.join('?' * len(watchlists))})")
             params += list(watchlists)
@@ -485,7 +492,7 @@ class Store:
                 ORDER BY sub.published DESC, sub.id DESC""", params)
         return [StoredMatch(id=r["match_id"], watchlist=r["watchlist"],
                             terms=tuple(json.loads(r["match_terms"])), snippet=r["snippet"],
-                            matched_at=from_iso(r["matched_at"]), silent=bool(r["silent"]),
+                            matched_at=at(r["matched_at"]), silent=bool(r["silent"]),
                         entry=_stored_entry(r)) for r in rows]
 
     # --- the delivery outbox ------------------------------------------------------------------

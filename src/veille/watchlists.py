@@ -40,9 +40,9 @@ def parse_watchlists(file: Path, data: Mapping[str, Any],
     """`schedule_check(text)` raises ValueError for a bad schedule (injected by the caller)."""
     unknown = [k for k in data if k != "watchlist"]
     if unknown:
-        hint = difflib.get_close_matches(unknown[0], ["watchlist"], n=1)
+        typo = difflib.get_close_matches(unknown[0], ["watchlist"], n=1)
         raise WatchlistError(file, None, f"unknown key {unknown[0]!r}"
-                             + (' (did you mean "[[watchlist]]"?)' if hint else
+                             + (' (did you mean "[[watchlist]]"?)' if typo else
                                 " (each watchlist is a [[watchlist]] table)"))
     tables = data.get("watchlist", [])
     if not isinstance(tables, list):
@@ -72,7 +72,7 @@ def parse_watchlists(file: Path, data: Mapping[str, Any],
                 schedule_check(schedule)
             except ValueError as e:
                 raise WatchlistError(file, name, f"schedule: {e}") from None
-        channels = table.get("channels", [])
+        channels: Any = table.get("channels", [])
         if isinstance(channels, str):
             channels = [channels]
         if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):

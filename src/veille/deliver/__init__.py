@@ -24,5 +24,6 @@ def build_channel(settings: ChannelSettings, secret: Callable[[str], str | None]
     """`secret(key)` reads a channel secret at the moment of use (see config.read_secret)."""
     if settings.type == "console":
         return ConsoleChannel(settings.name, stdout)
-    kinds = {"email": EmailChannel, "webhook": WebhookChannel, "apprise": AppriseChannel}
+    kinds: dict[str, Callable[..., Channel]] = {
+        "email": EmailChannel, "webhook": WebhookChannel, "apprise": AppriseChannel}
     return kinds[settings.type](settings, secret)
