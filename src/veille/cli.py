@@ -626,7 +626,7 @@ def channels_test(ctx: click.Context, name: str) -> None:
               show_default=True, help="json: one object per line, for log shippers.")
 @click.pass_context
 def run(ctx: click.Context, log_level: str, log_format: str) -> None:
-    """Run the daemon: poll feeds on time, match, deliver digests and alerts.
+    """Run the daemon: poll on time, match, deliver, reload edits.
 
     Reloads veille.toml, feeds.opml and watchlists.toml when they change (or on
     SIGHUP); stops cleanly on SIGTERM. Speaks sd_notify under systemd.
@@ -644,7 +644,7 @@ def run(ctx: click.Context, log_level: str, log_format: str) -> None:
 @FORMAT
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
-    """What to check first: is the daemon up, are feeds and channels healthy.
+    """Show the daemon, feeds, channels and next digests.
 
     Exits non-zero when something needs attention: the daemon is not running,
     or a channel has failed deliveries waiting.
