@@ -23,7 +23,7 @@ from .daemon import Daemon, daemon_running
 from .digest import build_digest, render_html, render_json, render_markdown, render_text
 from .errors import ConfigError, VeilleError, WatchlistError
 from .logs import setup_logging
-from .match import Matcher, compile_watchlist, highlight_spans
+from .match import Matcher, QuerySyntaxError, compile_watchlist, highlight_spans
 from .models import FeedOutcome, FeedSource, FeedState, PassSummary, StoredEntry, StoredMatch
 from .opml import OpmlDocument, export_opml
 from .outbox import channels_of
@@ -451,9 +451,8 @@ def watch_test(ctx: click.Context, query: str, since: str, limit: int, fmt: str)
     app = _app(ctx)
     try:
         matcher = Matcher([compile_watchlist("test", query)])
-    except ValueError as e:
-        raise WatchlistError(None, "query", getattr(e, "message", str(e)),
-                             getattr(e, "column", None)) from None
+    except QuerySyntaxError as e:
+        raise WatchlistError(None, "query", e.message, e.column) from None
     found: list[StoredMatch] = []
     now = app.clock()
     for stored in app.store.iter_entries(since=_since(since, app)):

@@ -25,11 +25,9 @@ from urllib.parse import urlsplit
 
 import ahocorasick
 
-from .errors import WatchlistError
 from .models import StoredEntry
 from .normalize import first_position, token_text, word_spans, words
 
-SCOPES = ("title", "author", "source", "category")
 _value = operator.itemgetter(1)  # (end, value) pairs from Automaton.iter
 ANY = "any"  # title, summary and content
 
@@ -349,10 +347,6 @@ class Matcher:
             automaton.make_automaton()
         self._always = [i for i, w in enumerate(self.watchlists) if w.always_candidate]
 
-    @classmethod
-    def from_queries(cls, queries: Iterable[tuple[str, str]]) -> Matcher:
-        return cls([compile_watchlist(name, q) for name, q in queries])
-
     def _found(self, text: EntryText) -> set[tuple[str, str]]:
         found: set[tuple[str, str]] = set()
         for scope, automaton in self._automata.items():
@@ -399,9 +393,6 @@ def _scope_plain(entry: StoredEntry, scope: str) -> str:
 
 # --- snippets and highlights ------------------------------------------------------------------
 
-SpanCache = dict[str, tuple[str, list[tuple[int, int]]]]
-
-
 def _term_patterns(terms: Iterable[str | Term]) -> tuple[list[str], list[re.Pattern[str]]]:
     patterns, regexes = [], []
     for term in terms:
@@ -417,19 +408,13 @@ def _term_patterns(terms: Iterable[str | Term]) -> tuple[list[str], list[re.Patt
     return patterns, regexes
 
 
-def highlight_spans(text: str, terms: Iterable[str | Term],
-                    cache: SpanCache | None = None) -> list[tuple[int, int]]:
+def highlight_spans(text: str, terms: Iterable[str | Term]) -> list[tuple[int, int]]:
     """Character spans of `text` where any of the terms (as displayed, or compiled) occurs,
-    merged and sorted. `cache` keeps word positions of texts already seen."""
+    merged and sorted."""
     patterns, regexes = _term_patterns(terms)
     found = [m.span() for r in regexes for m in r.finditer(text) if m.end() > m.start()]
     if patterns and text:
-        if cache is not None and text in cache:
-            doc, words = cache[text]
-        else:
-            doc, words = word_spans(text)
-            if cache is not None:
-                cache[text] = (doc, words)
+        doc, words = word_spans(text)
         for p in patterns:
             length = p.strip().count(" ") + 1
             pos = doc.find(p)
@@ -478,11 +463,3 @@ def snippet(entry: StoredEntry, terms: Sequence[str | Term], width: int = 200) -
         cut = text.rfind(" ", start, end)
         end = cut if cut > first else end
     return ("…" if start > 0 else "") + text[start:end].strip() + ("…" if end < len(text) else "")
-
-
-def check_query(query: str, file: str | None = None, watchlist: str | None = None) -> Node:
-    """parse_query with errors as WatchlistError naming the file and watchlist."""
-    try:
-        return parse_query(query)
-    except QuerySyntaxError as e:
-        raise WatchlistError(file, watchlist, e.message, e.column) from None

@@ -22,10 +22,6 @@ class Notifier:
     def from_env(cls, env: Mapping[str, str]) -> Notifier:
         return cls(env.get("NOTIFY_SOCKET") or None)
 
-    @property
-    def enabled(self) -> bool:
-        return self._socket is not None
-
     def send(self, *fields: str) -> None:
         """e.g. send("READY=1", "STATUS=polling 124 feeds"). Errors are ignored: telling
         systemd about our state must never bring the service down."""

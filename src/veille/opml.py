@@ -20,9 +20,6 @@ from .files import atomic_write
 from .models import FeedSource
 from .units import format_duration, parse_duration
 
-#: Outline attributes veille reads besides the standard ones (documented in the README).
-OPTION_ATTRIBUTES = ("interval",)
-
 
 def _label(outline: ET.Element) -> str:
     return (outline.get("title") or outline.get("text") or "").strip()

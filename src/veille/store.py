@@ -363,16 +363,6 @@ class Store:
                 out.append(EntryChange(stored, False))
         return out
 
-    def entries_by_id(self, ids: Sequence[int]) -> list[StoredEntry]:
-        if not ids:
-            return []
-        out: list[StoredEntry] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            out += [_stored_entry(r) for r in self._rows(
-                f"{_ENTRY_SELECT} WHERE e.id IN ({','.join('?' * len(chunk))})", chunk)]
-        return out
-
     def entries(self, *, since: datetime | None = None, feed_url: str | None = None,
                 limit: int | None = 50, order: str = "newest") -> list[StoredEntry]:
         """Newest first by published date; `since` counts from when veille first saw them."""
