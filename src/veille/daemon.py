@@ -34,6 +34,7 @@ from .cron import parse_schedule
 from .errors import StorageError, VeilleError
 from .fetch import Fetcher
 from .match import Matcher
+from .models import FeedState
 from .notify import Notifier, watchdog_interval
 from .outbox import Outbox
 from .pipeline import ParserPool
@@ -166,26 +167,29 @@ class Daemon:
             self._spawn(self._close_when_idle(old))
         self.loaded = loaded
         self.app.settings = loaded.settings
-        self._apply()
-        log.info("reloaded (%s): %d feeds, %d watchlists", reason,
-                 len(self.app.store.feeds()), len(loaded.watchlists))
+        feeds = self._apply()
+        log.info("reloaded (%s): %d feeds, %d watchlists", reason, len(feeds),
+                 len(loaded.watchlists))
 
-    def _apply(self, starting: bool = False) -> None:
+    def _apply(self, starting: bool = False) -> list[FeedState]:
         """Make the running parts follow self.loaded: feeds, matcher, channels, jobs.
 
         New feeds, and at start the feeds that fell due while veille was down, get a first
         poll spread over a minute (or the interval if shorter), not all in the same second.
         """
         now = self.clock()
-        feeds = self.app.sync_feeds()
         spread = min(self.loaded.settings.fetch.interval, 60.0)
-        for feed in feeds:
+        feeds = []
+        for feed in self.app.sync_feeds():
             overdue = starting and feed.next_due is not None and feed.next_due <= now
             if (feed.next_due is None or overdue) and not feed.gone:
-                self.app.store.update_feed(feed.url, next_due=first_poll(now, spread, self.rng))
+                feed = replace(feed, next_due=first_poll(now, spread, self.rng))
+                self.app.store.update_feed(feed.url, next_due=feed.next_due)
+            feeds.append(feed)
         self.outbox = self.app.outbox(self.loaded.watchlists, self.stdout)
         self._schedule_digests()
-        self._schedule_poll()
+        self._schedule_poll(feeds)
+        return feeds
 
     # --- jobs ---------------------------------------------------------------------------------
 
@@ -217,8 +221,8 @@ class Daemon:
         run.__name__ = getattr(func, "__name__", "job")
         return run
 
-    def _schedule_poll(self) -> None:
-        feeds = [f for f in self.app.store.feeds() if not f.gone]
+    def _schedule_poll(self, feeds: list[FeedState]) -> None:
+        feeds = [f for f in feeds if not f.gone]
         if not feeds or self.stopping.is_set():
             return
         now = self.clock()
@@ -232,8 +236,9 @@ class Daemon:
             return  # a pass is running; it schedules the next one when it ends
         async with self.poll_lock:
             await self._poll_pass()
-        self._schedule_poll()
-        self._status()
+        feeds = self.app.store.feeds()
+        self._schedule_poll(feeds)
+        self._status(feeds)
 
     async def _poll_pass(self) -> None:
         now = self.clock()
@@ -322,8 +327,7 @@ class Daemon:
             log.info("housekeeping: deleted %d unmatched entries older than %s", deleted,
                      cutoff.date())
 
-    def _status(self) -> None:
-        feeds = self.app.store.feeds()
+    def _status(self, feeds: list[FeedState]) -> None:
         failing = sum(1 for f in feeds if f.failures and not f.gone)
         nexts = [from_iso(self.app.store.get_meta(f"digest_next:{w.name}"))
                  for w in self.loaded.watchlists]
@@ -358,9 +362,10 @@ class Daemon:
             if interval:
                 self._add(self._watchdog, "interval", "watchdog", seconds=interval)
             self.notifier.send("READY=1")
-            self._status()
+            feeds = store.feeds()
+            self._status(feeds)
             log.info("veille running: %d feeds, %d watchlists, database %s",
-                     len(store.feeds()), len(self.loaded.watchlists),
+                     len(feeds), len(self.loaded.watchlists),
                      self.loaded.settings.database)
             await self.stopping.wait()
             await self._shutdown()
