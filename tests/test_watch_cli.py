@@ -113,7 +113,7 @@ def test_watch_test_bad_query_and_text_output(feed_server, workspace):
 
 
 def test_terminal_highlighting_marks_the_matched_words():
-    from veille.cli import _highlight
+    from veille.cli.watch import _highlight
 
     text = "Le Parti pirate et L’Oréal"
     out = _highlight(text, ('"parti pirate"', "l'oréal"), color=True)

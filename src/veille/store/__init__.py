@@ -1,0 +1,27 @@
+"""The SQLite edge, one module per table family:
+
+    base.py        connections (one per thread), BEGIN IMMEDIATE transactions, meta
+    schema.py      migrations
+    rows.py        rows <-> dataclasses, the one timestamp format
+    feeds.py       feeds and their fetch state
+    entries.py     entries, deduplicated and updated in place
+    matches.py     which watchlist matched which entry
+    deliveries.py  the outbox of delivery batches
+
+WAL mode and a busy timeout let the CLI read while the daemon writes.
+"""
+
+from __future__ import annotations
+
+from .deliveries import DeliveryTables
+from .entries import EntryTables
+from .feeds import FeedTables
+from .matches import MatchTables
+from .rows import EntryChange, at, from_iso, iso
+from .schema import migrations
+
+__all__ = ["EntryChange", "Store", "at", "from_iso", "iso", "migrations"]
+
+
+class Store(FeedTables, EntryTables, MatchTables, DeliveryTables):
+    """Everything veille keeps, behind one object; each table family lives in its own module."""

@@ -1,0 +1,75 @@
+"""The feeds table: what the OPML file lists, and each feed's fetch state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from ..models import FeedSource, FeedState
+from .base import StoreBase
+from .rows import _feed_state, iso
+
+
+class FeedTables(StoreBase):
+
+    def sync_feeds(self, sources: Iterable[FeedSource]) -> None:
+        """Make the feeds table follow the OPML file; feeds removed from it keep their entries.
+
+        A gone feed is polled again once its outline changes (the user fixed the URL or title).
+        """
+        sources = list(sources)
+        with self.transaction():
+            self.db.execute("UPDATE feeds SET in_opml = 0")
+            for position, s in enumerate(sources):
+                self.db.execute(
+                    """INSERT INTO feeds (url, title, folder, html_url, interval, fingerprint,
+                                          in_opml, position)
+                       VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+                       ON CONFLICT (url) DO UPDATE SET title = excluded.title,
+                         folder = excluded.folder, html_url = excluded.html_url,
+                         interval = excluded.interval, fingerprint = excluded.fingerprint,
+                         in_opml = 1, position = excluded.position,
+                         gone = CASE WHEN gone_fingerprint IS NOT excluded.fingerprint
+                                     THEN 0 ELSE gone END""",
+                    (s.url, s.title, s.folder, s.html_url, s.interval, s.fingerprint, position),
+                )
+
+    def feeds(self, urls: Iterable[str] | None = None, *, all_feeds: bool = False
+              ) -> list[FeedState]:
+        where, params = ("" if all_feeds else "WHERE f.in_opml = 1"), []
+        if urls is not None:
+            urls = list(urls)
+            where = f"WHERE f.url IN ({','.join('?' * len(urls))})"
+            params = urls
+        rows = self._rows(
+            f"""SELECT f.*, (SELECT count(*) FROM entries e WHERE e.feed_url = f.url)
+                   AS entry_count FROM feeds f {where}
+                ORDER BY f.in_opml DESC, f.position, f.rowid""", params)
+        return [_feed_state(r) for r in rows]
+
+    def feed(self, url: str) -> FeedState | None:
+        found = self.feeds([url])
+        return found[0] if found else None
+
+    def update_feed(self, url: str, **values: Any) -> None:
+        """Write fetch state; datetimes are stored in the one ISO format."""
+        if not values:
+            return
+        values = {k: iso(v) if isinstance(v, datetime) else v for k, v in values.items()}
+        assignments = ", ".join(f"{k} = :{k}" for k in values)
+        self.db.execute(f"UPDATE feeds SET {assignments} WHERE url = :url__",
+                        {**values, "url__": url})
+
+    _STATE_FIELDS = ("etag", "last_modified", "body_hash", "last_fetch", "last_success",
+                     "last_status", "error_kind", "error_message", "failures", "error_since",
+                     "moved_to", "gone", "next_due", "max_age", "ttl", "feed_title", "site_link")
+
+    def save_state(self, state: FeedState) -> None:
+        """Write a feed's fetch state; a gone feed remembers which outline it was gone for."""
+        values = {k: getattr(state, k) for k in self._STATE_FIELDS}
+        values["gone"] = int(state.gone)
+        if state.gone:
+            values["gone_fingerprint"] = state.fingerprint
+        self.update_feed(state.url, **values)
+

@@ -1,0 +1,83 @@
+"""Rows to dataclasses and back: the one timestamp format and the entry row shapes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from ..models import FeedState, ParsedEntry, StoredEntry
+
+
+def iso(when: datetime | None) -> str | None:
+    """UTC, microsecond precision, one fixed-width format: string order is time order.
+    (Second precision would make a feed due up to a second early.)"""
+    if when is None:
+        return None
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return at(text)
+
+
+def at(text: str) -> datetime:
+    """A NOT NULL timestamp column."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+_FEED_FIELDS = {f.name for f in fields(FeedState)}
+
+
+def _feed_state(row: dict[str, Any]) -> FeedState:
+    values = {k: v for k, v in row.items() if k in _FEED_FIELDS}
+    for key in ("last_fetch", "last_success", "error_since", "next_due"):
+        values[key] = from_iso(values.get(key))
+    values["gone"] = bool(values.get("gone"))
+    values["in_opml"] = bool(values.get("in_opml"))
+    return FeedState(**values)
+
+
+def _stored_entry(row: dict[str, Any]) -> StoredEntry:
+    return StoredEntry(
+        id=row["id"], feed_url=row["feed_url"],
+        feed_title=row.get("feed_name") or "", key=row["key"], title=row["title"],
+        link=row["link"], author=row["author"], published=at(row["published"]),
+        updated=from_iso(row["updated"]), summary_text=row["summary_text"],
+        content_text=row["content_text"], summary_html=row["summary_html"],
+        content_html=row["content_html"], categories=tuple(json.loads(row["categories"])),
+        language=row["language"], first_seen=at(row["first_seen"]),
+        changed_at=from_iso(row["changed_at"]), changes=row["changes"], dated=bool(row["dated"]),
+    )
+
+
+def _entry_from(entry_id: int, feed_url: str, feed_name: str, e: ParsedEntry,
+                published: datetime, dated: bool, first_seen: datetime,
+                changed_at: datetime | None, changes: int) -> StoredEntry:
+    return StoredEntry(
+        id=entry_id, feed_url=feed_url, feed_title=feed_name or feed_url, key=e.key,
+        title=e.title, link=e.link, author=e.author,
+        published=published, updated=e.updated,
+        summary_text=e.summary_text, content_text=e.content_text, summary_html=e.summary_html,
+        content_html=e.content_html, categories=e.categories, language=e.language,
+        first_seen=first_seen, changed_at=changed_at,
+        changes=changes, dated=dated)
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    """An entry as just stored, and whether it was new or changed by this fetch."""
+
+    entry: StoredEntry
+    new: bool
+
+
+_ENTRY_SELECT = """
+    SELECT e.*, COALESCE(NULLIF(NULLIF(f.title, ''), f.url), f.feed_title, f.url) AS feed_name
+    FROM entries e JOIN feeds f ON f.url = e.feed_url
+"""
+
+

@@ -1,0 +1,109 @@
+"""The schema, as sqlite-utils migrations: add a migration, never edit one that has shipped."""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("veille")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    _execute_all(db, """
+    CREATE TABLE feeds (
+        url TEXT PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        folder TEXT NOT NULL DEFAULT '',
+        html_url TEXT NOT NULL DEFAULT '',
+        interval REAL,
+        fingerprint TEXT NOT NULL DEFAULT '',
+        in_opml INTEGER NOT NULL DEFAULT 1,
+        position INTEGER NOT NULL DEFAULT 0,
+        feed_title TEXT,
+        site_link TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        last_fetch TEXT,
+        last_success TEXT,
+        last_status INTEGER,
+        error_kind TEXT,
+        error_message TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        error_since TEXT,
+        moved_to TEXT,
+        gone INTEGER NOT NULL DEFAULT 0,
+        gone_fingerprint TEXT,
+        next_due TEXT,
+        max_age REAL,
+        ttl REAL
+    );
+    CREATE TABLE entries (
+        id INTEGER PRIMARY KEY,
+        feed_url TEXT NOT NULL REFERENCES feeds(url),
+        key TEXT NOT NULL,
+        guid TEXT,
+        title TEXT NOT NULL DEFAULT '',
+        link TEXT,
+        author TEXT,
+        published TEXT NOT NULL,
+        dated INTEGER NOT NULL DEFAULT 1,
+        updated TEXT,
+        summary_html TEXT NOT NULL DEFAULT '',
+        summary_text TEXT NOT NULL DEFAULT '',
+        content_html TEXT NOT NULL DEFAULT '',
+        content_text TEXT NOT NULL DEFAULT '',
+        categories TEXT NOT NULL DEFAULT '[]',
+        language TEXT,
+        content_hash TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        changed_at TEXT,
+        changes INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (feed_url, key)
+    );
+    CREATE INDEX entries_first_seen ON entries (first_seen);
+    CREATE INDEX entries_published ON entries (published);
+    CREATE TABLE matches (
+        id INTEGER PRIMARY KEY,
+        watchlist TEXT NOT NULL,
+        entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+        terms TEXT NOT NULL DEFAULT '[]',
+        snippet TEXT NOT NULL DEFAULT '',
+        matched_at TEXT NOT NULL,
+        silent INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (watchlist, entry_id)
+    );
+    CREATE INDEX matches_matched_at ON matches (watchlist, matched_at);
+    CREATE INDEX matches_entry ON matches (entry_id);
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        match_id INTEGER NOT NULL REFERENCES matches(id) ON DELETE CASCADE,
+        channel TEXT NOT NULL,
+        delivered_at TEXT,
+        batch_id TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_attempt TEXT,
+        next_attempt TEXT,
+        last_error TEXT,
+        UNIQUE (match_id, channel)
+    );
+    CREATE INDEX deliveries_pending ON deliveries (channel, delivered_at);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+    """)
+
+
+@migrations()
+def m002_delivery_claims(db: sqlite_utils.Database) -> None:
+    """A process sending a batch claims it, so the daemon and a `digest --send` typed at the
+    same moment do not both send it."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN claimed_until TEXT")
+
+
+def _execute_all(db: sqlite_utils.Database, script: str) -> None:
+    """Run each statement; executescript() would COMMIT and break the migration's transaction."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
