@@ -21,7 +21,8 @@ from .match import Matcher
 from .models import FeedOutcome, FeedState, PassSummary
 from .opml import OpmlDocument
 from .outbox import Outbox
-from .pipeline import FeedPass, ParserPool, silent_match
+from .parser_pool import ParserPool
+from .pipeline import FeedPass, silent_match
 from .schedule import is_due
 from .store import Store
 from .watchlists import Watchlist, build_matcher, check_channels, load_watchlists
@@ -90,6 +91,11 @@ class App:
         now = self.clock()
         return [f for f in feeds if not f.gone and (is_due(f, now) if due_only else True)]
 
+    def parser_pool(self) -> ParserPool:
+        """Parser processes whose crashes and timeouts are counted in the store for `status`."""
+        return ParserPool(timeout=self.settings.fetch.parse_timeout,
+                          on_event=lambda kind: self.store.count_event(f"events:{kind}"))
+
     def feed_pass(self, fetcher: Fetcher, parser: ParserPool, matcher: Matcher) -> FeedPass:
         return FeedPass(self.settings, self.store, fetcher, parser, matcher, self.clock,
                         self.rng)
@@ -97,7 +103,7 @@ class App:
     async def fetch(self, feeds: Sequence[FeedState], matcher: Matcher,
                     on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:
         """One pass with its own fetcher and parser processes (the CLI's `veille fetch`)."""
-        parser = ParserPool()
+        parser = self.parser_pool()
         try:
             async with Fetcher(self.settings.fetch) as fetcher:
                 return await self.feed_pass(fetcher, parser, matcher).run(feeds, on_done)

@@ -36,6 +36,7 @@ class FetchSettings:
     user_agent: str = DEFAULT_USER_AGENT
     host_delay: float = 0.0
     max_interval: float = 86400.0  # what feed hints may not go above; the cap of backoff
+    parse_timeout: float = 60.0  # a parse taking longer has its worker killed
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ _FETCH: Spec = {
     "interval": _positive_duration, "concurrency": _positive_int, "per_host": _positive_int,
     "timeout": _positive_duration, "connect_timeout": _positive_duration, "max_size": _size,
     "max_redirects": _positive_int, "user_agent": _string, "host_delay": _duration,
-    "max_interval": _positive_duration,
+    "max_interval": _positive_duration, "parse_timeout": _positive_duration,
 }
 _DIGEST: Spec = {"catchup": _duration, "retention": _duration}
 _CHANNELS: dict[str, Spec] = {

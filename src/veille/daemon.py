@@ -37,7 +37,6 @@ from .match import Matcher
 from .models import FeedState
 from .notify import Notifier, watchdog_interval
 from .outbox import Outbox
-from .pipeline import ParserPool
 from .schedule import first_poll, is_due, next_digest
 from .store import from_iso, iso
 from .watchlists import Watchlist, build_matcher
@@ -137,7 +136,7 @@ class Daemon:
         self.poll_lock = asyncio.Lock()
         self.reload_requested = False
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.parser = ParserPool()
+        self.parser = self.app.parser_pool()
         self.fetcher: Fetcher | None = None
         self.outbox: Outbox | None = None
 

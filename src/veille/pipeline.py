@@ -3,9 +3,11 @@
     for feed in feeds (concurrently, bounded by the Fetcher):
         result  = fetcher.fetch(feed)                      # edge: HTTP
         parsed  = parser_pool.parse(result.body)           # off the event loop, both cores
+        plan    = store.plan_entries(parsed.entries)       # one read: what is new or changed
+        matches = matcher.match(plan)                      # CPU work, before taking the lock
         with store.transaction():                          # all of a feed, or none of it
-            changes = store.upsert_entries(parsed.entries)
-            store.add_matches(matcher.match(changes))
+            ids = store.write_entries(plan)
+            store.add_matches(matches for the entries written)
             store.save_state(after_fetch(feed, result))    # decision: schedule.after_fetch
 
 The pipeline calls the stages in order and decides nothing itself.
@@ -15,46 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import multiprocessing
-import os
 import random
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from .config import Settings
 from .fetch import Fetcher, FetchRequest
-from .match import Matcher, MatchResult
+from .match import Matcher
 from .models import FeedOutcome, FeedState, FetchResult, ParsedFeed, PassSummary, StoredEntry
-from .parse import ParseFailure, parse_feed
+from .parse import ParseFailure
+from .parser_pool import ParserPool, ParserTrouble
 from .schedule import after_fetch, retry_after
 from .store import Store
-
-
-class ParserPool:
-    """Worker processes fed with bytes, so downloads go on while feeds are parsed."""
-
-    def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or os.cpu_count() or 1
-        self._executor: ProcessPoolExecutor | None = None
-
-    async def parse(self, url: str, body: bytes, headers: dict[str, str]
-                    ) -> ParsedFeed | ParseFailure:
-        if self._executor is None:
-            # forkserver, not fork: the daemon has threads (APScheduler, sqlite), and forking a
-            # threaded process can deadlock the child. The server imports the parser once.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["veille.parse"])
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, parse_feed, url, body, headers)
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
 
 
 def silent_match(entry: StoredEntry, first_fetch: bool, now: datetime, catchup: float) -> bool:
@@ -107,6 +83,9 @@ class FeedPass:
         if body_hash == feed.body_hash:  # the server ignored our validators; nothing changed
             return self._finish(feed, result, body_hash=body_hash)
         parsed = await self.parser.parse(feed.fetch_url, result.body, result.headers)
+        if isinstance(parsed, ParserTrouble):  # our parser failed, not the feed
+            return self._finish(feed, replace(result, status="error", error_kind=parsed.kind,
+                                              error_message=parsed.message))
         if isinstance(parsed, ParseFailure):
             return self._finish(feed, result, parse_error=str(parsed))
         return self._store(feed, result, parsed, body_hash)
@@ -130,16 +109,25 @@ class FeedPass:
         state = after_fetch(feed, result, now, self.settings.fetch, self.rng,
                             body_hash=body_hash, parsed=parsed)
         state = replace(state, feed_title=parsed.title or None, site_link=parsed.link)
+        plan = self.store.plan_entries(feed.url, parsed.entries, now, state.name,
+                                       parser_version(parsed))
+        matched = [(i, m, silent_match(w.change.entry, feed.never_fetched, now,
+                                       self.settings.digest.catchup))
+                   for i, w in enumerate(plan) if not w.silent
+                   for m in self.matcher.match(w.change.entry)]
         with self.store.transaction():
-            changes = self.store.upsert_entries(feed.url, parsed.entries, now, state.name)
-            results: list[tuple[MatchResult, bool]] = []
-            for change in changes:
-                silent = silent_match(change.entry, feed.never_fetched, now,
-                                      self.settings.digest.catchup)
-                results += [(m, silent) for m in self.matcher.match(change.entry)]
-            new_matches = self.store.add_matches(results, now)
+            ids = self.store.write_entries(feed.url, plan, now)
+            new_matches = self.store.add_matches(
+                [(replace(m, entry_id=ids[i]), silent) for i, m, silent in matched if i in ids],
+                now)
             self.store.save_state(state)
+        changes = [w for i, w in enumerate(plan) if i in ids and not w.silent]
         return FeedOutcome(
-            feed.url, "ok", new_entries=sum(c.new for c in changes),
-            updated_entries=sum(not c.new for c in changes), new_matches=new_matches,
+            feed.url, "ok", new_entries=sum(w.change.new for w in changes),
+            updated_entries=sum(not w.change.new for w in changes), new_matches=new_matches,
             message=parsed.warning, moved_to=result.moved_to)
+
+
+def parser_version(parsed: ParsedFeed) -> str:
+    """Which parser made these entries: a change of parser is not a change of the news."""
+    return getattr(parsed, "parser", "") or ""

@@ -128,3 +128,8 @@ class StoreBase:
     def set_meta(self, key: str, value: str | None) -> None:
         self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
                         "DO UPDATE SET value = excluded.value", [key, value])
+
+    def count_event(self, key: str) -> None:
+        """Add one to a counter kept in meta (parser crashes, timeouts…) for `status`."""
+        self.db.execute("INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1", [key])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -11,16 +12,42 @@ from ..models import ParsedEntry, StoredEntry
 from .base import StoreBase
 from .rows import _ENTRY_SELECT, EntryChange, _entry_from, _stored_entry, at, iso
 
+#: Updates an entry may receive from a changed hash alone (reader caps them at 24 too).
+MAX_HASH_UPDATES = 24
+
+
+@dataclass(frozen=True)
+class EntryWrite:
+    """One entry write, planned before the transaction that applies it."""
+
+    change: EntryChange  # the entry as it will be stored; id 0 until a new one is inserted
+    values: dict[str, Any]
+    expect_hash: str | None  # the hash the row must still have; None: the row must not exist
+    silent: bool  # a parser-only change: stored, not matched again, no alert
+    hash_only: bool  # counts against MAX_HASH_UPDATES
+
 
 class EntryTables(StoreBase):
 
     def upsert_entries(self, feed_url: str, entries: Iterable[ParsedEntry], now: datetime,
-                       feed_name: str = "") -> list[EntryChange]:
-        """Insert new entries, update changed ones in place; unchanged ones are not returned.
+                       feed_name: str = "", parser: str = "") -> list[EntryChange]:
+        """Plan and write in one transaction; returns the entries to match (new or changed)."""
+        plan = self.plan_entries(feed_url, entries, now, feed_name, parser)
+        with self.transaction():
+            written = self.write_entries(feed_url, plan, now)
+        return [replace(w.change, entry=replace(w.change.entry, id=written[i]))
+                for i, w in enumerate(plan) if i in written and not w.silent]
+
+    def plan_entries(self, feed_url: str, entries: Iterable[ParsedEntry], now: datetime,
+                     feed_name: str = "", parser: str = "") -> list[EntryWrite]:
+        """What a fetch changes, decided from one read, outside any transaction (so that matching
+        the changes does not hold the write lock). Unchanged entries are left out.
 
         An updated entry keeps `first_seen` and its published date (the feed may drop it), and
-        records when it changed and how many times. The returned entries are built from what
-        was written, not read back: this runs for every entry of every poll.
+        records when it changed and how many times. A change that comes from another `parser`
+        than the one that hashed the stored entry is silent: stored, never matched again. Such
+        parser-only updates and updates where only the hash moved (the feed kept the entry's
+        `updated` date) are capped at MAX_HASH_UPDATES per entry, like reader does.
         """
         entries = list(entries)
         if not entries:
@@ -28,51 +55,80 @@ class EntryTables(StoreBase):
         existing = {
             row[0]: row[1:]
             for row in self.db.conn.execute(
-                f"SELECT key, id, content_hash, published, dated, first_seen, changes "
+                f"SELECT key, id, content_hash, published, dated, first_seen, changes, updated, "
+                f"hash_version, hash_updates "
                 f"FROM entries WHERE feed_url = ? AND key IN ({','.join('?' * len(entries))})",
                 [feed_url, *(e.key for e in entries)],
             )
         }
-        seen = iso(now)
-        out: list[EntryChange] = []
+        out: list[EntryWrite] = []
         for e in entries:
             content_hash = e.content_hash
-            values = {
+            values: dict[str, Any] = {
                 "title": e.title, "link": e.link, "author": e.author, "guid": e.guid,
                 "updated": iso(e.updated), "summary_html": e.summary_html,
                 "summary_text": e.summary_text, "content_html": e.content_html,
                 "content_text": e.content_text, "categories": json.dumps(list(e.categories),
                                                                          ensure_ascii=False),
-                "language": e.language, "content_hash": content_hash,
+                "language": e.language, "content_hash": content_hash, "hash_version": parser,
             }
             old = existing.get(e.key)
             if old is None:
                 published = e.published or now
-                cursor = self.db.conn.execute(
-                    f"""INSERT INTO entries (feed_url, key, published, dated, first_seen,
-                          {', '.join(values)}) VALUES (?, ?, ?, ?, ?,
-                          {', '.join('?' * len(values))})""",
-                    [feed_url, e.key, iso(published), int(e.published is not None), seen,
-                     *values.values()],
-                )
-                assert cursor.lastrowid is not None
-                stored = _entry_from(cursor.lastrowid, feed_url, feed_name, e, published,
+                stored = _entry_from(0, feed_url, feed_name, e, published,
                                      e.published is not None, now, None, 0)
-                out.append(EntryChange(stored, True))
-            elif old[1] != content_hash:
-                entry_id, _, old_published, dated, first_seen, changes = old
-                published = e.published or at(old_published)
-                values["published"] = iso(published)
-                self.db.conn.execute(
-                    f"""UPDATE entries SET {', '.join(f'{k} = ?' for k in values)},
-                          changed_at = ?, changes = changes + 1 WHERE id = ?""",
-                    [*values.values(), seen, entry_id],
-                )
-                stored = _entry_from(entry_id, feed_url, feed_name, e, published,
-                                     bool(dated) or e.published is not None,
-                                     at(first_seen), now, changes + 1)
-                out.append(EntryChange(stored, False))
+                values.update(key=e.key, published=iso(published),
+                              dated=int(e.published is not None), first_seen=iso(now))
+                out.append(EntryWrite(EntryChange(stored, True), values, None, False, False))
+                continue
+            (entry_id, old_hash, old_published, dated, first_seen, changes, old_updated,
+             old_version, hash_updates) = old
+            if old_hash == content_hash:
+                continue
+            silent = old_version != parser
+            hash_only = silent or values["updated"] == old_updated
+            if hash_only and hash_updates >= MAX_HASH_UPDATES:
+                continue
+            published = e.published or at(old_published)
+            values["published"] = iso(published)
+            stored = _entry_from(entry_id, feed_url, feed_name, e, published,
+                                 bool(dated) or e.published is not None, at(first_seen),
+                                 now, changes + (not silent))
+            out.append(EntryWrite(EntryChange(stored, False), values, old_hash, silent,
+                                  hash_only))
         return out
+
+    def write_entries(self, feed_url: str, plan: Sequence[EntryWrite], now: datetime
+                      ) -> dict[int, int]:
+        """Apply a plan inside the caller's transaction; returns {plan index: entry id} of the
+        writes that still applied. One that another writer overtook since the plan was made
+        (the row appeared, or its hash moved) is dropped: that writer stored the same news."""
+        written: dict[int, int] = {}
+        seen = iso(now)
+        for i, w in enumerate(plan):
+            if w.expect_hash is None:
+                columns = ", ".join(w.values)
+                cursor = self.db.conn.execute(
+                    f"INSERT INTO entries (feed_url, {columns}) VALUES (?, "
+                    f"{', '.join('?' * len(w.values))}) ON CONFLICT (feed_url, key) DO NOTHING",
+                    [feed_url, *w.values.values()])
+                if cursor.rowcount:
+                    assert cursor.lastrowid is not None
+                    written[i] = cursor.lastrowid
+                continue
+            sets = [f"{k} = ?" for k in w.values]
+            params = list(w.values.values())
+            if w.hash_only:
+                sets.append("hash_updates = hash_updates + 1")
+            if not w.silent:
+                sets += ["changed_at = ?", "changes = changes + 1"]
+                params.append(seen)
+            cursor = self.db.conn.execute(
+                f"UPDATE entries SET {', '.join(sets)} WHERE id = ? AND content_hash = ?",
+                [*params, w.change.entry.id, w.expect_hash])
+            if cursor.rowcount:
+                written[i] = w.change.entry.id
+        return written
 
     def entries(self, *, since: datetime | None = None, feed_url: str | None = None,
                 limit: int | None = 50, order: str = "newest") -> list[StoredEntry]:

@@ -107,3 +107,12 @@ def _execute_all(db: sqlite_utils.Database, script: str) -> None:
             db.execute(statement)
 
 
+
+
+@migrations()
+def m003_hash_versions(db: sqlite_utils.Database) -> None:
+    """Which parser made an entry's content hash, and how many updates came from the hash alone:
+    a parser upgrade must not make old entries news again, nor may a feed that re-renders each
+    entry on every fetch rewrite it forever. Rows from before are of an unknown parser (NULL)."""
+    db.execute("ALTER TABLE entries ADD COLUMN hash_version TEXT")
+    db.execute("ALTER TABLE entries ADD COLUMN hash_updates INTEGER NOT NULL DEFAULT 0")

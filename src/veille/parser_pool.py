@@ -1,0 +1,126 @@
+"""Worker processes that parse feeds, and heal: a crashed or hung worker costs one feed, never
+the watch.
+
+A `ProcessPoolExecutor` whose worker dies (a segfault in a C extension, the OOM killer) is
+broken for good: every later submit raises `BrokenProcessPool`. And a parse that never
+returns holds a worker forever. So the pool is replaced when it breaks (the feed is retried
+once on the new one), and each parse has a time bound after which its workers are killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from .models import ParsedFeed
+from .parse import ParseFailure, parse_feed
+
+log = logging.getLogger("veille")
+
+ParseFunc = Callable[[str, bytes, dict[str, str]], "ParsedFeed | ParseFailure"]
+
+
+@dataclass(frozen=True)
+class ParserTrouble:
+    """A parse that failed because of the parser process, not the feed: `kind` is
+    "parse_timeout" or "parser_crash"."""
+
+    kind: str
+    message: str
+
+
+class ParserPool:
+    """Parses off the event loop, on every core, fed with bytes so downloads go on meanwhile.
+
+    `on_event(kind)` is called once per pool replacement ("parser_crash" or "parse_timeout"),
+    so that the daemon can count them for `status`.
+    """
+
+    def __init__(self, workers: int | None = None, timeout: float = 60.0,
+                 parse: ParseFunc = parse_feed,
+                 on_event: Callable[[str], None] | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.timeout = timeout
+        self._parse = parse
+        self._on_event = on_event
+        self._executor: ProcessPoolExecutor | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self.crashes = 0
+        self.timeouts = 0
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # forkserver, not fork: the daemon has threads (APScheduler, sqlite), and forking a
+            # threaded process can deadlock the child. The server imports the parser once.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["veille.parse"])
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+        return self._executor
+
+    def worker_pids(self) -> list[int]:
+        """The live workers' process ids (for tests that kill one, and for diagnostics)."""
+        processes = getattr(self._executor, "_processes", None) or {}
+        return [p.pid for p in processes.values() if p.pid is not None]
+
+    async def parse(self, url: str, body: bytes, headers: dict[str, str]
+                    ) -> ParsedFeed | ParseFailure | ParserTrouble:
+        if self._slots is None:
+            # no more parses submitted than workers: the time bound then measures the parse,
+            # not the queue in front of it (a first poll of 10,000 feeds queues for minutes)
+            self._slots = asyncio.Semaphore(self.workers)
+        async with self._slots:
+            return await self._parse_bounded(url, body, headers)
+
+    async def _parse_bounded(self, url: str, body: bytes, headers: dict[str, str]
+                             ) -> ParsedFeed | ParseFailure | ParserTrouble:
+        loop = asyncio.get_running_loop()
+        for attempt in (1, 2):
+            executor = self._pool()
+            try:
+                future = loop.run_in_executor(executor, self._parse, url, body, headers)
+                return await asyncio.wait_for(future, self.timeout)
+            except BrokenProcessPool:
+                self._replace(executor, "parser_crash",
+                              "a parser process died; its pool was replaced")
+                if attempt == 2:
+                    return ParserTrouble("parser_crash", "the parser process crashed on this "
+                                         "feed twice; it will be retried at the next poll")
+            except TimeoutError:
+                self._replace(executor, "parse_timeout",
+                              f"a parse took over {self.timeout:g}s ({url}); its workers were "
+                              "killed and the pool replaced", kill=True)
+                return ParserTrouble("parse_timeout", f"parsing took longer than "
+                                     f"{self.timeout:g}s; the parser was restarted")
+        raise AssertionError("unreachable")
+
+    def _replace(self, executor: ProcessPoolExecutor, kind: str, message: str,
+                 kill: bool = False) -> None:
+        """Drop `executor` once, however many parses saw it fail: one log line per event."""
+        if self._executor is not executor:
+            return  # another parse already replaced it
+        self._executor = None
+        if kill:
+            for process in list(getattr(executor, "_processes", {}).values()):
+                with contextlib.suppress(Exception):
+                    process.kill()
+        with contextlib.suppress(Exception):
+            executor.shutdown(wait=False, cancel_futures=True)
+        if kind == "parse_timeout":
+            self.timeouts += 1
+        else:
+            self.crashes += 1
+        log.error("%s", message)
+        if self._on_event is not None:
+            self._on_event(kind)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None

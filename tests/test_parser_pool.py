@@ -1,0 +1,80 @@
+"""The parser pool heals: a worker killed with SIGKILL (a segfault, the OOM killer) or a parse
+that never returns costs one feed, and the next parse works."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+from veille.models import ParsedFeed
+from veille.parse import parse_feed
+from veille.parser_pool import ParserPool, ParserTrouble
+
+from .conftest import rss
+
+FEED = rss([{"title": "Nestlé", "guid": "1"}]).encode()
+
+
+def hanging_parse(url: str, body: bytes, headers: dict[str, str]):
+    """Stands in for a parser stuck in a C loop on a hostile document."""
+    if body == b"hang":
+        time.sleep(3600)
+    return parse_feed(url, body, headers)
+
+
+def test_a_worker_killed_with_sigkill_is_replaced_and_the_feed_retried():
+    events: list[str] = []
+    pool = ParserPool(workers=1, on_event=events.append)
+
+    async def scenario() -> object:
+        assert isinstance(await pool.parse("https://f", FEED, {}), ParsedFeed)
+        [pid] = pool.worker_pids()
+        os.kill(pid, signal.SIGKILL)
+        return await pool.parse("https://f", FEED, {})
+
+    try:
+        result = asyncio.run(scenario())
+        assert isinstance(result, ParsedFeed) and result.entries[0].title == "Nestlé"
+        assert pool.crashes == 1 and events == ["parser_crash"]
+        assert isinstance(asyncio.run(pool.parse("https://f", FEED, {})), ParsedFeed)
+    finally:
+        pool.close()
+
+
+def test_a_hung_parse_is_killed_and_the_pool_replaced():
+    events: list[str] = []
+    pool = ParserPool(workers=2, timeout=1.5, parse=hanging_parse, on_event=events.append)
+
+    async def scenario() -> tuple[object, object, list[int]]:
+        await pool.parse("https://f", FEED, {})
+        pids = pool.worker_pids()
+        hung, fine = await asyncio.gather(pool.parse("https://hang", b"hang", {}),
+                                          pool.parse("https://f", FEED, {}))
+        return hung, fine, pids
+
+    try:
+        hung, fine, old_pids = asyncio.run(scenario())
+        assert isinstance(hung, ParserTrouble) and hung.kind == "parse_timeout"
+        assert "longer than 1.5s" in hung.message
+        assert isinstance(fine, ParsedFeed)  # a parse beside the hung one is not lost
+        assert pool.timeouts == 1 and events == ["parse_timeout"]
+        for pid in old_pids:  # the stuck worker is gone, not left spinning
+            assert _dead(pid), pid
+        assert isinstance(asyncio.run(pool.parse("https://f", FEED, {})), ParsedFeed)
+    finally:
+        pool.close()
+
+
+def _dead(pid: int, within: float = 30.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(") ")[1].startswith("Z"):
+                    return True  # a zombie: killed, waiting for its parent to reap it
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        time.sleep(0.05)
+    return False
