@@ -2,12 +2,17 @@
 housekeeping, reloading its files live and speaking sd_notify to systemd.
 
     start: lock the database, load config/OPML/watchlists, READY=1
-    jobs:  poll      at the earliest feed's next-due time (each feed has its own)
+    jobs:  poll      at the earliest due time of the feeds not in flight (poller.py: no pass
+                     barrier, a slow feed holds only itself)
            digest:W  at watchlist W's next schedule slot (a missed slot runs once)
-           retry     every 30 s: failed deliveries whose backoff has passed
+           retry     every 30 s: wake the channel workers for backoffs that expired
            reload    every second: did a file change? (and on SIGHUP)
-           watchdog  at half of WatchdogSec, after a database check
+           heartbeat proof for the watchdog that the scheduler fires jobs
+           summary   every minute: one log line, if anything happened
            housekeep every 6 hours: retention, PRAGMA optimize
+    tasks: one delivery worker per channel (dispatch.py): instant alerts leave as soon as
+           their feed is stored; a hung channel delays only itself
+           the watchdog pinger: WATCHDOG=1 only while progress is made (watchdog.py)
     stop:  SIGTERM/SIGINT -> STOPPING=1, in-flight work gets a few seconds, exit 0
 """
 
@@ -15,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import random
@@ -28,17 +32,22 @@ from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from .activity import Activity
 from .app import App, utcnow
 from .config import Settings, load_settings
 from .cron import parse_schedule
-from .errors import StorageError, VeilleError
+from .daemon_lock import DaemonLock
+from .dispatch import Dispatcher
+from .errors import VeilleError
 from .fetch import Fetcher
 from .match import Matcher
-from .models import FeedState
+from .models import FeedOutcome, FeedState, PassSummary
 from .notify import Notifier, watchdog_interval
 from .outbox import Outbox
-from .schedule import first_poll, is_due, next_digest
+from .poller import Poller
+from .schedule import first_poll, next_digest
 from .store import from_iso, iso
+from .watchdog import Watchdog
 from .watchlists import Watchlist, build_matcher
 
 log = logging.getLogger("veille")
@@ -47,6 +56,9 @@ STOP_GRACE = 5.0  # seconds in-flight work gets after SIGTERM before it is cance
 RELOAD_CHECK = 1.0
 RETRY_EVERY = 30.0
 HOUSEKEEPING_EVERY = 6 * 3600.0
+SUMMARY_EVERY = 60.0
+#: What a feed's poll may take beyond its fetch and parse bounds (store writes wait for the lock)
+POLL_SLACK = 120.0
 
 
 @dataclass(frozen=True)
@@ -73,51 +85,6 @@ def _stamps(settings: Settings) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
-class DaemonLock:
-    """One daemon per database: an exclusive flock on `<database>.lock`, holding our pid."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise StorageError(self.path, f"cannot create the lock file: {e.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise StorageError(self.path, f"another veille daemon (pid {pid}) already uses "
-                                          "this database") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def daemon_running(lock_file: Path) -> bool:
-    """True if some process holds the daemon lock (what `veille status` asks)."""
-    try:
-        fd = os.open(lock_file, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 class Daemon:
     def __init__(self, config: Path | None, env: Mapping[str, str], stdout: TextIO,
                  clock: Callable[[], datetime] | None = None,
@@ -133,12 +100,23 @@ class Daemon:
         self.lock = DaemonLock(self.loaded.settings.lock_file)
         self.scheduler: AsyncIOScheduler | None = None
         self.stopping = asyncio.Event()
-        self.poll_lock = asyncio.Lock()
         self.reload_requested = False
         self.tasks: set[asyncio.Task[Any]] = set()
         self.parser = self.app.parser_pool()
         self.fetcher: Fetcher | None = None
         self.outbox: Outbox | None = None
+        self.activity = Activity()
+        self.watchdog = Watchdog(stall_after=self._poll_bound())
+        self.poller = Poller(
+            feeds=lambda: self.app.store.feeds(), feed=lambda url: self.app.store.feed(url),
+            run_batch=self._run_batch, schedule_tick=self._schedule_tick,
+            on_feed=self._feed_done, on_batch=self._batch_done, clock=self.clock)
+        self.dispatcher = Dispatcher(lambda: self.outbox, self._instant_watchlists,
+                                     self._log_deliveries)
+
+    def _poll_bound(self) -> float:
+        fetch = self.loaded.settings.fetch
+        return fetch.timeout + fetch.parse_timeout + POLL_SLACK
 
     # --- loading and reloading ----------------------------------------------------------------
 
@@ -163,9 +141,11 @@ class Daemon:
                                                       database=self.loaded.settings.database))
         if loaded.settings.fetch != self.loaded.settings.fetch and self.fetcher is not None:
             old, self.fetcher = self.fetcher, Fetcher(loaded.settings.fetch)
-            self._spawn(self._close_when_idle(old))
+            self._spawn(self._close_when_idle(old, set(self.poller.batches)))
         self.loaded = loaded
         self.app.settings = loaded.settings
+        self.parser.timeout = loaded.settings.fetch.parse_timeout
+        self.watchdog.stall_after = self._poll_bound()
         feeds = self._apply()
         log.info("reloaded (%s): %d feeds, %d watchlists", reason, len(feeds),
                  len(loaded.watchlists))
@@ -187,7 +167,7 @@ class Daemon:
             feeds.append(feed)
         self.outbox = self.app.outbox(self.loaded.watchlists, self.stdout)
         self._schedule_digests()
-        self._schedule_poll(feeds)
+        self.poller.tick()
         return feeds
 
     # --- jobs ---------------------------------------------------------------------------------
@@ -220,51 +200,48 @@ class Daemon:
         run.__name__ = getattr(func, "__name__", "job")
         return run
 
-    def _schedule_poll(self, feeds: list[FeedState]) -> None:
-        feeds = [f for f in feeds if not f.gone]
-        if not feeds or self.stopping.is_set():
+    def _schedule_tick(self, when: datetime) -> None:
+        if self.stopping.is_set() or self.scheduler is None:
             return
-        now = self.clock()
-        when = min((f.next_due or now) for f in feeds)
-        when = max(when, now)
         self.app.store.set_meta("next_poll", iso(when))
         self._add(self._poll, "date", "poll", run_date=when)
 
-    async def _poll(self) -> None:
-        if self.poll_lock.locked():
-            return  # a pass is running; it schedules the next one when it ends
-        async with self.poll_lock:
-            await self._poll_pass()
-        feeds = self.app.store.feeds()
-        self._schedule_poll(feeds)
-        self._status(feeds)
+    def _poll(self) -> None:
+        self.poller.tick()
 
-    async def _poll_pass(self) -> None:
-        now = self.clock()
-        due = [f for f in self.app.store.feeds() if is_due(f, now)]
-        if due:
-            assert self.fetcher is not None
-            feed_pass = self.app.feed_pass(self.fetcher, self.parser, self.loaded.matcher)
-            summary = await feed_pass.run(due)
-            for o in summary.outcomes:
-                if o.status in ("failed", "gone"):
-                    log.warning("feed %s %s: %s", o.url, o.status, o.message)
-                if o.moved_to:
-                    log.warning("feed %s moved permanently to %s (update feeds.opml)", o.url,
-                                o.moved_to)
-            log.info("polled %d feeds: %d ok, %d unchanged, %d failed; %d new entries, "
-                     "%d new matches", len(due), summary.count("ok"), summary.count("unchanged"),
-                     summary.count("failed") + summary.count("gone"), summary.new_entries,
-                     summary.new_matches)
-            self.app.store.set_meta("last_poll", iso(self.clock()))
-            if summary.new_matches:
-                await self._deliver_instant()
+    async def _run_batch(self, feeds: list[FeedState],
+                         on_done: Callable[[FeedOutcome], None]) -> PassSummary:
+        assert self.fetcher is not None
+        feed_pass = self.app.feed_pass(self.fetcher, self.parser, self.loaded.matcher)
+        return await feed_pass.run(feeds, on_done)
 
-    async def _deliver_instant(self) -> None:
-        instant = [w.name for w in self.loaded.watchlists
-                   if w.enabled and parse_schedule(w.schedule).instant]
-        if instant and self.outbox is not None:
-            self._log_deliveries(await self.outbox.deliver(instant))
+    def _feed_done(self, outcome: FeedOutcome) -> None:
+        """Each feed as it finishes: its matches leave now, not when the slowest feed is done."""
+        self.watchdog.made_progress()
+        self.activity.add(outcome)
+        if outcome.status in ("failed", "gone"):
+            log.warning("feed %s %s: %s", outcome.url, outcome.status, outcome.message)
+        if outcome.moved_to:
+            log.warning("feed %s moved permanently to %s (update feeds.opml)", outcome.url,
+                        outcome.moved_to)
+        if outcome.new_matches:
+            self.dispatcher.wake()
+
+    def _batch_done(self, summary: PassSummary) -> None:
+        log.debug("polled %d feeds: %d ok, %d unchanged, %d failed; %d new entries, "
+                  "%d new matches", len(summary.outcomes), summary.count("ok"),
+                  summary.count("unchanged"), summary.count("failed") + summary.count("gone"),
+                  summary.new_entries, summary.new_matches)
+        self.app.store.set_meta("last_poll", iso(self.clock()))
+        self._status()
+
+    def _summary(self) -> None:
+        if line := self.activity.flush():
+            log.info("%s", line)
+
+    def _instant_watchlists(self) -> list[str]:
+        return [w.name for w in self.loaded.watchlists
+                if w.enabled and parse_schedule(w.schedule).instant]
 
     def _log_deliveries(self, outcomes: list[Any]) -> None:
         for o in outcomes:
@@ -297,15 +274,14 @@ class Daemon:
     def _digest_job(self, name: str) -> Callable[[], Any]:
         async def digest() -> None:
             if self.outbox is not None:
-                self._log_deliveries(await self.outbox.deliver([name]))
+                self._log_deliveries(await self.outbox.deliver([name], due_only=True))
             self.app.store.set_meta(f"digest_last:{name}", iso(self.clock()))
             self._schedule_digests()
         digest.__name__ = f"digest:{name}"
         return digest
 
-    async def _retry(self) -> None:
-        if self.outbox is not None:
-            self._log_deliveries(await self.outbox.retry_due())
+    def _retry(self) -> None:
+        self.dispatcher.wake()
 
     def _check_files(self) -> None:
         if self.reload_requested:
@@ -314,9 +290,20 @@ class Daemon:
         elif _stamps(self.loaded.settings) != self.loaded.stamps:
             self.reload("file changed")
 
-    def _watchdog(self) -> None:
-        self.app.store.db.execute("SELECT count(*) FROM meta").fetchone()  # the database answers
-        self.notifier.send("WATCHDOG=1")
+    async def _ping_watchdog(self, every: float) -> None:
+        """Outside the scheduler on purpose: a scheduler that stops firing jobs stops the
+        heartbeat, and then these pings stop too (see watchdog.py)."""
+        while not self.stopping.is_set():
+            try:
+                self.app.store.db.execute("SELECT count(*) FROM meta").fetchone()
+                answers = True
+            except Exception as e:
+                log.error("watchdog: the database does not answer: %s", e)
+                answers = False
+            if self.watchdog.should_ping(answers, self.poller.oldest_in_flight()):
+                self.notifier.send("WATCHDOG=1")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), every)
 
     def _housekeeping(self) -> None:
         cutoff = self.clock() - timedelta(seconds=self.loaded.settings.digest.retention)
@@ -326,7 +313,8 @@ class Daemon:
             log.info("housekeeping: deleted %d unmatched entries older than %s", deleted,
                      cutoff.date())
 
-    def _status(self, feeds: list[FeedState]) -> None:
+    def _status(self, feeds: list[FeedState] | None = None) -> None:
+        feeds = self.app.store.feeds() if feeds is None else feeds
         failing = sum(1 for f in feeds if f.failures and not f.gone)
         nexts = [from_iso(self.app.store.get_meta(f"digest_next:{w.name}"))
                  for w in self.loaded.watchlists]
@@ -354,12 +342,16 @@ class Daemon:
             store.set_meta("daemon_started", iso(self.clock()))
             self._add(self._check_files, "interval", "reload", seconds=RELOAD_CHECK)
             self._add(self._retry, "interval", "retry", seconds=RETRY_EVERY)
+            self._add(self._summary, "interval", "summary", seconds=SUMMARY_EVERY)
             self._add(self._housekeeping, "interval", "housekeeping",
                       seconds=HOUSEKEEPING_EVERY, next_run_time=self.clock() + timedelta(
                           seconds=60))
             interval = watchdog_interval(self.env)
             if interval:
-                self._add(self._watchdog, "interval", "watchdog", seconds=interval)
+                self._add(self.watchdog.made_progress, "interval", "heartbeat",
+                          seconds=interval / 2)
+                self._spawn(self._ping_watchdog(interval))
+            self.dispatcher.wake()  # what a previous run left pending, if its backoff is over
             self.notifier.send("READY=1")
             feeds = store.feeds()
             self._status(feeds)
@@ -380,10 +372,12 @@ class Daemon:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _close_when_idle(self, fetcher: Fetcher) -> None:
-        """A pass may still use the old fetcher: close it once that pass is over."""
-        async with self.poll_lock:
-            await fetcher.aclose()
+    async def _close_when_idle(self, fetcher: Fetcher, batches: set[asyncio.Task[None]]
+                               ) -> None:
+        """Batches started before a reload may still use the old fetcher: close it after."""
+        if batches:
+            await asyncio.wait(batches)
+        await fetcher.aclose()
 
     def _request_reload(self) -> None:
         self.reload_requested = True
@@ -391,18 +385,22 @@ class Daemon:
     async def _shutdown(self) -> None:
         log.info("stopping")
         self.notifier.send("STOPPING=1")
+        self.poller.stopped = True
         if self.scheduler is not None:
             self.scheduler.pause()  # no new jobs; shutdown() would cancel running ones at once
-        pending = list(self.tasks)
+        pending = list(self.tasks | self.poller.batches)
+        closing = self.dispatcher.close(STOP_GRACE)
         if pending:
             _, late = await asyncio.wait(pending, timeout=STOP_GRACE)
             for task in late:
                 task.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.gather(*late, return_exceptions=True)
+        await closing
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         if self.fetcher is not None:
             await self.fetcher.aclose()
         self.app.store.set_meta("daemon_stopped", iso(self.clock()))
+        self._summary()
         log.info("stopped")

@@ -9,6 +9,7 @@ a crash between send and mark) carries the same digest id / Message-ID.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +40,11 @@ class DeliveryOutcome:
     matches: int
     ok: bool
     detail: str
+
+
+def _due(batch: OpenBatch, now: datetime) -> bool:
+    """A batch never tried, or one whose retry backoff has passed."""
+    return batch.next_attempt is None or batch.next_attempt <= now
 
 
 def channels_of(watchlist: Watchlist) -> tuple[str, ...]:
@@ -73,25 +79,46 @@ class Outbox:
                                     channel, chunk)
 
     async def deliver(self, names: Iterable[str] | None = None,
-                      channels: Iterable[str] | None = None) -> list[DeliveryOutcome]:
-        """Send everything pending for these watchlists and channels, retries included."""
-        outcomes = []
+                      channels: Iterable[str] | None = None, *, due_only: bool = False
+                      ) -> list[DeliveryOutcome]:
+        """Send everything pending for these watchlists and channels, retries included.
+
+        Channels are served concurrently, so one that hangs delays only itself. `due_only`
+        (the daemon) leaves failed batches alone until their retry time; a user typing
+        `digest --send` wants them tried now.
+        """
+        by_channel: dict[str, list[Watchlist]] = {}
         for watchlist, channel in self._pairs(names, channels):
+            by_channel.setdefault(channel, []).append(watchlist)
+        results = await asyncio.gather(*(self._deliver_channel(channel, lists, due_only)
+                                         for channel, lists in by_channel.items()))
+        return [o for outcomes in results for o in outcomes]
+
+    async def _deliver_channel(self, channel: str, watchlists: Sequence[Watchlist],
+                               due_only: bool) -> list[DeliveryOutcome]:
+        outcomes = []
+        for watchlist in watchlists:
             self.batch_pending(watchlist, channel)
+            now = self.clock()
             for batch in self.store.open_batches(channel, watchlist.name):
+                if due_only and not _due(batch, now):
+                    continue
                 if outcome := await self._send(batch):
                     outcomes.append(outcome)
         return outcomes
 
-    async def retry_due(self) -> list[DeliveryOutcome]:
+    async def retry_due(self, channels: Iterable[str] | None = None) -> list[DeliveryOutcome]:
         """Resend failed batches whose retry time has come (the daemon calls this)."""
-        now = self.clock()
+        names = list(self.channels) if channels is None else list(channels)
+        results = await asyncio.gather(*(self._retry_channel(c) for c in names))
+        return [o for outcomes in results for o in outcomes]
+
+    async def _retry_channel(self, channel: str) -> list[DeliveryOutcome]:
         outcomes = []
-        for channel in self.channels:
-            for batch in self.store.open_batches(channel):
-                due = batch.next_attempt is None or batch.next_attempt <= now
-                if batch.attempts and due and (outcome := await self._send(batch)):
-                    outcomes.append(outcome)
+        for batch in self.store.open_batches(channel):
+            if batch.attempts and _due(batch, self.clock()) and (
+                    outcome := await self._send(batch)):
+                outcomes.append(outcome)
         return outcomes
 
     async def _send(self, batch: OpenBatch) -> DeliveryOutcome | None:

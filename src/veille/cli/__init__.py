@@ -13,7 +13,8 @@ from typing import Any
 
 import click
 
-from ..daemon import Daemon, daemon_running
+from ..daemon import Daemon
+from ..daemon_lock import daemon_running
 from ..errors import ConfigError
 from ..logs import setup_logging
 from ..models import FeedOutcome, PassSummary, StoredEntry

@@ -1,0 +1,102 @@
+"""Polls each feed when it falls due, whatever the other feeds are doing.
+
+There is no pass barrier: a tick starts every due feed that is not already in flight, and
+schedules the next tick at the earliest due time of the others. A feed that takes 25 s to
+answer holds only itself; feeds falling due meanwhile are started by later ticks.
+
+    tick:  due = feeds due now and not in flight  ->  one batch task for them
+           next tick at min(next_due of feeds not in flight)
+    feed done: out of flight; if its next due time is earlier than the next tick, tick then
+    batch done: one summary line (at DEBUG: the daemon's summary is per minute)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .models import FeedOutcome, FeedState, PassSummary
+from .schedule import is_due
+
+log = logging.getLogger("veille")
+
+RunBatch = Callable[[list[FeedState], Callable[[FeedOutcome], None]], Awaitable[PassSummary]]
+
+
+@dataclass
+class InFlight:
+    url: str
+    started: float  # monotonic
+
+
+@dataclass
+class Poller:
+    """`run_batch(feeds, on_done)` polls feeds (the pipeline); `schedule_tick(when)` asks the
+    scheduler to call `tick()` at `when`; `on_feed(outcome)` hears every finished feed."""
+
+    feeds: Callable[[], list[FeedState]]
+    feed: Callable[[str], FeedState | None]
+    run_batch: RunBatch
+    schedule_tick: Callable[[datetime], None]
+    on_feed: Callable[[FeedOutcome], None]
+    on_batch: Callable[[PassSummary], None]
+    clock: Callable[[], datetime]
+    in_flight: dict[str, InFlight] = field(default_factory=dict)
+    batches: set[asyncio.Task[None]] = field(default_factory=set)
+    next_tick: datetime | None = None
+    stopped: bool = False
+
+    def tick(self) -> int:
+        """Start the due feeds; returns how many were started."""
+        if self.stopped:
+            return 0
+        now = self.clock()
+        feeds = [f for f in self.feeds() if not f.gone]
+        due = [f for f in feeds if f.url not in self.in_flight and is_due(f, now)]
+        if due:
+            started = time.monotonic()
+            for f in due:
+                self.in_flight[f.url] = InFlight(f.url, started)
+            task = asyncio.get_running_loop().create_task(self._batch(due))
+            self.batches.add(task)
+            task.add_done_callback(self.batches.discard)
+        self._plan([f for f in feeds if f.url not in self.in_flight], now)
+        return len(due)
+
+    def _plan(self, waiting: list[FeedState], now: datetime) -> None:
+        if not waiting:
+            self.next_tick = None
+            return
+        when = max(min((f.next_due or now) for f in waiting), now)
+        self.next_tick = when
+        self.schedule_tick(when)
+
+    async def _batch(self, feeds: list[FeedState]) -> None:
+        try:
+            summary = await self.run_batch(feeds, self._done)
+        finally:
+            for f in feeds:  # whatever happened, none of them stays in flight for ever
+                self.in_flight.pop(f.url, None)
+        self.on_batch(summary)
+
+    def _done(self, outcome: FeedOutcome) -> None:
+        self.in_flight.pop(outcome.url, None)
+        self.on_feed(outcome)
+        if self.stopped:
+            return
+        state = self.feed(outcome.url)
+        if state is None or state.gone or state.next_due is None:
+            return
+        if self.next_tick is None or state.next_due < self.next_tick:
+            self.next_tick = max(state.next_due, self.clock())
+            self.schedule_tick(self.next_tick)
+
+    def oldest_in_flight(self) -> float | None:
+        """Seconds the longest-running poll has been going (the watchdog's stall test)."""
+        if not self.in_flight:
+            return None
+        return time.monotonic() - min(f.started for f in self.in_flight.values())
