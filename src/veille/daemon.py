@@ -389,7 +389,7 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.pause()  # no new jobs; shutdown() would cancel running ones at once
         pending = list(self.tasks | self.poller.batches)
-        closing = self.dispatcher.close(STOP_GRACE)
+        closing = asyncio.ensure_future(self.dispatcher.close(STOP_GRACE))
         if pending:
             _, late = await asyncio.wait(pending, timeout=STOP_GRACE)
             for task in late:

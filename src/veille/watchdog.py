@@ -17,7 +17,7 @@ from dataclasses import dataclass
 class Watchdog:
     stall_after: float  # seconds a single feed's poll may take, all bounds added up
     progress: int = 0
-    _pinged_at: int = -1
+    _pinged_at: int = 0  # no ping before the first sign of progress
 
     def made_progress(self) -> None:
         self.progress += 1
