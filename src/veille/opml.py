@@ -143,6 +143,18 @@ class OpmlDocument:
             parent.remove(outline)
         return bool(found)
 
+    def move(self, old_url: str, new_url: str) -> int:
+        """Point the outlines of `old_url` at `new_url` in place: folder, position, title and
+        every other attribute stay. A `text`/`title` that was just the old URL (what `feeds add`
+        writes without --title) follows it. Returns how many outlines changed."""
+        found = [o for _, o, _ in self._walk() if o.get("xmlUrl", "").strip() == old_url]
+        for outline in found:
+            outline.set("xmlUrl", new_url)
+            for attribute in ("text", "title"):
+                if (outline.get(attribute) or "").strip() == old_url:
+                    outline.set(attribute, new_url)
+        return len(found)
+
     def merge(self, sources: Iterable[FeedSource]) -> list[FeedSource]:
         """Add the feeds not already present, keeping their folders; returns those added."""
         return [s for s in sources if self.add(s)]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from .app import App
 from .outbox import PENDING_HORIZON, channels_of
 from .store import from_iso
+from .watchlists import Watchlist
 
 
 def build_status(app: App, running: bool) -> dict[str, Any]:
@@ -37,6 +39,10 @@ def build_status(app: App, running: bool) -> dict[str, Any]:
         attention.append("the daemon is not running")
     attention += [f"channel {c['name']} has {c['failed']} failed deliveries: {c['last_error']}"
                   for c in channels if c["failed"]]
+    removed = removed_watchlists(app, lists, horizon)
+    attention += [f"watchlist {r['name']} was removed from {app.settings.watchlists.name} with "
+                  f"{r['pending']} matches not delivered (kept: they go out if it comes back)"
+                  for r in removed]
     return {
         "daemon": {"running": running, "pid": store.get_meta("daemon_pid") if running else None,
                    "started": from_iso(store.get_meta("daemon_started")),
@@ -48,5 +54,19 @@ def build_status(app: App, running: bool) -> dict[str, Any]:
                   "problems": problems},
         "channels": channels,
         "watchlists": watchlists,
+        "removed_watchlists": removed,
         "attention": attention,
     }
+
+
+def removed_watchlists(app: App, lists: list[Watchlist], horizon: datetime
+                       ) -> list[dict[str, Any]]:
+    """Names in the database, gone from the file, with matches that would still go out.
+
+    Renaming a watchlist by hand strands its pending matches under the old name: they stay in
+    the database (and are delivered if the name comes back), but the user must be told.
+    """
+    names = {w.name for w in lists}
+    waiting = app.store.undelivered_matches(horizon)
+    return [{"name": name, "pending": count} for name, count in sorted(waiting.items())
+            if name not in names and count]

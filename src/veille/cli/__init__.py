@@ -234,3 +234,9 @@ def _print_status(report: dict[str, Any], tz: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="veille")
+
+
+from .renames import feeds_move, watch_rename  # noqa: E402
+
+feeds.add_command(feeds_move)
+watch.add_command(watch_rename)

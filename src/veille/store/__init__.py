@@ -17,11 +17,12 @@ from .deliveries import DeliveryTables
 from .entries import EntryTables
 from .feeds import FeedTables
 from .matches import MatchTables
+from .moves import MoveTables
 from .rows import EntryChange, at, from_iso, iso
 from .schema import migrations
 
 __all__ = ["EntryChange", "Store", "at", "from_iso", "iso", "migrations"]
 
 
-class Store(FeedTables, EntryTables, MatchTables, DeliveryTables):
+class Store(FeedTables, EntryTables, MatchTables, DeliveryTables, MoveTables):
     """Everything veille keeps, behind one object; each table family lives in its own module."""
