@@ -4,13 +4,14 @@
     ├── ConfigError        a setting in veille.toml (file, key)
     ├── OpmlError          feeds.opml cannot be read or written (file, line, column)
     ├── WatchlistError     watchlists.toml or a query (file, watchlist, column)
-    ├── FeedError          one feed (url); recorded on the feed, never fatal to a pass
-    │   ├── FetchError     network, HTTP status, size or time limits (kind, status)
-    │   └── ParseError     the body is not a feed
     ├── StorageError       the database is unusable (path)
     └── DeliveryError      a channel refused or could not be reached (channel)
 
 The CLI prints `str(error)` as one line and exits non-zero; nothing else catches these broadly.
+
+A feed's failure is not an exception: fetch and parse return it as a value (FetchResult,
+ParseFailure, ParserTrouble) with an ErrorKind from outcomes.py, recorded on the feed and never
+fatal to a pass.
 """
 
 from __future__ import annotations
@@ -57,34 +58,6 @@ class WatchlistError(VeilleError):
         where = f"query column {column}" if column is not None else None
         parts = [p for p in (self.file.name if self.file else None, watchlist, where, message) if p]
         super().__init__(": ".join(parts))
-
-
-class FeedError(VeilleError):
-    kind = "error"
-
-    def __init__(self, url: str, message: str) -> None:
-        self.url = url
-        self.message = message
-        super().__init__(f"{url}: {message}")
-
-
-class FetchError(FeedError):
-    def __init__(
-        self,
-        url: str,
-        kind: str,
-        message: str,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.kind = kind
-        self.status = status
-        self.retry_after = retry_after
-        super().__init__(url, message)
-
-
-class ParseError(FeedError):
-    kind = "parse"
 
 
 class StorageError(VeilleError):

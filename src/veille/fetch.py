@@ -20,6 +20,7 @@ import httpx
 
 from .config import FetchSettings
 from .models import FetchResult
+from .outcomes import ErrorKind, FetchStatus
 
 ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8")
@@ -92,9 +93,9 @@ class _Decoder:
         return b"".join(self.parts)
 
 
-def _result_error(url: str, kind: str, message: str, status: int | None = None,
+def _result_error(url: str, kind: ErrorKind, message: str, status: int | None = None,
                   headers: dict[str, str] | None = None) -> FetchResult:
-    return FetchResult(url=url, status="error", http_status=status, error_kind=kind,
+    return FetchResult(url=url, status=FetchStatus.ERROR, http_status=status, error_kind=kind,
                        error_message=message, headers=headers or {})
 
 
@@ -175,7 +176,7 @@ class Fetcher:
         blocked = self.host_wait(host)
         if blocked > 0:
             # not a failure of this feed: the host asked everyone to wait; poll it after that
-            return FetchResult(url=request.url, status="deferred",
+            return FetchResult(url=request.url, status=FetchStatus.DEFERRED,
                                headers={"retry-after": str(math.ceil(blocked))},
                                error_message=f"{host} asked to wait {math.ceil(blocked)}s")
         sem = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
@@ -185,7 +186,7 @@ class Fetcher:
                 async with asyncio.timeout(self.settings.timeout):
                     return await self._fetch(request, self._client(host))
             except TimeoutError:
-                return _result_error(request.url, "timeout",
+                return _result_error(request.url, ErrorKind.TIMEOUT,
                                      f"no complete answer within {self.settings.timeout:g}s")
 
     async def _fetch(self, request: FetchRequest, client: httpx.AsyncClient) -> FetchResult:
@@ -208,15 +209,15 @@ class Fetcher:
             status, location = outcome
             target = urljoin(url, location)
             if target in visited:
-                return _result_error(request.url, "redirect", f"redirect loop at {target}",
-                                     status)
+                return _result_error(request.url, ErrorKind.REDIRECT,
+                                     f"redirect loop at {target}", status)
             visited.add(target)
             if permanent_so_far and status in (301, 308):
                 moved_to = target
             else:
                 permanent_so_far = False
             url = target
-        return _result_error(request.url, "redirect",
+        return _result_error(request.url, ErrorKind.REDIRECT,
                              f"more than {self.settings.max_redirects} redirects")
 
     async def _get(self, client: httpx.AsyncClient, feed_url: str, url: str,
@@ -228,26 +229,27 @@ class Fetcher:
             if status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 return status, response.headers["location"]
             if status == 304:
-                return FetchResult(url=feed_url, status="not_modified", http_status=304,
+                return FetchResult(url=feed_url, status=FetchStatus.NOT_MODIFIED, http_status=304,
                                    headers=kept, final_url=url)
             if status == 410:
-                return FetchResult(url=feed_url, status="gone", http_status=410, headers=kept,
-                                   final_url=url, error_kind="gone",
+                return FetchResult(url=feed_url, status=FetchStatus.GONE, http_status=410,
+                                   headers=kept, final_url=url, error_kind=ErrorKind.GONE,
                                    error_message="410 Gone: the feed was removed")
             if status >= 400 or status < 200:
-                return _result_error(feed_url, "http", f"HTTP {status} {response.reason_phrase}",
-                                     status, kept)
+                return _result_error(feed_url, ErrorKind.HTTP,
+                                     f"HTTP {status} {response.reason_phrase}", status, kept)
             encoding = response.headers.get("content-encoding", "").strip().lower()
             try:
                 decoder = _Decoder(encoding, self.settings.max_size)
                 async for chunk in response.aiter_raw():
                     decoder.feed(chunk)
             except _TooLarge:
-                return _result_error(feed_url, "too_large",
+                return _result_error(feed_url, ErrorKind.TOO_LARGE,
                                      f"body larger than {self.settings.max_size} bytes", status)
             except (zlib.error, brotli.error, ValueError) as e:
-                return _result_error(feed_url, "decoding", f"cannot decode body: {e}", status)
-            return FetchResult(url=feed_url, status="ok", http_status=status,
+                return _result_error(feed_url, ErrorKind.DECODING, f"cannot decode body: {e}",
+                                     status)
+            return FetchResult(url=feed_url, status=FetchStatus.OK, http_status=status,
                                body=decoder.body(), headers=kept, final_url=url)
 
 
@@ -257,18 +259,18 @@ def _with_move(result: FetchResult, moved_to: str | None, final_url: str) -> Fet
     return replace(result, moved_to=moved_to, final_url=final_url)
 
 
-def _error_kind(e: Exception) -> str:
+def _error_kind(e: Exception) -> ErrorKind:
     if isinstance(e, httpx.TimeoutException):
-        return "timeout"
+        return ErrorKind.TIMEOUT
     if isinstance(e, httpx.ConnectError):
-        return "connect"
+        return ErrorKind.CONNECT
     if isinstance(e, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return "url"
+        return ErrorKind.URL
     if isinstance(e, httpx.RemoteProtocolError | httpx.LocalProtocolError):
-        return "protocol"
-    return "network"
+        return ErrorKind.PROTOCOL
+    return ErrorKind.NETWORK
 
 
 def _error_message(e: Exception) -> str:
     text = str(e) or type(e).__name__
-    return {"timeout": f"timed out ({type(e).__name__})"}.get(_error_kind(e), text)
+    return f"timed out ({type(e).__name__})" if _error_kind(e) is ErrorKind.TIMEOUT else text

@@ -14,6 +14,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .outcomes import ErrorKind, FeedStatus, FetchStatus, OutcomeStatus
+
 
 @dataclass(frozen=True)
 class FeedSource:
@@ -35,17 +37,26 @@ class FeedSource:
 @dataclass(frozen=True)
 class FetchResult:
     """The outcome of one conditional GET: ok, not_modified, error, gone, or deferred (not
-    asked at all, because its host said Retry-After)."""
+    asked at all, because its host said Retry-After).
+
+    `status` and `error_kind` accept their plain strings too, while some callers still pass
+    them, but always hold members: an unknown value raises here, at its producer.
+    """
 
     url: str
-    status: str
+    status: FetchStatus | str
     http_status: int | None = None
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     final_url: str | None = None
     moved_to: str | None = None  # set by a permanent redirect (301/308)
-    error_kind: str | None = None
+    error_kind: ErrorKind | str | None = None
     error_message: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", FetchStatus(self.status))
+        if self.error_kind is not None:
+            object.__setattr__(self, "error_kind", ErrorKind(self.error_kind))
 
     @property
     def etag(self) -> str | None:
@@ -109,7 +120,7 @@ class FeedState:
     last_fetch: datetime | None = None
     last_success: datetime | None = None
     last_status: int | None = None
-    error_kind: str | None = None
+    error_kind: ErrorKind | str | None = None  # a str only for a kind this version does not know
     error_message: str | None = None
     failures: int = 0
     error_since: datetime | None = None
@@ -123,15 +134,17 @@ class FeedState:
     entry_count: int = 0
 
     @property
-    def status(self) -> str:
-        """removed (from the OPML), gone (410), failing, new (never fetched) or ok."""
+    def status(self) -> FeedStatus | str:
+        """removed (from the OPML), gone (410), failing, new (never fetched) or ok: always a
+        FeedStatus; typed `| str` only so that callers may still compare lists of them with
+        plain strings (`statuses.count("ok")`)."""
         if not self.in_opml:
-            return "removed"
+            return FeedStatus.REMOVED
         if self.gone:
-            return "gone"
+            return FeedStatus.GONE
         if self.failures:
-            return "failing"
-        return "ok" if self.last_success else "new"
+            return FeedStatus.FAILING
+        return FeedStatus.OK if self.last_success else FeedStatus.NEW
 
     @property
     def name(self) -> str:
@@ -199,23 +212,29 @@ class OpenBatch:
 
 @dataclass(frozen=True)
 class FeedOutcome:
-    """What one feed's fetch did, for the pass summary and the progress display."""
+    """What one feed's fetch did, for the pass summary and the progress display. `status`
+    accepts its plain string too (or a FetchStatus of the same value) but holds a member."""
 
     url: str
-    status: str  # ok, unchanged, failed, gone, deferred
+    status: OutcomeStatus | str
     new_entries: int = 0
     updated_entries: int = 0
     new_matches: int = 0
     message: str | None = None
     moved_to: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", OutcomeStatus(self.status))
+
 
 @dataclass
 class PassSummary:
     outcomes: list[FeedOutcome] = field(default_factory=list)
 
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
+    def count(self, status: OutcomeStatus | str) -> int:
+        """Outcomes of `status`; a string outside OutcomeStatus raises rather than counting 0."""
+        wanted = OutcomeStatus(status)
+        return sum(1 for o in self.outcomes if o.status == wanted)
 
     @property
     def new_entries(self) -> int:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from .config import FetchSettings
 from .cron import Schedule
 from .models import FeedState, FetchResult, ParsedFeed
+from .outcomes import ErrorKind, FetchStatus
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.I)
 
@@ -103,24 +104,24 @@ def after_fetch(feed: FeedState, result: FetchResult, now: datetime, settings: F
     Success resets the failure count; a failure keeps the validators (ETag, Last-Modified) so
     that the next success can still be a cheap 304; a 410 marks the feed gone for this outline.
     """
-    if result.status == "deferred":
+    if result.status == FetchStatus.DEFERRED:
         host_wait = retry_after(result.headers, now) or 0.0
         return replace(feed, next_due=now + timedelta(seconds=host_wait * rng.uniform(1.0, 1.1)))
     changes: dict[str, Any] = {"last_fetch": now, "last_status": result.http_status}
     if result.moved_to:
         changes["moved_to"] = result.moved_to
-    failed = result.status == "error" or parse_error is not None
-    if result.status == "gone":
-        changes.update(gone=True, error_kind="gone", error_message=result.error_message,
+    failed = result.status == FetchStatus.ERROR or parse_error is not None
+    if result.status == FetchStatus.GONE:
+        changes.update(gone=True, error_kind=ErrorKind.GONE, error_message=result.error_message,
                        failures=feed.failures + 1, error_since=feed.error_since or now)
     elif failed:
-        changes.update(error_kind=result.error_kind or "parse",
+        changes.update(error_kind=result.error_kind or ErrorKind.PARSE,
                        error_message=result.error_message or parse_error,
                        failures=feed.failures + 1, error_since=feed.error_since or now)
     else:
         changes.update(last_success=now, error_kind=None, error_message=None, failures=0,
                        error_since=None, max_age=cache_max_age(result.headers))
-        if result.status == "ok":
+        if result.status == FetchStatus.OK:
             changes.update(etag=result.etag, last_modified=result.last_modified,
                            body_hash=body_hash)
         if parsed is not None:

@@ -9,6 +9,7 @@ import click
 
 from ..models import FeedSource, FeedState
 from ..opml import OpmlDocument, export_opml
+from ..outcomes import FeedStatus
 from ..units import parse_duration
 from .common import FORMAT, VeilleGroup, _app, _json, _when
 
@@ -22,6 +23,10 @@ def feeds() -> None:
     Example:
       veille feeds add https://www.numerama.com/feed/ --folder tech
     """
+
+
+_STATUS_COLORS: dict[str, str] = {FeedStatus.OK: "green", FeedStatus.FAILING: "red",
+                                  FeedStatus.GONE: "red", FeedStatus.NEW: "yellow"}
 
 
 def _feed_json(f: FeedState) -> dict[str, Any]:
@@ -55,7 +60,7 @@ def feeds_list(ctx: click.Context, fmt: str) -> None:
             folder = f.folder
             click.echo(click.style(f"{folder or '(no folder)'}/", bold=True))
         status = f.status
-        color = {"ok": "green", "failing": "red", "gone": "red", "new": "yellow"}.get(status)
+        color = _STATUS_COLORS.get(status)
         click.echo(f"  {click.style(status.ljust(7), fg=color)} {f.name}  <{f.url}>"
                    f"  {f.entry_count} entries")
         if f.failures:

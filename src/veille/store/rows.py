@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..models import FeedState, ParsedEntry, StoredEntry
+from ..outcomes import as_error_kind
 
 
 def iso(when: datetime | None) -> str | None:
@@ -38,6 +39,7 @@ def _feed_state(row: dict[str, Any]) -> FeedState:
         values[key] = from_iso(values.get(key))
     values["gone"] = bool(values.get("gone"))
     values["in_opml"] = bool(values.get("in_opml"))
+    values["error_kind"] = as_error_kind(values.get("error_kind"))
     return FeedState(**values)
 
 
