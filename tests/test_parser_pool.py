@@ -79,3 +79,27 @@ def _dead(pid: int, within: float = 30.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_parser_crashes_are_counted_for_status(workspace):
+    from veille.app import App
+    from veille.config import load_settings
+    from veille.status import build_status
+
+    app = App(load_settings(workspace.config))
+    pool = app.parser_pool()
+
+    async def scenario() -> object:
+        await pool.parse("https://f", FEED, {})
+        for pid in pool.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        return await pool.parse("https://f", FEED, {})
+
+    try:
+        assert isinstance(asyncio.run(scenario()), ParsedFeed)
+    finally:
+        pool.close()
+    report = build_status(app, running=False)
+    assert report["daemon"]["parser_crashes"] == 1 and report["daemon"]["parse_timeouts"] == 0
+    app.close()
+    assert "parser: 1 crashes, 0 timeouts" in workspace.run("status", code=1).stdout

@@ -222,8 +222,8 @@ class Daemon:
         if outcome.status in ("failed", "gone"):
             log.warning("feed %s %s: %s", outcome.url, outcome.status, outcome.message)
         if outcome.moved_to:
-            log.warning("feed %s moved permanently to %s (update feeds.opml)", outcome.url,
-                        outcome.moved_to)
+            log.warning("feed %s moved permanently to %s (run: veille feeds move %s %s)",
+                        outcome.url, outcome.moved_to, outcome.url, outcome.moved_to)
         if outcome.new_matches:
             self.dispatcher.wake()
 

@@ -112,7 +112,8 @@ def fetch(ctx: click.Context, feeds: tuple[str, ...], due: bool) -> None:
         if o.status in ("failed", "gone"):
             click.echo(f"{o.status}: {o.url}: {o.message}", err=True)
         if o.moved_to:
-            click.echo(f"moved: {o.url} -> {o.moved_to} (update feeds.opml)", err=True)
+            click.echo(f"moved: {o.url} -> {o.moved_to} (run: veille feeds move {o.url} "
+                       f"{o.moved_to})", err=True)
     click.echo(_summary_line(summary))
 
 
@@ -214,6 +215,9 @@ def _print_status(report: dict[str, Any], tz: Any) -> None:
     click.echo(f"daemon: {state}" + (f" since {_when(d['started'], tz)} (pid {d['pid']})"
                                      if d["running"] else ""))
     click.echo(f"polls: last {_when(d['last_poll'], tz)}, next {_when(d['next_poll'], tz)}")
+    if d["parser_crashes"] or d["parse_timeouts"]:
+        click.echo(f"parser: {d['parser_crashes']} crashes, {d['parse_timeouts']} timeouts "
+                   "(each time the worker pool was replaced)")
     f = report["feeds"]
     click.echo(f"feeds: {f['total']} ({f['ok']} ok, {f['failing']} failing, {f['gone']} gone, "
                f"{f['moved']} moved, {f['new']} not yet polled)")
