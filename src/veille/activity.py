@@ -19,7 +19,7 @@ class Activity:
         self.polled += 1
         self.new_entries += outcome.new_entries
         self.new_matches += outcome.new_matches
-        if outcome.status in ("failed", "gone"):
+        if outcome.failing:
             self.failing.add(outcome.url)
 
     def flush(self) -> str | None:

@@ -44,6 +44,7 @@ from .match import Matcher
 from .models import FeedOutcome, FeedState, PassSummary
 from .notify import Notifier, watchdog_interval
 from .outbox import Outbox
+from .outcomes import OutcomeStatus
 from .poller import Poller
 from .schedule import first_poll, next_digest
 from .store import from_iso, iso
@@ -219,7 +220,7 @@ class Daemon:
         """Each feed as it finishes: its matches leave now, not when the slowest feed is done."""
         self.watchdog.made_progress()
         self.activity.add(outcome)
-        if outcome.status in ("failed", "gone"):
+        if outcome.failing:
             log.warning("feed %s %s: %s", outcome.url, outcome.status, outcome.message)
         if outcome.moved_to:
             log.warning("feed %s moved permanently to %s (run: veille feeds move %s %s)",
@@ -229,8 +230,9 @@ class Daemon:
 
     def _batch_done(self, summary: PassSummary) -> None:
         log.debug("polled %d feeds: %d ok, %d unchanged, %d failed; %d new entries, "
-                  "%d new matches", len(summary.outcomes), summary.count("ok"),
-                  summary.count("unchanged"), summary.count("failed") + summary.count("gone"),
+                  "%d new matches", len(summary.outcomes), summary.count(OutcomeStatus.OK),
+                  summary.count(OutcomeStatus.UNCHANGED),
+                  summary.count(OutcomeStatus.FAILED, OutcomeStatus.GONE),
                   summary.new_entries, summary.new_matches)
         self.app.store.set_meta("last_poll", iso(self.clock()))
         self._status()

@@ -39,12 +39,12 @@ class FetchResult:
     """The outcome of one conditional GET: ok, not_modified, error, gone, or deferred (not
     asked at all, because its host said Retry-After).
 
-    `status` and `error_kind` accept their plain strings too, while some callers still pass
-    them, but always hold members: an unknown value raises here, at its producer.
+    `error_kind` may also be a string no ErrorKind names (read back from a newer version's
+    database): it is kept as it is rather than making the feed unreadable.
     """
 
     url: str
-    status: FetchStatus | str
+    status: FetchStatus
     http_status: int | None = None
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -54,6 +54,7 @@ class FetchResult:
     error_message: str | None = None
 
     def __post_init__(self) -> None:
+        # a misspelt status raises here, at its producer, not as a silent miscount later
         object.__setattr__(self, "status", FetchStatus(self.status))
         if self.error_kind is not None:
             object.__setattr__(self, "error_kind", ErrorKind(self.error_kind))
@@ -134,10 +135,8 @@ class FeedState:
     entry_count: int = 0
 
     @property
-    def status(self) -> FeedStatus | str:
-        """removed (from the OPML), gone (410), failing, new (never fetched) or ok: always a
-        FeedStatus; typed `| str` only so that callers may still compare lists of them with
-        plain strings (`statuses.count("ok")`)."""
+    def status(self) -> FeedStatus:
+        """removed (from the OPML), gone (410), failing, new (never fetched) or ok."""
         if not self.in_opml:
             return FeedStatus.REMOVED
         if self.gone:
@@ -212,11 +211,10 @@ class OpenBatch:
 
 @dataclass(frozen=True)
 class FeedOutcome:
-    """What one feed's fetch did, for the pass summary and the progress display. `status`
-    accepts its plain string too (or a FetchStatus of the same value) but holds a member."""
+    """What one feed's fetch did, for the pass summary and the progress display."""
 
     url: str
-    status: OutcomeStatus | str
+    status: OutcomeStatus
     new_entries: int = 0
     updated_entries: int = 0
     new_matches: int = 0
@@ -226,15 +224,20 @@ class FeedOutcome:
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", OutcomeStatus(self.status))
 
+    @property
+    def failing(self) -> bool:
+        """The feed did not deliver its entries: an error, or gone (410)."""
+        return self.status in (OutcomeStatus.FAILED, OutcomeStatus.GONE)
+
 
 @dataclass
 class PassSummary:
     outcomes: list[FeedOutcome] = field(default_factory=list)
 
-    def count(self, status: OutcomeStatus | str) -> int:
-        """Outcomes of `status`; a string outside OutcomeStatus raises rather than counting 0."""
-        wanted = OutcomeStatus(status)
-        return sum(1 for o in self.outcomes if o.status == wanted)
+    def count(self, *statuses: OutcomeStatus) -> int:
+        """Outcomes of these statuses; a misspelt one raises rather than counting 0."""
+        wanted = {OutcomeStatus(s) for s in statuses}
+        return sum(1 for o in self.outcomes if o.status in wanted)
 
     @property
     def new_entries(self) -> int:

@@ -20,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from .models import ParsedFeed
+from .outcomes import ErrorKind
 from .parse import ParseFailure, parse_feed
 
 log = logging.getLogger("veille")
@@ -29,23 +30,22 @@ ParseFunc = Callable[[str, bytes, dict[str, str]], "ParsedFeed | ParseFailure"]
 
 @dataclass(frozen=True)
 class ParserTrouble:
-    """A parse that failed because of the parser process, not the feed: `kind` is
-    "parse_timeout" or "parser_crash"."""
+    """A parse that failed because of the parser process, not the feed."""
 
-    kind: str
+    kind: ErrorKind
     message: str
 
 
 class ParserPool:
     """Parses off the event loop, on every core, fed with bytes so downloads go on meanwhile.
 
-    `on_event(kind)` is called once per pool replacement ("parser_crash" or "parse_timeout"),
+    `on_event(kind)` is called once per pool replacement (parser_crash or parse_timeout),
     so that the daemon can count them for `status`.
     """
 
     def __init__(self, workers: int | None = None, timeout: float = 60.0,
                  parse: ParseFunc = parse_feed,
-                 on_event: Callable[[str], None] | None = None) -> None:
+                 on_event: Callable[[ErrorKind], None] | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
         self.timeout = timeout
         self._parse = parse
@@ -87,20 +87,20 @@ class ParserPool:
                 future = loop.run_in_executor(executor, self._parse, url, body, headers)
                 return await asyncio.wait_for(future, self.timeout)
             except BrokenProcessPool:
-                self._replace(executor, "parser_crash",
+                self._replace(executor, ErrorKind.PARSER_CRASH,
                               "a parser process died; its pool was replaced")
                 if attempt == 2:
-                    return ParserTrouble("parser_crash", "the parser process crashed on this "
+                    return ParserTrouble(ErrorKind.PARSER_CRASH, "the parser process crashed on this "
                                          "feed twice; it will be retried at the next poll")
             except TimeoutError:
-                self._replace(executor, "parse_timeout",
+                self._replace(executor, ErrorKind.PARSE_TIMEOUT,
                               f"a parse took over {self.timeout:g}s ({url}); its workers were "
                               "killed and the pool replaced", kill=True)
-                return ParserTrouble("parse_timeout", f"parsing took longer than "
+                return ParserTrouble(ErrorKind.PARSE_TIMEOUT, f"parsing took longer than "
                                      f"{self.timeout:g}s; the parser was restarted")
         raise AssertionError("unreachable")
 
-    def _replace(self, executor: ProcessPoolExecutor, kind: str, message: str,
+    def _replace(self, executor: ProcessPoolExecutor, kind: ErrorKind, message: str,
                  kill: bool = False) -> None:
         """Drop `executor` once, however many parses saw it fail: one log line per event."""
         if self._executor is not executor:
@@ -112,7 +112,7 @@ class ParserPool:
                     process.kill()
         with contextlib.suppress(Exception):
             executor.shutdown(wait=False, cancel_futures=True)
-        if kind == "parse_timeout":
+        if kind == ErrorKind.PARSE_TIMEOUT:
             self.timeouts += 1
         else:
             self.crashes += 1

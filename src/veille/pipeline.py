@@ -27,6 +27,7 @@ from .config import Settings
 from .fetch import Fetcher, FetchRequest
 from .match import Matcher
 from .models import FeedOutcome, FeedState, FetchResult, ParsedFeed, PassSummary, StoredEntry
+from .outcomes import ErrorKind, FetchStatus, OutcomeStatus
 from .parse import ParseFailure
 from .parser_pool import ParserPool, ParserTrouble
 from .schedule import after_fetch, retry_after
@@ -61,7 +62,7 @@ class FeedPass:
                 outcome = await self.poll(feed)
             except Exception as e:  # a bug must cost one feed, not the pass: record it
                 outcome = self._finish(feed, FetchResult(
-                    feed.url, "error", error_kind="internal",
+                    feed.url, FetchStatus.ERROR, error_kind=ErrorKind.INTERNAL,
                     error_message=f"{type(e).__name__}: {e}"))
             summary.outcomes.append(outcome)
             if on_done is not None:
@@ -77,14 +78,14 @@ class FeedPass:
             wait = retry_after(result.headers, self.clock())
             if wait:  # the whole host asked us to wait, not just this feed
                 self.fetcher.defer_host(urlsplit(feed.fetch_url).hostname or "", wait)
-        if result.status != "ok" or result.body is None:
+        if result.status != FetchStatus.OK or result.body is None:
             return self._finish(feed, result)
         body_hash = hashlib.sha256(result.body).hexdigest()
         if body_hash == feed.body_hash:  # the server ignored our validators; nothing changed
             return self._finish(feed, result, body_hash=body_hash)
         parsed = await self.parser.parse(feed.fetch_url, result.body, result.headers)
         if isinstance(parsed, ParserTrouble):  # our parser failed, not the feed
-            return self._finish(feed, replace(result, status="error", error_kind=parsed.kind,
+            return self._finish(feed, replace(result, status=FetchStatus.ERROR, error_kind=parsed.kind,
                                               error_message=parsed.message))
         if isinstance(parsed, ParseFailure):
             return self._finish(feed, result, parse_error=str(parsed))
@@ -96,12 +97,13 @@ class FeedPass:
         state = after_fetch(feed, result, now, self.settings.fetch, self.rng,
                             body_hash=body_hash, parse_error=parse_error)
         self.store.save_state(state)
-        if result.status in ("gone", "deferred"):
-            return FeedOutcome(feed.url, result.status, message=result.error_message)
+        if result.status in (FetchStatus.GONE, FetchStatus.DEFERRED):
+            return FeedOutcome(feed.url, OutcomeStatus(result.status.value),
+                               message=result.error_message)
         if state.failures:
-            return FeedOutcome(feed.url, "failed", message=state.error_message,
+            return FeedOutcome(feed.url, OutcomeStatus.FAILED, message=state.error_message,
                                moved_to=result.moved_to)
-        return FeedOutcome(feed.url, "unchanged", moved_to=result.moved_to)
+        return FeedOutcome(feed.url, OutcomeStatus.UNCHANGED, moved_to=result.moved_to)
 
     def _store(self, feed: FeedState, result: FetchResult, parsed: ParsedFeed,
                body_hash: str) -> FeedOutcome:
@@ -123,7 +125,7 @@ class FeedPass:
             self.store.save_state(state)
         changes = [w for i, w in enumerate(plan) if i in ids and not w.silent]
         return FeedOutcome(
-            feed.url, "ok", new_entries=sum(w.change.new for w in changes),
+            feed.url, OutcomeStatus.OK, new_entries=sum(w.change.new for w in changes),
             updated_entries=sum(not w.change.new for w in changes), new_matches=new_matches,
             message=parsed.warning, moved_to=result.moved_to)
 

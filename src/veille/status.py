@@ -7,6 +7,7 @@ from typing import Any
 
 from .app import App
 from .outbox import PENDING_HORIZON, channels_of
+from .outcomes import FeedStatus
 from .store import from_iso
 from .watchlists import Watchlist
 
@@ -50,9 +51,11 @@ def build_status(app: App, running: bool) -> dict[str, Any]:
                    "next_poll": from_iso(store.get_meta("next_poll")),
                    "parser_crashes": int(store.get_meta("events:parser_crash") or 0),
                    "parse_timeouts": int(store.get_meta("events:parse_timeout") or 0)},
-        "feeds": {"total": len(feeds), "ok": statuses.count("ok"),
-                  "failing": statuses.count("failing"), "gone": statuses.count("gone"),
-                  "new": statuses.count("new"), "moved": sum(1 for f in feeds if f.moved_to),
+        "feeds": {"total": len(feeds), "ok": statuses.count(FeedStatus.OK),
+                  "failing": statuses.count(FeedStatus.FAILING),
+                  "gone": statuses.count(FeedStatus.GONE),
+                  "new": statuses.count(FeedStatus.NEW),
+                  "moved": sum(1 for f in feeds if f.moved_to),
                   "problems": problems},
         "channels": channels,
         "watchlists": watchlists,

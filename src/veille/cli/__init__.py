@@ -18,6 +18,7 @@ from ..daemon_lock import daemon_running
 from ..errors import ConfigError
 from ..logs import setup_logging
 from ..models import FeedOutcome, PassSummary, StoredEntry
+from ..outcomes import OutcomeStatus
 from ..status import build_status
 from .common import FORMAT, STARTER_FILES, _app, _json, _since, _when, cli
 from .delivery import channels, digest
@@ -75,9 +76,10 @@ class _Progress:
 
 
 def _summary_line(summary: PassSummary) -> str:
-    parts = [f"{len(summary.outcomes)} feeds: {summary.count('ok')} ok",
-             f"{summary.count('unchanged')} unchanged", f"{summary.count('failed')} failed"]
-    for status in ("gone", "deferred"):
+    parts = [f"{len(summary.outcomes)} feeds: {summary.count(OutcomeStatus.OK)} ok",
+             f"{summary.count(OutcomeStatus.UNCHANGED)} unchanged",
+             f"{summary.count(OutcomeStatus.FAILED)} failed"]
+    for status in (OutcomeStatus.GONE, OutcomeStatus.DEFERRED):
         if summary.count(status):
             parts.append(f"{summary.count(status)} {status}")
     line = ", ".join(parts) + f"; {summary.new_entries} new entries"
@@ -109,7 +111,7 @@ def fetch(ctx: click.Context, feeds: tuple[str, ...], due: bool) -> None:
     finally:
         progress.close()
     for o in sorted(summary.outcomes, key=lambda o: o.url):
-        if o.status in ("failed", "gone"):
+        if o.failing:
             click.echo(f"{o.status}: {o.url}: {o.message}", err=True)
         if o.moved_to:
             click.echo(f"moved: {o.url} -> {o.moved_to} (run: veille feeds move {o.url} "
