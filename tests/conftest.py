@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,16 +45,21 @@ class FeedServer:
     routes: dict[str, Route | Response] = field(default_factory=dict)
     log: list[Request] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock = field(default_factory=threading.RLock)
     arrived: threading.Condition = field(init=False)
 
     def __post_init__(self) -> None:
         self.arrived = threading.Condition(self.lock)
 
-    def wait_for(self, path: str, count: int = 1, timeout: float = 20) -> list[Request]:
-        """Block until `count` requests reached `path` (an event, not a sleep)."""
+    def wait_for(self, path: str, count: int = 1, timeout: float = 30) -> list[Request]:
+        """Block until `count` requests reached `path` (an event, not a sleep); fail the test
+        if they have not after `timeout` seconds."""
         with self.lock:
-            self.arrived.wait_for(lambda: len(self.requests(path)) >= count, timeout)
+            arrived = self.arrived.wait_for(lambda: len(self.requests(path)) >= count, timeout)
+            log = list(self.log)
+        seen = Counter(f"{r.method} {r.path}" for r in log)
+        assert arrived, (f"{count} request(s) to {path} expected within {timeout:g}s; "
+                         f"the server received: {dict(seen) or 'nothing'}")
         return self.requests(path)
 
     def url(self, path: str) -> str:
@@ -65,7 +73,8 @@ class FeedServer:
         return self.url(path)
 
     def requests(self, path: str) -> list[Request]:
-        return [r for r in self.log if r.path == path]
+        with self.lock:
+            return [r for r in self.log if r.path == path]
 
 
 def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
@@ -85,8 +94,8 @@ def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
         def _answer(self, body: bytes, method: str) -> None:
             request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body,
                               method)
-            server.log.append(request)
             with server.lock:
+                server.log.append(request)
                 server.arrived.notify_all()
             route = server.routes.get(self.path)
             if route is None:
@@ -200,30 +209,49 @@ class MailSink:
     messages: list[Any] = field(default_factory=list)
 
 
+def smtp_controller(handler: Any, **options: Any) -> Any:
+    """A started aiosmtpd server on 127.0.0.1; its port is `.port`. The kernel picks the port
+    as the server binds it (port 0), so no other process can take it between a pick and a
+    bind. The caller stops it with `.stop()`."""
+    from aiosmtpd.controller import Controller
+
+    class PortZeroController(Controller):
+        async def _create_server(self) -> asyncio.AbstractServer:  # type: ignore[override]
+            server = await self.loop.create_server(self._factory_invoker, host=self.hostname,
+                                                   port=0, ssl=self.ssl_context)
+            self.port = server.sockets[0].getsockname()[1]  # before start() connects to it
+            return server
+
+    controller = PortZeroController(handler, hostname="127.0.0.1", port=0,
+                                    ready_timeout=30, **options)
+    controller.start()
+    assert controller.port != 0
+    return controller
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[MailSink]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
-    from aiosmtpd.controller import Controller
-
-    sink = MailSink("127.0.0.1", free_port())
+    sink = MailSink("127.0.0.1", 0)
 
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
             sink.messages.append(envelope)
             return "250 2.0.0 Ok: queued as VEILLE42"
 
-    controller = Controller(Handler(), hostname=sink.host, port=sink.port)
-    controller.start()
+    controller = smtp_controller(Handler())
+    sink.port = controller.port
     yield sink
     controller.stop()
 
 
-def free_port() -> int:
-    import socket
-
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port on 127.0.0.1 where connections are refused: bound by this test and held, but
+    never listening, so no other process can start listening there meanwhile."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        yield s.getsockname()[1]
 
 
 # Property tests check what holds, not how fast: a loaded CI machine must not fail them.

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from .conftest import FeedServer, MailSink, Workspace, free_port, pubdate, rss
+from .conftest import FeedServer, MailSink, Workspace, pubdate, rss, smtp_controller
 
 NOW = datetime.now(UTC)
 WATCH = """
@@ -85,8 +85,8 @@ def test_email_digest_structure_and_no_duplicates(feed_server, smtp_server: Mail
     assert pending["watchlists"][0]["matches"] == []
 
 
-def test_smtp_down_keeps_matches_pending(feed_server, smtp_server, workspace):
-    setup(workspace, feed_server, '"equipe"', smtp_config(free_port()))
+def test_smtp_down_keeps_matches_pending(feed_server, smtp_server, workspace, refused_port):
+    setup(workspace, feed_server, '"equipe"', smtp_config(refused_port))
     result = workspace.run("digest", "--send", code=1)
     assert "FAILED: parti-pirate → equipe" in result.stderr and "Connection refused" in \
         result.stderr
@@ -258,7 +258,6 @@ def test_large_digests_are_split_not_truncated(feed_server, workspace, monkeypat
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_smtp_login_uses_the_secret_and_reports_refusals(feed_server, workspace, monkeypatch):
-    from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
     received = []
@@ -273,13 +272,11 @@ def test_smtp_login_uses_the_secret_and_reports_refusals(feed_server, workspace,
             data.password == b"correct horse"
         return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535
 
-    port = free_port()
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port,
-                            authenticator=authenticator, auth_require_tls=False,
-                            auth_required=True)
-    controller.start()
+    controller = smtp_controller(Handler(), authenticator=authenticator,
+                                 auth_require_tls=False, auth_required=True)
     try:
-        config = smtp_config(port) + 'username = "veille"\npassword_env = "SMTP_PW"\n'
+        config = (smtp_config(controller.port)
+                  + 'username = "veille"\npassword_env = "SMTP_PW"\n')
         monkeypatch.setenv("SMTP_PW", "wrong")
         setup(workspace, feed_server, '"equipe"', config)
         err = workspace.run("digest", "--send", code=1).stderr
@@ -299,7 +296,6 @@ def test_tls_is_verified_on_the_wire(feed_server, workspace, tmp_path, security)
     import ssl
 
     import trustme
-    from aiosmtpd.controller import Controller
 
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -313,13 +309,12 @@ def test_tls_is_verified_on_the_wire(feed_server, workspace, tmp_path, security)
             received.append(server.transport.get_extra_info("ssl_object") is not None)
             return "250 OK"
 
-    port = free_port()
     options = ({"tls_context": server_context, "require_starttls": True}
                if security == "starttls" else {"ssl_context": server_context})
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port, **options)
-    controller.start()
+    controller = smtp_controller(Handler(), **options)
     try:
-        base = smtp_config(port).replace('security = "none"', f'security = "{security}"')
+        base = smtp_config(controller.port).replace('security = "none"',
+                                                    f'security = "{security}"')
         setup(workspace, feed_server, '"equipe"', base)
         err = workspace.run("digest", "--send", code=1).stderr  # an unknown CA is refused
         assert "CERTIFICATE_VERIFY_FAILED" in err

@@ -9,6 +9,7 @@ import zlib
 from datetime import UTC, datetime, timedelta
 
 import brotli
+import pytest
 
 from .conftest import FeedServer, Request, Workspace, pubdate, rss
 
@@ -338,11 +339,53 @@ def test_progress_on_a_terminal_only(feed_server, workspace):
     assert b"\r3/3 feeds" in shown
 
 
-def test_host_delay_spaces_requests_to_one_host(feed_server, workspace):
+def test_host_delay_spaces_requests_to_one_host(feed_server, workspace, monkeypatch):
+    """host_delay as the Fetcher schedules it, not as a loaded machine happens to deliver it:
+    the Fetcher's clock stands still, asyncio.sleep is recorded (and only yields), and each
+    request's release time is that clock plus what its task slept before it went out."""
+    import asyncio
+
+    import httpx
+
+    from veille.config import load_settings
+    from veille.fetch import Fetcher, FetchRequest
+
     workspace.write_config(fetch='host_delay = "0.3s"')
-    urls = [feed_server.serve(f"/d{i}.xml", rss(items(1))) for i in range(3)]
-    workspace.write_feeds(urls)
-    workspace.run("fetch")
-    times = sorted(r.at for r in feed_server.log)
-    assert len(times) == 3
-    assert all(b - a >= 0.29 for a, b in zip(times, times[1:], strict=False)), times
+    settings = load_settings(workspace.config, {}).fetch
+    assert settings.host_delay == 0.3 and settings.per_host < 5  # some requests queue too
+    urls = [feed_server.serve(f"/d{i}.xml", rss(items(1))) for i in range(5)]
+    start = 1000.0
+    slept: dict[asyncio.Task, float] = {}
+    released: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recorded_sleep(delay: float, result=None):
+        if delay > 0:
+            task = asyncio.current_task()
+            slept[task] = slept.get(task, 0.0) + delay
+        return await real_sleep(0, result)
+
+    class Recorder(httpx.AsyncBaseTransport):
+        """Notes when each request goes out, in the Fetcher's time."""
+
+        def __init__(self) -> None:
+            self.inner = httpx.AsyncHTTPTransport()
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            released.append(start + slept.pop(asyncio.current_task(), 0.0))
+            return await self.inner.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    async def fetch_all():
+        async with Fetcher(settings, transport=Recorder, clock=lambda: start) as fetcher:
+            return await asyncio.gather(*(fetcher.fetch(FetchRequest(u, u)) for u in urls))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(asyncio, "sleep", recorded_sleep)
+        results = asyncio.run(fetch_all())
+    assert [r.status for r in results] == ["ok"] * 5
+    assert len(feed_server.log) == 5
+    # one request at once, then one every 0.3 s of the Fetcher's clock, in a queue
+    assert sorted(released) == pytest.approx([start + 0.3 * i for i in range(5)]), released
