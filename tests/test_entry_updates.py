@@ -94,3 +94,23 @@ def test_entries_from_the_previous_schema_are_not_news_after_a_parser_change(tmp
                                 parser="p") == []
     assert store.entries()[0].summary_html == "<p></p>"
     store.close()
+
+
+def test_every_thread_has_its_own_connection(tmp_path):
+    import threading
+
+    store = with_feed(Store.open(tmp_path / "v.db"))
+    seen: list[object] = []
+
+    def work(key: str) -> None:
+        seen.append(store.db.conn)
+        store.upsert_entries("https://f", [entry(key)], NOW, parser="p")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in "abc"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(c) for c in seen} | {id(store.db.conn)}) == 4
+    assert sorted(e.key for e in store.entries()) == ["a", "b", "c"]
+    store.close()

@@ -25,12 +25,12 @@ class Dispatcher:
         self._report = report
         self._wakeups: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._busy: set[str] = set()
+        self._closing = False
 
     def wake(self, channels: Iterable[str] | None = None) -> None:
         """Ask the workers of these channels (default: all) to look for work now."""
         outbox = self._outbox()
-        if outbox is None:
+        if outbox is None or self._closing:
             return
         for channel in (outbox.channels if channels is None else channels):
             if channel not in self._workers:
@@ -45,28 +45,27 @@ class Dispatcher:
             await wakeup.wait()
             wakeup.clear()
             outbox = self._outbox()
+            if self._closing:
+                return
             if outbox is None or channel not in outbox.channels:
                 continue
-            self._busy.add(channel)
             try:
                 outcomes = await outbox.deliver(self._instant(), [channel], due_only=True)
                 outcomes += await outbox.retry_due([channel])
                 self._report(outcomes)
             except Exception:  # a bug costs one round of this channel, not its worker
                 log.exception("delivery to %s failed unexpectedly", channel)
-            finally:
-                self._busy.discard(channel)
 
     async def close(self, grace: float) -> None:
-        """Idle workers stop at once; busy ones get `grace` seconds to finish their send."""
-        busy = [t for c, t in self._workers.items() if c in self._busy]
-        for channel, task in self._workers.items():
-            if channel not in self._busy:
+        """Workers stop after the send they are in, given `grace` seconds; idle ones at once."""
+        self._closing = True
+        for wakeup in self._wakeups.values():
+            wakeup.set()
+        workers = list(self._workers.values())
+        if workers:
+            _, late = await asyncio.wait(workers, timeout=grace)
+            for task in late:
                 task.cancel()
-        if busy:
-            await asyncio.wait(busy, timeout=grace)
-        for task in self._workers.values():
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*self._workers.values(), return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*late, return_exceptions=True)
         self._workers.clear()
