@@ -10,7 +10,7 @@ import time
 
 from veille.models import ParsedFeed
 from veille.parse import parse_feed
-from veille.parser_pool import ParserPool, ParserTrouble
+from veille.parser_pool import PARSER_ID, ParserPool, ParserTrouble
 
 from .conftest import rss
 
@@ -37,6 +37,7 @@ def test_a_worker_killed_with_sigkill_is_replaced_and_the_feed_retried():
     try:
         result = asyncio.run(scenario())
         assert isinstance(result, ParsedFeed) and result.entries[0].title == "Nestlé"
+        assert result.parser == PARSER_ID and PARSER_ID.startswith("feedparser/")
         assert pool.crashes == 1 and events == ["parser_crash"]
         assert isinstance(asyncio.run(pool.parse("https://f", FEED, {})), ParsedFeed)
     finally:

@@ -102,6 +102,7 @@ class ParsedFeed:
     ttl: float | None  # seconds: RSS <ttl> or sy:updatePeriod/updateFrequency
     entries: tuple[ParsedEntry, ...]
     warning: str | None = None  # feedparser's bozo exception, when entries were still recovered
+    parser: str = ""  # which parser, at which version, made these entries (see PARSER_ID)
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,29 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from importlib import metadata
 
 from .models import ParsedFeed
 from .outcomes import ErrorKind
 from .parse import ParseFailure, parse_feed
 
 log = logging.getLogger("veille")
+
+
+def _parser_id() -> str:
+    """The parser and sanitizer versions: entries they render differently after an upgrade
+    are updated silently, not alerted again (store.entries plans them as parser changes)."""
+    versions = []
+    for name in ("feedparser", "nh3"):
+        try:
+            versions.append(f"{name}/{metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name}/?")
+    return " ".join(versions)
+
+
+PARSER_ID = _parser_id()
 
 ParseFunc = Callable[[str, bytes, dict[str, str]], "ParsedFeed | ParseFailure"]
 
@@ -85,7 +101,10 @@ class ParserPool:
             executor = self._pool()
             try:
                 future = loop.run_in_executor(executor, self._parse, url, body, headers)
-                return await asyncio.wait_for(future, self.timeout)
+                parsed = await asyncio.wait_for(future, self.timeout)
+                if isinstance(parsed, ParsedFeed) and not parsed.parser:
+                    parsed = replace(parsed, parser=PARSER_ID)
+                return parsed
             except BrokenProcessPool:
                 self._replace(executor, ErrorKind.PARSER_CRASH,
                               "a parser process died; its pool was replaced")

@@ -112,7 +112,7 @@ class FeedPass:
                             body_hash=body_hash, parsed=parsed)
         state = replace(state, feed_title=parsed.title or None, site_link=parsed.link)
         plan = self.store.plan_entries(feed.url, parsed.entries, now, state.name,
-                                       parser_version(parsed))
+                                       parsed.parser)
         matched = [(i, m, silent_match(w.change.entry, feed.never_fetched, now,
                                        self.settings.digest.catchup))
                    for i, w in enumerate(plan) if not w.silent
@@ -130,6 +130,3 @@ class FeedPass:
             message=parsed.warning, moved_to=result.moved_to)
 
 
-def parser_version(parsed: ParsedFeed) -> str:
-    """Which parser made these entries: a change of parser is not a change of the news."""
-    return getattr(parsed, "parser", "") or ""
