@@ -42,6 +42,7 @@ from .errors import VeilleError
 from .fetch import Fetcher
 from .match import Matcher
 from .models import FeedOutcome, FeedState, PassSummary
+from .notices import NoticeBox, NoticeOutcome
 from .notify import Notifier, watchdog_interval
 from .outbox import Outbox
 from .outcomes import OutcomeStatus
@@ -112,8 +113,10 @@ class Daemon:
             feeds=lambda: self.app.store.feeds(), feed=lambda url: self.app.store.feed(url),
             run_batch=self._run_batch, schedule_tick=self._schedule_tick,
             on_feed=self._feed_done, on_batch=self._batch_done, clock=self.clock)
+        self.notices: NoticeBox | None = None
         self.dispatcher = Dispatcher(lambda: self.outbox, self._instant_watchlists,
-                                     self._log_deliveries)
+                                     self._log_deliveries, lambda: self.notices,
+                                     self._log_notices)
 
     def _poll_bound(self) -> float:
         fetch = self.loaded.settings.fetch
@@ -167,6 +170,7 @@ class Daemon:
                 self.app.store.update_feed(feed.url, next_due=feed.next_due)
             feeds.append(feed)
         self.outbox = self.app.outbox(self.loaded.watchlists, self.stdout)
+        self.notices = NoticeBox(self.app.store, self.outbox.channels, self.clock)
         self._schedule_digests()
         self.poller.tick()
         return feeds
@@ -252,6 +256,14 @@ class Daemon:
                          o.channel, o.detail)
             else:
                 log.error("delivery of %s to %s failed (will retry): %s", o.watchlist,
+                          o.channel, o.detail)
+
+    def _log_notices(self, outcomes: list[NoticeOutcome]) -> None:
+        for o in outcomes:
+            if o.ok:
+                log.info("sent %s alert %s to %s: %s", o.kind, o.notice_id, o.channel, o.detail)
+            else:
+                log.error("%s alert %s to %s failed (will retry): %s", o.kind, o.notice_id,
                           o.channel, o.detail)
 
     def _schedule_digests(self) -> None:

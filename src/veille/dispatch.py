@@ -1,7 +1,8 @@
 """Instant deliveries, outside the poll: one worker per channel.
 
-A feed that stored new matches wakes the workers; each sends what is pending for the instant
-watchlists to its own channel, then the failed batches whose backoff has passed. A channel
+A feed that stored new matches, or a queued alert (spike, feed health), wakes the workers;
+each sends what is pending for the instant watchlists to its own channel, the alerts queued
+for it, then the failed batches whose backoff has passed. A channel
 that hangs holds only its own worker, never the poll nor the other channels.
 """
 
@@ -12,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 
+from .notices import NoticeBox, NoticeOutcome
 from .outbox import DeliveryOutcome, Outbox
 
 log = logging.getLogger("veille")
@@ -19,8 +21,13 @@ log = logging.getLogger("veille")
 
 class Dispatcher:
     def __init__(self, outbox: Callable[[], Outbox | None], instant: Callable[[], list[str]],
-                 report: Callable[[list[DeliveryOutcome]], None]) -> None:
+                 report: Callable[[list[DeliveryOutcome]], None],
+                 notices: Callable[[], NoticeBox | None] = lambda: None,
+                 report_notices: Callable[[list[NoticeOutcome]], None] = lambda o: None
+                 ) -> None:
         self._outbox = outbox
+        self._notices = notices
+        self._report_notices = report_notices
         self._instant = instant
         self._report = report
         self._wakeups: dict[str, asyncio.Event] = {}
@@ -51,6 +58,9 @@ class Dispatcher:
                 continue
             try:
                 outcomes = await outbox.deliver(self._instant(), [channel], due_only=True)
+                notices = self._notices()
+                if notices is not None:
+                    self._report_notices(await notices.send_due(channel))
                 outcomes += await outbox.retry_due([channel])
                 self._report(outcomes)
             except Exception:  # a bug costs one round of this channel, not its worker

@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from .outcomes import ErrorKind, FeedStatus, FetchStatus, OutcomeStatus
 
@@ -229,6 +231,20 @@ class FeedOutcome:
     def failing(self) -> bool:
         """The feed did not deliver its entries: an error, or gone (410)."""
         return self.status in (OutcomeStatus.FAILED, OutcomeStatus.GONE)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An alert that is not a digest (a spike, a feed's health change, the weekly summary):
+    a French subject and text for people, and the JSON body a webhook receives (it carries
+    `id` and `kind`). Queued and sent by notices.NoticeBox."""
+
+    id: str
+    kind: str  # spike | health | health_summary
+    subject: str
+    text: str
+    payload: Mapping[str, Any]
+    generated_at: datetime
 
 
 @dataclass

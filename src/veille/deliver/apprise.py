@@ -9,6 +9,7 @@ import apprise
 from ..config import ChannelSettings
 from ..digest import Digest, short_text, subject
 from ..errors import DeliveryError
+from ..models import Notice
 from .base import Receipt
 
 
@@ -23,6 +24,9 @@ class AppriseChannel:
 
     async def send(self, digest: Digest) -> Receipt:
         return await self.notify(subject(digest), short_text(digest))
+
+    async def send_notice(self, notice: Notice) -> Receipt:
+        return await self.notify(notice.subject, notice.text)
 
     async def notify(self, title: str, body: str) -> Receipt:
         client = apprise.Apprise()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..digest import Digest
+from ..models import Notice
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,10 @@ class Channel(Protocol):
     name: str
 
     async def send(self, digest: Digest) -> Receipt: ...
+
+    async def send_notice(self, notice: Notice) -> Receipt:
+        """An alert (spike, feed health): its subject and text, or its JSON body."""
+        ...
 
     def describe(self) -> str:
         """One line for `veille channels list`, secrets masked."""

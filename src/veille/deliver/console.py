@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from ..digest import Digest, render_text, subject
+from ..models import Notice
 from .base import Receipt
 
 
@@ -15,6 +16,11 @@ class ConsoleChannel:
 
     async def send(self, digest: Digest) -> Receipt:
         self.stream.write(f"{subject(digest)}\n\n{render_text(digest)}")
+        self.stream.flush()
+        return Receipt(self.name, "printed")
+
+    async def send_notice(self, notice: Notice) -> Receipt:
+        self.stream.write(f"{notice.subject}\n\n{notice.text.rstrip()}\n")
         self.stream.flush()
         return Receipt(self.name, "printed")
 

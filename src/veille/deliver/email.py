@@ -18,6 +18,7 @@ from email.utils import format_datetime
 from ..config import ChannelSettings
 from ..digest import Digest, render_html, render_text, subject
 from ..errors import DeliveryError
+from ..models import Notice
 from .base import Receipt
 
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
@@ -45,6 +46,20 @@ def build_message(digest: Digest, sender: str, recipients: list[str]) -> EmailMe
     return msg
 
 
+def build_notice_message(notice: Notice, sender: str, recipients: list[str]) -> EmailMessage:
+    """An alert as plain text: short, read on a phone, with its stable Message-ID."""
+    msg = EmailMessage(policy=SMTP)
+    msg["Subject"] = notice.subject
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = format_datetime(notice.generated_at)
+    domain = _domain(sender)
+    msg["Message-ID"] = f"<veille.{notice.kind}.{notice.id}@{domain}>"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(notice.text, charset="utf-8", cte="quoted-printable")
+    return msg
+
+
 class EmailChannel:
     def __init__(self, settings: ChannelSettings, secret: Callable[[str], str | None]) -> None:
         self.name = settings.name
@@ -61,6 +76,10 @@ class EmailChannel:
 
     async def send(self, digest: Digest) -> Receipt:
         msg = build_message(digest, self.options["from"], list(self.options["to"]))
+        return await asyncio.to_thread(self._send, msg)
+
+    async def send_notice(self, notice: Notice) -> Receipt:
+        msg = build_notice_message(notice, self.options["from"], list(self.options["to"]))
         return await asyncio.to_thread(self._send, msg)
 
     def _send(self, msg: EmailMessage) -> Receipt:

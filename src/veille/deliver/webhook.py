@@ -18,6 +18,7 @@ from .. import __version__
 from ..config import ChannelSettings
 from ..digest import Digest, webhook_payload
 from ..errors import DeliveryError
+from ..models import Notice
 from .base import Receipt
 
 
@@ -42,6 +43,10 @@ class WebhookChannel:
     async def send(self, digest: Digest) -> Receipt:
         body = json.dumps(webhook_payload(digest), ensure_ascii=False).encode()
         return await self.post(body, digest.id)
+
+    async def send_notice(self, notice: Notice) -> Receipt:
+        body = json.dumps(dict(notice.payload), ensure_ascii=False).encode()
+        return await self.post(body, notice.id)
 
     async def post(self, body: bytes, delivery_id: str) -> Receipt:
         headers = {"Content-Type": "application/json; charset=utf-8",

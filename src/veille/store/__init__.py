@@ -18,11 +18,12 @@ from .entries import EntryTables
 from .feeds import FeedTables
 from .matches import MatchTables
 from .moves import MoveTables
+from .notices import NoticeTables
 from .rows import EntryChange, at, from_iso, iso
 from .schema import migrations
 
 __all__ = ["EntryChange", "Store", "at", "from_iso", "iso", "migrations"]
 
 
-class Store(FeedTables, EntryTables, MatchTables, DeliveryTables, MoveTables):
+class Store(FeedTables, EntryTables, MatchTables, DeliveryTables, MoveTables, NoticeTables):
     """Everything veille keeps, behind one object; each table family lives in its own module."""

@@ -116,3 +116,24 @@ def m003_hash_versions(db: sqlite_utils.Database) -> None:
     entry on every fetch rewrite it forever. Rows from before are of an unknown parser (NULL)."""
     db.execute("ALTER TABLE entries ADD COLUMN hash_version TEXT")
     db.execute("ALTER TABLE entries ADD COLUMN hash_updates INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m004_notices(db: sqlite_utils.Database) -> None:
+    """Alerts that are not digests (spikes, feed health), queued per channel like digests."""
+    _execute_all(db, """
+    CREATE TABLE notices (
+        id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT,
+        last_error TEXT,
+        claimed_until TEXT,
+        PRIMARY KEY (id, channel)
+    );
+    CREATE INDEX notices_pending ON notices (channel, delivered_at);
+    """)
