@@ -290,7 +290,7 @@ def test_missed_digest_runs_once_at_start(feed_server: FeedServer, workspace: Wo
                    [three_days_ago])
     daemon = start(workspace, None)
     try:
-        daemon.wait_for_output("[veille] matin — 1 nouvelle mention")
+        daemon.wait_for_output("[veille] matin — 1 sujet, 1 mention")
         daemon.wait_for_line("delivered 1 matches of matin to console")
         report = json.loads(workspace.run("status", "--format", "json").stdout)
         [matin] = report["watchlists"]

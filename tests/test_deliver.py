@@ -68,7 +68,7 @@ def test_email_digest_structure_and_no_duplicates(feed_server, smtp_server: Mail
     assert envelope.mail_from == "veille@example.org"
     assert envelope.rcpt_tos == ["com@example.org", "presse@example.org"]
     msg = email.message_from_bytes(envelope.original_content, policy=policy.default)
-    assert msg["Subject"] == "[veille] parti-pirate — 2 nouvelles mentions"
+    assert msg["Subject"] == "[veille] parti-pirate — 2 sujets, 2 mentions"
     assert msg["Message-ID"].startswith("<veille.") and msg["Date"] and msg["List-Id"]
     assert msg.get_content_type() == "multipart/alternative"
     text, html = msg.get_payload()
@@ -78,7 +78,8 @@ def test_email_digest_structure_and_no_duplicates(feed_server, smtp_server: Mail
     assert "«Parti pirate»" in text.get_content()
     body = html.get_content()
     assert '<mark style="background:#fff3b0;color:inherit;">Parti pirate</mark>' in body
-    assert "Ouest-Éclair" in body and 'href="https://ex.fr/1?utm_source=x"' in body
+    # links are sent without their tracking parameters
+    assert "Ouest-Éclair" in body and 'href="https://ex.fr/1"' in body and "utm_" not in body
     assert "nothing pending" in workspace.run("digest", "--send").stdout
     assert len(smtp_server.messages) == 1
     pending = json.loads(workspace.run("digest", "--format", "json").stdout)
@@ -162,15 +163,18 @@ def test_same_story_in_two_feeds_is_shown_once(feed_server, workspace):
     assert item["also_in"] == ["Fil B"] or item["also_in"] == ["Fil A"]
     text = workspace.run("digest").stdout
     assert "aussi dans" in text
-    assert "## parti-pirate — 2 mentions" in workspace.run("digest", "--format",
-                                                           "markdown").stdout
+    assert "## parti-pirate — 1 sujet, 2 mentions" in workspace.run("digest", "--format",
+                                                                    "markdown").stdout
+    # the link shown is the article's, tracking parameters removed, as the feed spelt it
+    assert item["link"] in ("https://ex.fr/p", "http://EX.fr/p/") and item["mentions"] == 2
+    assert data["watchlists"][0]["stories"] == 1
     assert "<!DOCTYPE html>" in workspace.run("digest", "--format", "html").stdout
 
 
 def test_console_channel_is_the_default(feed_server, workspace):
     setup(workspace, feed_server, "", "")
     out = workspace.run("digest", "--send").stdout
-    assert "[veille] parti-pirate — 2 nouvelles mentions" in out
+    assert "[veille] parti-pirate — 2 sujets, 2 mentions" in out
     assert "sent: parti-pirate → console: 2 matches (printed)" in out
 
 
@@ -182,7 +186,7 @@ def test_apprise_channel_posts_to_a_real_receiver(feed_server, workspace):
     assert "sent: parti-pirate → chat" in workspace.run("digest", "--send").stdout
     [request] = feed_server.requests("/notify")
     payload = json.loads(request.body)
-    assert payload["title"] == "[veille] parti-pirate — 2 nouvelles mentions"
+    assert payload["title"] == "[veille] parti-pirate — 2 sujets, 2 mentions"
     assert "https://ex.fr/1" in payload["message"]
 
 
@@ -352,3 +356,16 @@ def test_a_batch_being_sent_elsewhere_is_not_sent_twice(feed_server, workspace):
     [outcome] = asyncio.run(outbox.deliver())
     app.close()
     assert outcome.ok and len(feed_server.requests("/hook")) == 1
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("https://ex.fr/a?utm_source=x&id=3&fbclid=z", "https://ex.fr/a?id=3"),
+    ("http://EX.fr/Article/?gclid=1", "http://EX.fr/Article/"),
+    ("https://www.google.com/url?url=https://lemonde.fr/x%3Futm_medium%3Drss&sa=t",
+     "https://lemonde.fr/x"),
+    ("https://ex.fr/a?page=2#comments", "https://ex.fr/a?page=2#comments"),
+])
+def test_links_shown_lose_their_tracking_parameters_only(raw, shown):
+    from veille.normalize import clean_link
+
+    assert clean_link(raw) == shown

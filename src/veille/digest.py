@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .match import highlight_spans
 from .models import StoredMatch
-from .normalize import canonical_url
+from .normalize import canonical_url, clean_link
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class DigestItem:
     also_in: tuple[str, ...] = ()
     match_ids: tuple[int, ...] = ()
     feed_url: str = ""
+    story_id: int | None = None
+    mentions: int = 1  # articles telling this story, the first one included
 
     def segments(self) -> list[tuple[str, bool]]:
         """The snippet cut into (text, is_a_matched_term) pieces, for highlighting."""
@@ -54,8 +56,13 @@ class DigestItem:
 class WatchlistDigest:
     name: str
     description: str
-    items: tuple[DigestItem, ...]
-    match_count: int  # before merging the same story seen in several feeds
+    items: tuple[DigestItem, ...]  # one per story
+    match_count: int  # mentions: before merging the same story seen in several feeds
+
+    @property
+    def counts(self) -> str:
+        """"3 sujets, 7 mentions": what users count is stories, with the mentions beside."""
+        return counts(len(self.items), self.match_count)
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,10 @@ class Digest:
     @property
     def match_count(self) -> int:
         return sum(w.match_count for w in self.watchlists)
+
+    @property
+    def counts(self) -> str:
+        return counts(sum(len(w.items) for w in self.watchlists), self.match_count)
 
     @property
     def match_ids(self) -> list[int]:
@@ -86,24 +97,39 @@ def _segments(text: str, terms: Sequence[str]) -> list[tuple[str, bool]]:
     return out
 
 
+def counts(stories: int, mentions: int) -> str:
+    return (f"{stories} {'sujet' if stories == 1 else 'sujets'}, "
+            f"{mentions} {'mention' if mentions == 1 else 'mentions'}")
+
+
+def _story_key(m: StoredMatch) -> str:
+    """The story found at ingest (stories.py); matches from before stories existed, or with
+    grouping off, fall back to the special case of one canonical link."""
+    if m.story_id is not None:
+        return f"story:{m.story_id}"
+    return "link:" + canonical_url(m.entry.link) if m.entry.link else f"entry:{m.entry.id}"
+
+
 def merge_stories(matches: Sequence[StoredMatch]) -> list[DigestItem]:
-    """One item per story: matches whose links are the same article once normalized are
-    merged, newest first, the other feeds listed under "also in"."""
+    """One item per story, the newest stories first. An item shows the story's earliest
+    article, the one that broke it; the other outlets are listed under "also in"."""
     groups: dict[str, list[StoredMatch]] = {}
-    for m in sorted(matches, key=lambda m: (m.entry.published, m.id), reverse=True):
-        key = canonical_url(m.entry.link) if m.entry.link else f"entry:{m.entry.id}"
-        groups.setdefault(key, []).append(m)
+    for m in sorted(matches, key=lambda m: (m.entry.published, m.entry.first_seen, m.id)):
+        groups.setdefault(_story_key(m), []).append(m)
     items = []
-    for group in groups.values():
+    for group in sorted(groups.values(), key=lambda g: max((m.entry.published, m.id) for m in g),
+                        reverse=True):
         first = group[0]
         e = first.entry
         others = tuple(dict.fromkeys(m.entry.feed_title for m in group[1:]
                                      if m.entry.feed_title != e.feed_title))
         terms = tuple(dict.fromkeys(t for m in group for t in m.terms))
         items.append(DigestItem(
-            title=e.title or "(sans titre)", link=e.link, feed=e.feed_title or e.feed_url,
-            published=e.published, first_seen=e.first_seen, terms=terms, snippet=first.snippet,
-            also_in=others, match_ids=tuple(m.id for m in group), feed_url=e.feed_url))
+            title=e.title or "(sans titre)", link=clean_link(e.link) if e.link else None,
+            feed=e.feed_title or e.feed_url, published=e.published, first_seen=e.first_seen,
+            terms=terms, snippet=first.snippet, also_in=others,
+            match_ids=tuple(m.id for m in group), feed_url=e.feed_url, story_id=first.story_id,
+            mentions=len(group)))
     return items
 
 
@@ -142,12 +168,11 @@ def _context(digest: Digest) -> dict[str, Any]:
 
 
 def subject(digest: Digest) -> str:
-    """`[veille] parti-pirate — 12 nouvelles mentions`."""
-    n = digest.match_count
+    """`[veille] parti-pirate — 3 sujets, 12 mentions`."""
     if not any(w.items for w in digest.watchlists):
         return "[veille] message de test"
     names = ", ".join(w.name for w in digest.watchlists if w.items) or "veille"
-    return f"[veille] {names} — {n} {'nouvelle mention' if n == 1 else 'nouvelles mentions'}"
+    return f"[veille] {names} — {digest.counts}"
 
 
 def render_text(digest: Digest) -> str:
@@ -170,20 +195,22 @@ def render_html(digest: Digest) -> str:
 def _match_json(item: DigestItem) -> dict[str, Any]:
     return {"title": item.title, "link": item.link, "feed": item.feed, "feed_url": item.feed_url,
             "published": item.published.isoformat(), "first_seen": item.first_seen.isoformat(),
-            "terms": list(item.terms), "snippet": item.snippet, "also_in": list(item.also_in)}
+            "terms": list(item.terms), "snippet": item.snippet, "also_in": list(item.also_in),
+            "story_id": item.story_id, "mentions": item.mentions}
 
 
 def render_json(digest: Digest) -> dict[str, Any]:
     return {"id": digest.id, "generated_at": digest.generated_at.isoformat(),
-            "watchlists": [{"name": w.name, "count": w.match_count,
+            "watchlists": [{"name": w.name, "count": w.match_count, "stories": len(w.items),
                             "matches": [_match_json(i) for i in w.items]}
                            for w in digest.watchlists]}
 
 
 def webhook_payload(digest: Digest) -> dict[str, Any]:
-    """One watchlist per delivery: {"id", "watchlist", "generated_at", "matches": [...]}."""
+    """One watchlist per delivery: {"id", "kind", "watchlist", "generated_at", "matches"}."""
     w = digest.watchlists[0]
-    return {"id": digest.id, "watchlist": w.name, "generated_at": digest.generated_at.isoformat(),
+    return {"id": digest.id, "kind": "digest", "watchlist": w.name,
+            "generated_at": digest.generated_at.isoformat(),
             "matches": [_match_json(i) for i in w.items]}
 
 

@@ -197,6 +197,7 @@ class StoredMatch:
     matched_at: datetime
     silent: bool
     entry: StoredEntry
+    story_id: int | None = None  # the story the entry was grouped into at ingest (stories.py)
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,24 @@ def unwrap_redirector(url: str) -> str:
     return url
 
 
+def clean_link(url: str) -> str:
+    """The link to show or send: the article itself (redirector unwrapped) without tracking
+    parameters, otherwise as the feed gave it (scheme, case and path kept, unlike
+    canonical_url, which is for comparing, not for clicking)."""
+    url = unwrap_redirector(url.strip())
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.scheme.lower() not in ("http", "https") or not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if not _TRACKING.match(k)]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment))
+
+
 def canonical_url(url: str) -> str:
     """One spelling per article: lower-case scheme and host, no default port, no fragment,
     no tracking parameters, no trailing slash, redirectors unwrapped. http and https are one."""
