@@ -1,0 +1,737 @@
+"""Mention spikes: a watchlist suddenly mentioned far more than usual. Pure: no I/O, no clock.
+
+Counting is by story (one dispatch copied by 20 feeds is one mention), dated by the story's
+first copy: its published date, or when veille first saw it if undated. Silent matches
+count too, so a new install learns at once from the archives its feeds carry. The caller
+(the store) provides, per watchlist:
+
+* `History(hourly, start)`: distinct stories per UTC hour, keyed by the hour's start, over
+  at least the `BASELINE_DAYS` (28) days before the window; zero hours may be left out.
+  Stories GROUP BY their key with MIN(published), then COUNT(*) GROUP BY that hour.
+  `start` is since when the record is complete (`SpikeState.watching_since`).
+* the window's stories, `Story(id, at, copies)`: one per story whose first copy is in the
+  window (`at` > now - window), `copies` its matched entries. `stories_from_events` builds
+  them from raw (time, story id) rows.
+
+The baseline (`learn_baseline`) is a Poisson rate per hour of the week, in local time:
+level x hour-of-day profile x day-of-week profile, fitted on the 4 weeks before the window.
+
+* Not median and MAD per hour of week: 4 weeks give 4 samples per cell, and for the many
+  watchlists under about one story an hour the median and the MAD of such counts are 0, so
+  the baseline would be 0 and any story a spike. The product pools 28 samples per hour of
+  the day and 96 hours per weekday: enough to see a Monday-morning rhythm at 0.2 stories/h.
+* Profiles are shrunk toward flat by pseudo-counts (the hour-of-day one also smoothed over
+  its neighbours), so a sparse list gets a nearly flat baseline instead of its noise.
+* Outliers: hours far above the fit (mean + 3 sd + 1) are clipped to that bound and the
+  model refitted, twice, so one past burst barely moves the baseline, while a lasting rise
+  (a brand in the news every day now) raises the level, as it should.
+* The rate used is the fit plus half its standard error (`UNCERTAINTY_Z`), from the number
+  of stories behind each hour's estimate: +4% for a list at 5 stories/h after 4 weeks, +25%
+  after one day. It keeps the first days quiet (the daily rhythm is still flat in the model,
+  so a normal morning looks high) and halves false alarms at 1 story/h, for a few points of
+  detection of 5x bursts (the evaluation tried 0, 0.5 and 1).
+* Cold start: no alert before the record covers `WARMUP_HOURS`; the rate never goes under
+  `FLOOR_RATE`, so a list that never matched has a finite baseline and readable factors.
+* No negative binomial: the alert rule is the user's, factor AND excess (`is_spike`), so only
+  the expected count is needed; the minimum excess does the work of a significance test
+  for sparse lists. bench/eval_spikes.py measures detection and false alarms.
+
+The detector (`step`) alerts once per episode; the episode ends after the rate has been
+calm (`is_calm`: under half the factor, or under half the minimum excess) for a whole
+window. Its state is a small JSON-able `SpikeState` per watchlist. A step costs O(window)
+with a `Baseline` the caller keeps for up to an hour; a relearn costs O(hours of history +
+168), about a millisecond, and `check` does both for callers that keep nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta, tzinfo
+from operator import mul
+from typing import Any
+
+from .units import format_duration, parse_duration
+
+HOUR = 3600
+WEEK_HOURS = 168
+BASELINE_DAYS = 28
+WARMUP_HOURS = 24.0
+FLOOR_RATE = 1 / 48  # stories per hour: one every two days
+PROFILE_PSEUDO = 4.0  # stories added to each profile cell at the flat rate (shrinkage)
+CLIP_SD = 3.0
+CLIP_ROUNDS = 2
+UNCERTAINTY_Z = 0.5
+TOP_STORIES = 5
+
+# --- settings --------------------------------------------------------------------------------
+
+_SPIKE_KEYS = ("factor", "min", "window")
+MIN_WINDOW = 5 * 60.0
+MAX_WINDOW = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class SpikeSettings:
+    """`spike = { factor = 4, min = 5, window = "2h" }` of a watchlist; `spike = false` is
+    `enabled=False`. `min_count` is the TOML `min`: the window must hold `factor` times the
+    baseline and `min` stories more than it, so a list that usually gets 0.4 stories in a
+    window alerts from 6 (not at 2, which is already 5x), one that gets 10 from 40."""
+
+    enabled: bool = True
+    factor: float = 4.0
+    min_count: int = 5
+    window: float = 2 * 3600.0  # seconds
+
+    @property
+    def window_delta(self) -> timedelta:
+        return timedelta(seconds=self.window)
+
+
+def parse_spike_settings(value: Any) -> SpikeSettings:
+    """The TOML `spike` value: absent (None) or true for the defaults, false to turn spikes
+    off, or a table of any of factor, min, window. Raises ValueError naming the bad key."""
+    if value is None or value is True:
+        return SpikeSettings()
+    if value is False:
+        return SpikeSettings(enabled=False)
+    if not isinstance(value, Mapping):
+        raise ValueError(f"spike: expected a table like {{ factor = 4, min = 5, window = \"2h\" }} "
+                         f"or false, got {value!r}")
+    for key in value:
+        if key not in _SPIKE_KEYS:
+            close = difflib.get_close_matches(str(key), _SPIKE_KEYS, n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            raise ValueError(f"spike: unknown key {key!r}{hint}; expected factor, min, window")
+    defaults = SpikeSettings()
+    return SpikeSettings(
+        factor=_parse_factor(value.get("factor", defaults.factor)),
+        min_count=_parse_min(value.get("min", defaults.min_count)),
+        window=_parse_window(value.get("window", defaults.window)))
+
+
+def _parse_factor(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"spike.factor: expected a number like 4, got {value!r}")
+    if value <= 1:
+        raise ValueError(f"spike.factor: must be above 1 (times the usual rate), got {value!r}")
+    return float(value)
+
+
+def _parse_min(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"spike.min: expected a whole number of stories like 5, got {value!r}")
+    if value < 1:
+        raise ValueError(f"spike.min: must be at least 1, got {value!r}")
+    return value
+
+
+def _parse_window(value: Any) -> float:
+    try:
+        seconds = parse_duration(value)
+    except (ValueError, TypeError):
+        raise ValueError(f'spike.window: expected a duration like "2h" or "90m", '
+                         f"got {value!r}") from None
+    if not MIN_WINDOW <= seconds <= MAX_WINDOW:
+        raise ValueError(f"spike.window: must be between {format_duration(MIN_WINDOW)} and "
+                         f"{format_duration(MAX_WINDOW)}, got {value!r}")
+    return seconds
+
+
+# --- input -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Story:
+    """One story of a watchlist: `at` is its first copy's date (published, else first seen),
+    `copies` how many matched entries carry it (the same article in several feeds)."""
+
+    id: str
+    at: datetime
+    copies: int = 1
+
+
+@dataclass(frozen=True)
+class History:
+    """Distinct stories per UTC hour (`hourly[hour_start]`), zero hours optional.
+
+    `start`: since when the record is complete, so that the quiet hours before the first
+    story count as quiet rather than unknown: a watchlist that never matched in three weeks
+    then gets 8 stories is a spike. Pass `SpikeState.watching_since` (the first step). The
+    record begins at the earlier of `start` and the oldest hour in `hourly` (archives)."""
+
+    hourly: Mapping[datetime, int]
+    start: datetime | None = None
+
+
+def stories_from_events(events: Iterable[tuple[datetime, str]]) -> list[Story]:
+    """(time, story id) per matched entry -> one Story per id, dated by its first copy,
+    oldest first. For callers that read raw rows rather than GROUP BY story."""
+    first: dict[str, datetime] = {}
+    copies: dict[str, int] = {}
+    for at, story in events:
+        if story not in first or at < first[story]:
+            first[story] = at
+        copies[story] = copies.get(story, 0) + 1
+    return sorted((Story(s, first[s], copies[s]) for s in first), key=lambda s: (s.at, s.id))
+
+
+def hourly_counts(stories: Iterable[Story]) -> dict[datetime, int]:
+    """Stories per UTC hour start: what the store's GROUP BY returns, for tests and replays."""
+    out: dict[datetime, int] = {}
+    for s in stories:
+        hour = _from_epoch_hour(_epoch_hour(s.at))
+        out[hour] = out.get(hour, 0) + 1
+    return out
+
+
+# --- baseline --------------------------------------------------------------------------------
+
+_EPOCH_DAY = datetime(1970, 1, 1).toordinal()
+
+
+def _epoch_hour(when: datetime) -> int:
+    return int(when.timestamp() // HOUR)
+
+
+def _from_epoch_hour(hour: int) -> datetime:
+    return datetime.fromtimestamp(hour * HOUR, UTC)
+
+
+_WEEK_HOURS_BY_ZONE: dict[tzinfo, dict[int, int]] = {}
+
+
+def _week_hours(tz: tzinfo) -> dict[int, int]:
+    """Memo of epoch hour -> hour of week for a zone: the learner looks up ~700 hours per
+    watchlist, and a dict lookup is what its inner loop can afford."""
+    table = _WEEK_HOURS_BY_ZONE.get(tz)
+    if table is None or len(table) > 100_000:
+        table = _WEEK_HOURS_BY_ZONE[tz] = {}
+    return table
+
+
+def _hour_of_week(epoch_hour: int, tz: tzinfo) -> int:
+    """0 = Monday 0h local. The hour's middle is used so that half-hour zones fall on one."""
+    table = _week_hours(tz)
+    how = table.get(epoch_hour)
+    if how is None:
+        local = datetime.fromtimestamp(epoch_hour * HOUR + HOUR // 2, tz)
+        how = table[epoch_hour] = local.weekday() * 24 + local.hour
+    return how
+
+
+_EXPOSURES: dict[tuple[int, int, tzinfo], tuple[int, ...]] = {}
+
+
+def _exposure(first: int, end: int, tz: tzinfo) -> tuple[int, ...]:
+    """Hours of [first, end) per hour of the week. Memoized: every watchlist with that span
+    shares it, and the next hour's span is this one slid (or grown) by an hour."""
+    key = (first, end, tz)
+    out = _EXPOSURES.get(key)
+    if out is not None:
+        return out
+    slid, grown = _EXPOSURES.get((first - 1, end - 1, tz)), _EXPOSURES.get((first, end - 1, tz))
+    if slid is not None or grown is not None:
+        counts = list(slid or grown or ())
+        if slid is not None:
+            counts[_hour_of_week(first - 1, tz)] -= 1
+        counts[_hour_of_week(end - 1, tz)] += 1
+    else:
+        counts = [0] * WEEK_HOURS
+        for hour in range(first, end):
+            counts[_hour_of_week(hour, tz)] += 1
+    if len(_EXPOSURES) > 512:
+        _EXPOSURES.clear()
+    out = _EXPOSURES[key] = tuple(counts)
+    return out
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Expected stories per hour for each hour of the week (Monday 0h local first)."""
+
+    rates: tuple[float, ...]
+    hours: int  # hours of record it was learnt from
+    tz: tzinfo = UTC
+
+    @property
+    def ready(self) -> bool:
+        """Too short a record says nothing of the usual rate: no alert before the warm-up."""
+        return self.hours >= WARMUP_HOURS
+
+    @property
+    def mean_rate(self) -> float:
+        return sum(self.rates) / WEEK_HOURS
+
+    def rate_at(self, when: datetime) -> float:
+        return self.rates[_hour_of_week(_epoch_hour(when), self.tz)]
+
+    def expected(self, start: datetime, end: datetime) -> float:
+        """Stories expected in [start, end): each hour's rate times the part of it covered."""
+        t0, t1 = start.timestamp(), end.timestamp()
+        total, hour = 0.0, int(t0 // HOUR)
+        while hour * HOUR < t1:
+            covered = min(t1, (hour + 1) * HOUR) - max(t0, hour * HOUR)
+            total += self.rates[_hour_of_week(hour, self.tz)] * covered / HOUR
+            hour += 1
+        return total
+
+
+def learn_baseline(history: History, now: datetime, settings: SpikeSettings,
+                   tz: tzinfo = UTC) -> Baseline:
+    """The baseline from the complete hours before the window, over the last BASELINE_DAYS.
+
+    The window itself is left out so that a burst does not raise its own bar. Cheap enough
+    to call every step; a daemon may also keep it an hour (the window then overlaps it by at
+    most that hour)."""
+    end = _epoch_hour(now - settings.window_delta)
+    first = _record_start(history)
+    if first is None or first >= end:
+        return Baseline((FLOOR_RATE,) * WEEK_HOURS, 0, tz)
+    first = max(first, end - BASELINE_DAYS * 24)
+    cells, raw = _cells(history.hourly, first, end, tz)
+    exposure = _exposure(first, end, tz)
+    totals, rates = raw, _fit(raw, exposure)
+    for _ in range(CLIP_ROUNDS):
+        clipped = _clipped(cells, raw, rates)
+        if clipped == totals:
+            break
+        totals, rates = clipped, _fit(clipped, exposure)
+    rates = [r * m for r, m in zip(rates, _margins(totals), strict=True)]
+    return Baseline(tuple(max(r, FLOOR_RATE) for r in rates), end - first, tz)
+
+
+def _record_start(history: History) -> int | None:
+    """The first hour of the record: `start`, or the oldest hour given if older (archives)."""
+    candidates = [t for t in (min(history.hourly, default=None), history.start) if t is not None]
+    return _epoch_hour(min(candidates)) if candidates else None
+
+
+def _cells(hourly: Mapping[datetime, int], first: int, end: int,
+           tz: tzinfo) -> tuple[list[list[int]], list[float]]:
+    """The counts of the hours in [first, end) by hour of the week, and their totals. The
+    one pass over every hour of the history: UTC keys skip datetime arithmetic."""
+    counted = [(w, c) for w, c in hourly.items() if c > 0]
+    if all(w.tzinfo is UTC for w, _ in counted):
+        hours = [(w.toordinal() - _EPOCH_DAY) * 24 + w.hour for w, _ in counted]
+    else:
+        hours = [_epoch_hour(w) for w, _ in counted]
+    cells: list[list[int]] = [[] for _ in range(WEEK_HOURS)]
+    totals = [0.0] * WEEK_HOURS
+    table = _week_hours(tz)
+    for hour, (_, c) in zip(hours, counted, strict=True):
+        if first <= hour < end:
+            how = table.get(hour)
+            if how is None:
+                how = _hour_of_week(hour, tz)
+            cells[how].append(c)
+            totals[how] += c
+    return cells, totals
+
+
+def _clipped(cells: Sequence[Sequence[int]], totals: Sequence[float],
+             rates: Sequence[float]) -> list[float]:
+    """Each cell's total with its hours capped where a Poisson of the fitted rate would be
+    above one chance in ~1,000 (mean + 3 sd + 1)."""
+    out = list(totals)
+    for k, rate in enumerate(rates):
+        cap = rate + CLIP_SD * math.sqrt(rate) + 1
+        if totals[k] > cap and max(cells[k]) > cap:
+            out[k] = sum(min(c, cap) for c in cells[k])
+    return out
+
+
+def _fit(cells: Sequence[float], exposure: Sequence[int]) -> list[float]:
+    """Poisson rates per hour of week = level x hour-of-day x day-of-week factors."""
+    seen = [cells[d * 24:(d + 1) * 24] for d in range(7)]
+    hours = [exposure[d * 24:(d + 1) * 24] for d in range(7)]
+    level = sum(cells) / sum(exposure)
+    hod = _hour_profile(seen, hours, level, [1.0] * 7)
+    day = _day_profile(seen, hours, level, hod)
+    return [level * f * h for f in day for h in hod]
+
+
+def _margins(cells: Sequence[float]) -> list[float]:
+    """1 + UNCERTAINTY_Z relative standard errors of each hour of week's fitted rate, from
+    the stories behind its level, its hour of the day (3 smoothed hours) and its weekday."""
+    seen = [cells[d * 24:(d + 1) * 24] for d in range(7)]
+    total = sum(cells) + PROFILE_PSEUDO
+    by_hour = _smooth([sum(col) for col in zip(*seen, strict=True)])
+    hour_var = [1 / (o * 8 / 3 + PROFILE_PSEUDO) for o in by_hour]
+    day_var = [1 / (sum(row) + PROFILE_PSEUDO) for row in seen]
+    return [1 + UNCERTAINTY_Z * math.sqrt(1 / total + dv + hv)
+            for dv in day_var for hv in hour_var]
+
+
+def _hour_profile(seen: Sequence[Sequence[float]], hours: Sequence[Sequence[int]], level: float,
+                  day: Sequence[float]) -> list[float]:
+    """Observed / expected per hour of the day, smoothed over the neighbouring hours (news
+    rhythms are smooth) and shrunk toward flat, then rescaled so the total is kept."""
+    weight = [sum(map(mul, col, day)) for col in zip(*hours, strict=True)]
+    observed = _smooth([sum(col) for col in zip(*seen, strict=True)])
+    expected = _smooth([level * w for w in weight])
+    raw = [(o + PROFILE_PSEUDO) / (e + PROFILE_PSEUDO) if e > 0 else 1.0
+           for o, e in zip(observed, expected, strict=True)]
+    return _rescale(raw, weight)
+
+
+def _day_profile(seen: Sequence[Sequence[float]], hours: Sequence[Sequence[int]], level: float,
+                 hod: Sequence[float]) -> list[float]:
+    weight = [sum(map(mul, row, hod)) for row in hours]
+    raw = [(sum(row) + PROFILE_PSEUDO) / (level * w + PROFILE_PSEUDO) if w > 0 else 1.0
+           for row, w in zip(seen, weight, strict=True)]
+    return _rescale(raw, weight)
+
+
+def _smooth(values: Sequence[float]) -> list[float]:
+    n = len(values)
+    return [(values[i - 1] + 2 * values[i] + values[(i + 1) % n]) / 4 for i in range(n)]
+
+
+def _rescale(factors: Sequence[float], weights: Sequence[float]) -> list[float]:
+    """Factors whose weighted mean is 1: the profile moves stories around, the level counts."""
+    total = sum(weights)
+    mean = sum(f * w for f, w in zip(factors, weights, strict=True)) / total if total else 1.0
+    return [f / mean for f in factors] if mean > 0 else [1.0] * len(factors)
+
+
+# --- detector --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SpikeState:
+    """What a watchlist's detector remembers between steps; `to_json()` / `from_json()`.
+
+    Armed when `episode_start` is None. In an episode it keeps the episode's id, its peak,
+    and since when the rate has been calm (the episode ends when calm lasts a window)."""
+
+    watching_since: datetime | None = None
+    episode_start: datetime | None = None
+    episode_id: str | None = None
+    alerted_at: datetime | None = None
+    peak_count: int = 0
+    peak_factor: float = 0.0
+    calm_since: datetime | None = None
+
+    @property
+    def in_episode(self) -> bool:
+        return self.episode_start is not None
+
+    def to_json(self) -> dict[str, Any]:
+        values = ((f.name, getattr(self, f.name)) for f in fields(self))
+        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SpikeState:
+        """Unknown keys are ignored and missing ones take their defaults, so a state written
+        by another version still loads."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            value = data.get(f.name, f.default)
+            if isinstance(value, str) and f.name in _STATE_TIMES:
+                value = datetime.fromisoformat(value)
+            values[f.name] = value
+        return cls(**values)
+
+
+_STATE_TIMES = ("watching_since", "episode_start", "alerted_at", "calm_since")
+
+
+@dataclass(frozen=True)
+class SpikeEvent:
+    """One alert: `count` stories in `window` seconds up to `generated_at`, against `baseline`
+    expected (the baseline's rate over the window), `factor` = count / baseline. Story ids:
+    `stories` all of the window's (oldest first), `first` the earliest since the burst
+    began (`started_at`), `biggest` those carried by the most feeds."""
+
+    id: str
+    watchlist: str
+    generated_at: datetime
+    window: float
+    count: int
+    baseline: float
+    factor: float
+    started_at: datetime
+    stories: tuple[str, ...] = ()
+    first: tuple[str, ...] = ()
+    biggest: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The window as `step` sees it: stories counted, expected, and the ratio."""
+
+    count: int
+    expected: float
+
+    @property
+    def factor(self) -> float:
+        return self.count / self.expected if self.expected > 0 else math.inf
+
+
+def is_spike(reading: Reading, settings: SpikeSettings) -> bool:
+    """Both: `factor` times the baseline, and `min_count` stories above it. The second keeps
+    sparse lists quiet (3 stories where 0.4 are usual is 7x, and happens every few weeks)."""
+    return (reading.count >= settings.factor * reading.expected
+            and reading.count - reading.expected >= settings.min_count)
+
+
+def is_calm(reading: Reading, settings: SpikeSettings) -> bool:
+    """Hysteresis: an episode calms down when either condition fails by half, below
+    max(1, factor/2) times the baseline or less than min/2 stories above it, so a rate that
+    hovers around the threshold does not alert on every crossing."""
+    return (reading.count < max(1.0, settings.factor / 2) * reading.expected
+            or reading.count - reading.expected < settings.min_count / 2)
+
+
+def window_stories(stories: Iterable[Story], now: datetime, settings: SpikeSettings) -> list[Story]:
+    """The window's stories, oldest first. Stories dated after `now` (a feed's clock ahead)
+    are counted: they are being published now."""
+    start = now - settings.window_delta
+    return sorted((s for s in stories if s.at > start), key=lambda s: (s.at, s.id))
+
+
+def read_window(baseline: Baseline, stories: Iterable[Story], now: datetime,
+                settings: SpikeSettings, lag: float = 0.0) -> tuple[list[Story], Reading]:
+    """The window's stories and its reading. `lag`: seconds within which a new story is
+    surely seen (the feeds' poll interval). A story published in the last `lag` seconds is
+    seen only if its feed was polled since, with a chance growing linearly to 1 over the
+    lag, so those seconds are expected at half their rate; else a polled, not pushed, window
+    always reads low by lag/2 of it (8% for 20 minutes of 2 hours)."""
+    recent = window_stories(stories, now, settings)
+    start = now - settings.window_delta
+    unseen = timedelta(seconds=min(max(lag, 0.0), settings.window))
+    expected = baseline.expected(start, now) - baseline.expected(now - unseen, now) / 2
+    return recent, Reading(len(recent), expected)
+
+
+def step(state: SpikeState, baseline: Baseline, stories: Iterable[Story], now: datetime,
+         settings: SpikeSettings, watchlist: str,
+         lag: float = 0.0) -> tuple[SpikeState, SpikeEvent | None]:
+    """One look at a watchlist: the new state, and an event when an episode begins.
+
+    `stories`: at least those whose first copy falls in the window (older ones are ignored);
+    `lag`: see `read_window`. Alerts once per episode; the episode ends once calm
+    (`is_calm`) has lasted a window."""
+    if not settings.enabled:
+        return SpikeState(watching_since=state.watching_since or now), None
+    if state.watching_since is None:
+        state = replace(state, watching_since=now)
+    recent, reading = read_window(baseline, stories, now, settings, lag)
+    if state.in_episode:
+        return _continue_episode(state, reading, now, settings), None
+    if not baseline.ready or not is_spike(reading, settings):
+        return state, None
+    event = _event(watchlist, recent, reading, baseline, now, settings)
+    return replace(state, episode_start=event.started_at, episode_id=event.id, alerted_at=now,
+                   peak_count=reading.count, peak_factor=reading.factor, calm_since=None), event
+
+
+def _continue_episode(state: SpikeState, reading: Reading, now: datetime,
+                      settings: SpikeSettings) -> SpikeState:
+    if not is_calm(reading, settings):
+        return replace(state, calm_since=None, peak_count=max(state.peak_count, reading.count),
+                       peak_factor=max(state.peak_factor, reading.factor))
+    calm_since = state.calm_since or now
+    if now - calm_since >= settings.window_delta:
+        return SpikeState(watching_since=state.watching_since)
+    return replace(state, calm_since=calm_since)
+
+
+def _event(watchlist: str, recent: Sequence[Story], reading: Reading, baseline: Baseline,
+           now: datetime, settings: SpikeSettings) -> SpikeEvent:
+    started = burst_start(recent, reading.expected / (settings.window / HOUR), now,
+                          settings.factor)
+    burst = [s for s in recent if s.at >= started]
+    biggest = sorted(burst, key=lambda s: (-s.copies, s.at, s.id))
+    return SpikeEvent(
+        id=episode_id(watchlist, started), watchlist=watchlist, generated_at=now,
+        window=settings.window, count=reading.count, baseline=reading.expected,
+        factor=reading.factor, started_at=started, stories=tuple(s.id for s in recent),
+        first=tuple(s.id for s in burst[:TOP_STORIES]),
+        biggest=tuple(s.id for s in biggest[:TOP_STORIES]))
+
+
+def burst_start(recent: Sequence[Story], rate: float, now: datetime, factor: float) -> datetime:
+    """When the burst began: the change point of a Poisson rate going from `rate` (stories/h,
+    the usual) to `factor` times it, i.e. the story from which the count up to now most
+    exceeds (factor - 1) / ln(factor) times the usual rate, 2.2x for 4x. `recent` is oldest
+    first; usual stories just before the burst are left out unless they are dense."""
+    threshold = rate * (factor - 1) / math.log(factor)
+    best, best_at = -math.inf, recent[0].at if recent else now
+    n = len(recent)
+    for i, s in enumerate(recent):
+        score = (n - i) - threshold * max(0.0, (now - s.at).total_seconds()) / HOUR
+        if score > best:
+            best, best_at = score, s.at
+    return best_at
+
+
+def episode_id(watchlist: str, started_at: datetime) -> str:
+    """Stable for an episode, so a retried delivery carries the same id."""
+    raw = f"spike\x1f{watchlist}\x1f{started_at.astimezone(UTC).isoformat()}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def check(state: SpikeState, history: History, stories: Iterable[Story], now: datetime,
+          settings: SpikeSettings, watchlist: str, tz: tzinfo = UTC,
+          lag: float = 0.0) -> tuple[SpikeState, SpikeEvent | None]:
+    """learn_baseline + step, for a caller that does not cache baselines. `history.start`
+    defaults to the state's `watching_since`."""
+    if history.start is None:
+        history = replace(history, start=state.watching_since or now)
+    return step(state, learn_baseline(history, now, settings, tz), stories, now, settings,
+                watchlist, lag)
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+def format_window(seconds: float) -> str:
+    """French: 7200 -> "2 h", 1800 -> "30 min", 5400 -> "1 h 30"."""
+    minutes = int(round(seconds / 60))
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h" if not rest else f"{hours} h {rest:02d}"
+
+
+def format_factor(factor: float) -> str:
+    """Rounded half up to a whole number: "9×"."""
+    return "∞×" if math.isinf(factor) else f"{int(math.floor(factor + 0.5))}×"
+
+
+def subject(event: SpikeEvent) -> str:
+    """`[veille] ALERTE nestle — 38 articles en 2 h (9× l'habituel)`."""
+    noun = "article" if event.count == 1 else "articles"
+    return (f"[veille] ALERTE {event.watchlist} — {event.count} {noun} en "
+            f"{format_window(event.window)} ({format_factor(event.factor)} l'habituel)")
+
+
+def webhook_body(event: SpikeEvent, matches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The JSON a webhook receives; `matches` are the caller's article dicts (as in digests),
+    in the order to show them. `window` is in seconds, `baseline` the expected count."""
+    return {"id": event.id, "kind": "spike", "watchlist": event.watchlist,
+            "generated_at": event.generated_at.isoformat(), "window": int(event.window),
+            "count": event.count, "baseline": round(event.baseline, 2),
+            "factor": round(event.factor, 1) if math.isfinite(event.factor) else None,
+            "matches": [dict(m) for m in matches]}
+
+
+# --- report: `veille watch spikes` -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Episode:
+    started_at: datetime
+    ended_at: datetime | None  # None: still going
+    peak_count: int
+    peak_factor: float
+    baseline: float  # expected over the window at the peak
+
+
+@dataclass(frozen=True)
+class SpikeReport:
+    """A watchlist now (window count, baseline, factor) and its episodes since `since`."""
+
+    watchlist: str
+    enabled: bool
+    window: float
+    count: int
+    baseline: float
+    factor: float
+    mean_rate: float  # usual stories per hour over the week
+    in_episode_since: datetime | None
+    episodes: tuple[Episode, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        def when(t: datetime | None) -> str | None:
+            return t.isoformat() if t else None
+        return {"watchlist": self.watchlist, "enabled": self.enabled, "window": int(self.window),
+                "count": self.count, "baseline": round(self.baseline, 2),
+                "factor": round(self.factor, 1) if math.isfinite(self.factor) else None,
+                "mean_rate": round(self.mean_rate, 3),
+                "in_episode_since": when(self.in_episode_since),
+                "episodes": [{"started_at": when(e.started_at), "ended_at": when(e.ended_at),
+                              "peak_count": e.peak_count, "peak_factor": round(e.peak_factor, 1),
+                              "baseline": round(e.baseline, 2)} for e in self.episodes]}
+
+
+def spike_report(watchlist: str, state: SpikeState, history: History, stories: Iterable[Story],
+                 now: datetime, since: datetime, settings: SpikeSettings,
+                 tz: tzinfo = UTC, lag: float = 0.0) -> SpikeReport:
+    """For `veille watch spikes --since 7d`: the current window and the past episodes.
+
+    `history` must reach BASELINE_DAYS before `since`. Past episodes are replayed from the
+    hourly counts (whole-hour windows, baseline relearnt daily), so their times are to the
+    hour and may differ slightly from what the daemon alerted on; the current reading is the
+    daemon's own."""
+    if history.start is None:
+        history = replace(history, start=state.watching_since)
+    baseline = learn_baseline(history, now, settings, tz)
+    _, reading = read_window(baseline, stories, now, settings, lag)
+    episodes = past_episodes(history, since, now, settings, tz) if settings.enabled else []
+    return SpikeReport(watchlist, settings.enabled, settings.window, reading.count,
+                       reading.expected, reading.factor, baseline.mean_rate,
+                       state.episode_start if settings.enabled else None, tuple(episodes))
+
+
+def past_episodes(history: History, since: datetime, now: datetime, settings: SpikeSettings,
+                  tz: tzinfo = UTC) -> list[Episode]:
+    """Episodes between `since` and `now`, replayed hour by hour on the hourly counts with
+    the detector's rules: alert on `is_spike`, end after a window of `is_calm`."""
+    episodes: list[Episode] = []
+    current: Episode | None = None
+    calm = 0
+    for at, reading, started in _hourly_readings(history, since, now, settings, tz):
+        if current is None:
+            if started is not None:
+                current, calm = Episode(started, None, reading.count, reading.factor,
+                                        reading.expected), 0
+        elif not is_calm(reading, settings):
+            calm = 0
+            if reading.count > current.peak_count:
+                current = replace(current, peak_count=reading.count, peak_factor=reading.factor,
+                                  baseline=reading.expected)
+        else:
+            calm += 1
+            if calm * HOUR >= settings.window:
+                episodes.append(replace(current, ended_at=at - timedelta(hours=calm)))
+                current = None
+    return episodes + ([current] if current else [])
+
+
+def _hourly_readings(history: History, since: datetime, now: datetime, settings: SpikeSettings,
+                     tz: tzinfo) -> Iterable[tuple[datetime, Reading, datetime | None]]:
+    """(hour, window reading, burst start when the reading is a spike) at each hour from
+    `since` to `now`; windows are whole hours, the baseline is relearnt daily."""
+    counts = {_epoch_hour(k): c for k, c in history.hourly.items() if c > 0}
+    hours = sorted(counts)
+    width = max(1, math.ceil(settings.window / HOUR))
+    hourly = replace(settings, window=float(width * HOUR))
+    first = _epoch_hour(since) + 1
+    baseline = learn_baseline(history, _from_epoch_hour(first), hourly, tz)
+    for hour in range(first, _epoch_hour(now) + 1):
+        at = _from_epoch_hour(hour)
+        if hour > first and (hour - first) % 24 == 0:
+            baseline = learn_baseline(history, at, hourly, tz)
+        lo, hi = bisect_right(hours, hour - width - 1), bisect_right(hours, hour - 1)
+        window = [(h, counts[h]) for h in hours[lo:hi]]
+        reading = Reading(sum(c for _, c in window), baseline.expected(at - hourly.window_delta, at))
+        spike = baseline.ready and is_spike(reading, hourly)
+        yield at, reading, _hourly_start(window, hour, reading, hourly) if spike else None
+
+
+def _hourly_start(window: Sequence[tuple[int, int]], end: int, reading: Reading,
+                  settings: SpikeSettings) -> datetime:
+    """`burst_start` on the window's hourly counts (hours before `end`, zero hours left out):
+    the hour from which the excess is largest."""
+    threshold = reading.expected / (settings.window / HOUR)
+    threshold *= (settings.factor - 1) / math.log(settings.factor)
+    best, best_hour, total = -math.inf, window[-1][0], 0.0
+    for hour, c in reversed(window):
+        total += c
+        score = total - threshold * (end - hour)
+        if score > best:
+            best, best_hour = score, hour
+    return _from_epoch_hour(best_hour)
