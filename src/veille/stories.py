@@ -1,0 +1,503 @@
+"""One story across outlets: group entries that tell the same story though their links differ.
+
+An AFP or Reuters dispatch is republished by twenty sites with small edits to its title and
+lead; Google News lists the publisher's article again as "Titre - Le Monde". A digest should
+show that story once, with the other outlets under "also in". Entries with the same canonical
+link are always one story; otherwise two entries are one story when the folded words of their
+title and first paragraph are similar enough (Jaccard over word shingles, stop words out).
+
+Everything here is pure: no clock, no I/O. `StoryIndex.add()` assigns a story at ingest and
+returns the `StoryRow` a store keeps; `StoryIndex.restore(rows)` rebuilds the same index after
+a restart. `digest_view()` turns matched entries and their story ids into one item per story.
+
+Why a bottom-k sketch and not datasketch's MinHash LSH: a typical entry (title + ~300 chars)
+has 30-60 distinct content words, so keeping the 64 smallest word hashes *is* the whole set
+for nearly every entry and Jaccard is computed exactly, for one fast hash per word instead of
+128 permutations per word (datasketch costs numpy calls per entry, ~10x our budget). Candidates
+are found through an inverted index on the 16 smallest hashes and on the title's: two entries
+with Jaccard J share none of their 16 smallest hashes with probability (1 - J)^16, 0.3 % at 0.3.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+import sys
+import zlib
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from operator import itemgetter
+from typing import Generic, TypeVar
+
+from .models import StoredEntry
+from .normalize import canonical_url, token_text
+
+DEFAULT_WINDOW = timedelta(hours=72)
+SKETCH_SIZE = 96  # smallest word hashes kept per entry: the whole set for typical entries
+INDEXED = 16  # of those, how many go into the inverted index
+TITLE_SIZE = 24  # title shingles kept (titles longer than this are rare)
+MIN_TITLE = 4  # a title-only entry needs this many content words to be compared at all
+MIN_BODY = 4  # fewer content words than this in the first paragraph: a title-only entry
+FIRST_PARAGRAPH = 500  # characters of summary read: the lead, not the whole article
+MAX_STORIES_PER_KEY = 32  # a word in more stories than this is not looked up (like "france")
+RARE_KEYS = 10  # postings read per add: the new entry's keys in the fewest stories
+MIN_SHARED = 3  # keys a candidate must share to be compared (2 for a title-only entry)
+MIN_SHARED_TITLE = 2
+MAX_CANDIDATES = 8  # entries compared per add, rarest shared words first
+_SIGNATURE_VERSION = 1
+
+_STOPWORDS = frozenset("""
+a b c d e f g h i j k l m n o p q r s t u v w x y z
+au aux avec ce ces cet cette ci ça ca dans de des du elle elles en et eux il ils je la le les
+leur leurs lui ma mais me meme mes moi mon ne nos notre nous on ou par pas pour qu que qui sa
+se ses son sur ta te tes toi ton tu un une vos votre vous est sont ete etre avoir ont avait
+sera fait faire comme donc car si tout tous toute toutes aussi deja encore apres avant depuis
+pendant selon lors sans sous entre vers chez dont ainsi alors plus moins tres cela celle celui
+ceux y afin dont quand
+the an and or of to in on at for from by with as is are was were be been being has have had
+it its this that these those he she they them his her their we you not no but if than then so
+up out over after before about into more said says will would can could also our us your who
+which what when where while there here all any some such only other own same too very just
+direct live update updated maj video videos exclusif breaking
+""".split())
+_DIGIT_GAP = re.compile("[0-9][.,\u00a0\u202f ][0-9]")  # "2,2" "3 000" "3.2": one word each
+_SEPARATORS = (" - ", " | ", " \u2013 ", " \u2014 ")  # before an outlet's name: " - Le Monde"
+_BIG_ENDIAN = sys.byteorder == "big"
+_MASK = 0xFFFFFFFF
+_HASHES: dict[str, int] = {}
+assert array("I").itemsize == 4
+
+
+# --- features -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Features:
+    """What an entry is compared by: hashed shingles of its title and of title + lead, sorted."""
+
+    title: tuple[int, ...]
+    text: tuple[int, ...]  # the SKETCH_SIZE smallest hashes of title + first paragraph
+    title_only: bool  # no lead to speak of (aggregator items): compared by title
+    truncated: bool  # the text had more shingles than the sketch keeps
+
+    @cached_property
+    def title_set(self) -> frozenset[int]:
+        return frozenset(self.title)
+
+    @cached_property
+    def text_set(self) -> frozenset[int]:
+        return frozenset(self.text)
+
+    def keys(self) -> frozenset[int]:
+        """Inverted-index keys: a few of the smallest text hashes, and every title hash (so
+        that a title-only aggregator item finds the article whose title it repeats)."""
+        return frozenset(self.text[:INDEXED]).union(self.title)
+
+    def signature(self) -> bytes:
+        """Plain bytes a store can keep: version, flags, title count, then uint32 hashes."""
+        hashes = array("I", self.title + self.text)
+        if _BIG_ENDIAN:
+            hashes.byteswap()
+        flags = self.title_only | self.truncated << 1
+        return bytes((_SIGNATURE_VERSION, flags, len(self.title))) + hashes.tobytes()
+
+    @classmethod
+    def from_signature(cls, data: bytes) -> Features | None:
+        """None for an empty or foreign signature: that entry keeps its story, attracts none."""
+        if len(data) < 3 or data[0] != _SIGNATURE_VERSION or (len(data) - 3) % 4:
+            return None
+        hashes = array("I")
+        hashes.frombytes(data[3:])
+        if _BIG_ENDIAN:
+            hashes.byteswap()
+        n = data[2]
+        return cls(tuple(hashes[:n]), tuple(hashes[n:]), bool(data[1] & 1), bool(data[1] & 2))
+
+
+def features(title: str, text: str, shingle: int = 1) -> Features:
+    """Features of an entry from its title and summary (only the first paragraph is read)."""
+    title_folded = _fold(strip_outlet_suffix(title))
+    lead = _fold(_lead(text))
+    if len(title_folded) > 2 and lead.startswith(title_folded):  # aggregators repeat the title
+        lead = lead[len(title_folded) - 1:]
+    title_words = [w for w in title_folded.split() if w not in _STOPWORDS]
+    body_words = [w for w in lead.split() if w not in _STOPWORDS]
+    title_only = len(body_words) < MIN_BODY
+    title_set = _shingles(title_words, shingle)
+    text_set = title_set if title_only else _shingles(title_words + body_words, shingle)
+    text_sorted = sorted(text_set)
+    return Features(tuple(sorted(title_set)[:TITLE_SIZE]), tuple(text_sorted[:SKETCH_SIZE]),
+                    title_only, len(text_sorted) > SKETCH_SIZE)
+
+
+def strip_outlet_suffix(title: str) -> str:
+    """ "Titre - Le Monde" -> "Titre": aggregators and some feeds append the outlet's name.
+    A tail of up to four words after a spaced dash or bar is taken for a name."""
+    cut = max(title.rfind(sep) for sep in _SEPARATORS)
+    if cut > 0:
+        tail, head = title[cut + 3:], title[:cut]
+        if len(tail.split()) <= 4 and len(head.split()) >= 2:
+            return head
+    return title
+
+
+def _lead(text: str) -> str:
+    if len(text) <= FIRST_PARAGRAPH:
+        return text
+    return text[:FIRST_PARAGRAPH].rsplit(" ", 1)[0]
+
+
+def _fold(text: str) -> str:
+    """normalize.token_text, numbers kept whole first: "2,2 %", "3 000", "3.2%" are one word
+    each (wire copies agree on their figures; successive monthly releases do not)."""
+    gaps = [m.start() + 1 for m in _DIGIT_GAP.finditer(text)]
+    if gaps:
+        text = "".join(text[i + 1:j] for i, j in zip([-1, *gaps], [*gaps, len(text)], strict=True))
+    return token_text(text)
+
+
+def _new_hash(word: str) -> int:
+    """crc32 is stable across processes (str hash is salted) and fast; fmix32 spreads it so
+    that the smallest hashes are a fair sample of the words."""
+    if len(_HASHES) > 1 << 18:
+        _HASHES.clear()
+    h = _HASHES[word] = _fmix(zlib.crc32(word.encode()))
+    return h
+
+
+def _fmix(h: int) -> int:
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & _MASK
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & _MASK
+    return h ^ (h >> 16)
+
+
+def _shingles(words: list[str], size: int) -> set[int]:
+    get = _HASHES.get
+    if size <= 1 or len(words) < size:
+        return {get(w) or _new_hash(w) for w in words}
+    hashes = [get(w) or _new_hash(w) for w in words]
+    out = set()
+    for i in range(len(hashes) - size + 1):
+        h = 0
+        for x in hashes[i:i + size]:
+            h = (h * 0x9E3779B1 + x) & _MASK
+        out.add(_fmix(h))
+    return out
+
+
+def similarity(a: Features, b: Features) -> tuple[float, bool]:
+    """(score, by_title). Two entries with a lead: Jaccard of their text shingles. When one
+    is title-only: the better of title Jaccard and how much of the shorter title is found in
+    the other entry; by_title is then True (that score has its own threshold)."""
+    if a.title_only or b.title_only:
+        short, other = (a, b) if len(a.title) <= len(b.title) else (b, a)
+        if len(short.title) < MIN_TITLE:
+            return 0.0, True
+        found = short.title_set & (other.text_set | other.title_set)
+        return max(_jaccard(a.title_set, b.title_set, False), len(found) / len(short.title)), True
+    return _jaccard(a.text_set, b.text_set, a.truncated or b.truncated), False
+
+
+def _jaccard(a: frozenset[int], b: frozenset[int], truncated: bool) -> float:
+    if not truncated:
+        inter = len(a & b)
+        union = len(a) + len(b) - inter
+        return inter / union if union else 0.0
+    # bottom-k estimator: the k smallest of the union, and how many of them both sets hold
+    bottom = sorted(a | b)[:SKETCH_SIZE]
+    return sum(1 for h in bottom if h in a and h in b) / len(bottom)
+
+
+def _text_jaccard(new: Features, signature: bytes) -> float | None:
+    """similarity() against a stored signature without decoding it, for the common case (both
+    entries with a lead, neither truncated); None when the general path must decide."""
+    if _BIG_ENDIAN or new.title_only or new.truncated or signature[1] & 3:
+        return None
+    text = memoryview(signature)[3 + 4 * signature[2]:].cast("I")
+    inter = len(new.text_set.intersection(text))
+    return inter / (len(new.text) + len(text) - inter)
+
+
+# --- the index -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StoryConfig:
+    """`threshold`: Jaccard of title + lead word sets above which two entries are one story.
+    `title_threshold`: the same for an entry without a lead (an aggregator item) against any.
+    `enabled=False`: every entry is its own story, except entries with the same canonical
+    link. Entries older than `window` attract no new members and are forgotten; at most
+    `max_entries` are kept (the oldest go first)."""
+
+    threshold: float = 0.55
+    title_threshold: float = 0.75
+    window: timedelta = DEFAULT_WINDOW
+    max_entries: int = 50_000
+    shingle: int = 1
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """What a store keeps per entry, and all `StoryIndex.restore()` needs.
+
+    entry_id  the store's entry id           story_id  the id of the story's first entry
+    at        when the entry was first seen   link      canonical link, "" when none
+    signature Features.signature(), b"" when grouping is off
+    """
+
+    entry_id: int
+    story_id: int
+    at: datetime
+    link: str
+    signature: bytes
+
+    @property
+    def new_story(self) -> bool:
+        return self.story_id == self.entry_id
+
+
+@dataclass(slots=True)
+class _Slot:
+    row: StoryRow
+    at: float
+
+
+class StoryIndex:
+    """Story ids assigned at ingest, one entry at a time, within a sliding time window.
+
+    A story's id is the entry id of its first entry, so ids need no counter and survive a
+    restart. An entry joins the story of the most similar earlier entry in the window (ties:
+    the earliest); stories are never merged afterwards, so an id once given never changes.
+    Per entry the index keeps its row (the signature is ~100-400 bytes) and ~20 postings.
+    """
+
+    def __init__(self, config: StoryConfig | None = None) -> None:
+        self.config = config or StoryConfig()
+        self._window = self.config.window.total_seconds()
+        self._slots: dict[int, _Slot] = {}
+        self._links: dict[str, int] = {}  # canonical link -> latest entry id with it
+        self._postings: dict[int, dict[int, int]] = {}  # hash -> {story id: latest entry id}
+        self._ages: list[tuple[float, int]] = []  # heap of (at, entry id) for eviction
+        self._latest = float("-inf")
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def story_of(self, entry_id: int) -> int | None:
+        slot = self._slots.get(entry_id)
+        return slot.row.story_id if slot else None
+
+    def rows(self) -> list[StoryRow]:
+        """The rows of the entries still in the window, oldest first."""
+        return [s.row for s in sorted(self._slots.values(), key=lambda s: (s.at, s.row.entry_id))]
+
+    def add_entry(self, entry: StoredEntry) -> StoryRow:
+        """`add()` for a stored entry: its summary (else content) as lead, first seen as time."""
+        return self.add(entry.id, entry.title, entry.summary_text or entry.content_text,
+                        entry.link, entry.first_seen)
+
+    def add(self, entry_id: int, title: str, text: str, link: str | None,
+            at: datetime) -> StoryRow:
+        """Assign `entry_id` a story and return the row to persist. An entry already in the
+        index keeps its story (an updated entry stays where it was)."""
+        known = self._slots.get(entry_id)
+        if known:
+            return known.row
+        ts = at.timestamp()
+        if ts > self._latest:
+            self._evict_before(ts - self._window)
+        canonical = canonical_url(link) if link else ""
+        feats = features(title, text, self.config.shingle) if self.config.enabled else None
+        story = self._linked(canonical, ts)
+        if story is None and feats is not None:
+            story = self._similar(feats, ts)
+        row = StoryRow(entry_id, entry_id if story is None else story, at, canonical,
+                       feats.signature() if feats else b"")
+        self._insert(row, ts, feats.keys() if feats else ())
+        return row
+
+    def evict(self, now: datetime) -> int:
+        """Forget entries older than the window at `now`; the number forgotten."""
+        before = len(self._slots)
+        self._evict_before(now.timestamp() - self._window)
+        return before - len(self._slots)
+
+    @classmethod
+    def restore(cls, rows: Iterable[StoryRow], config: StoryConfig | None = None,
+                now: datetime | None = None) -> StoryIndex:
+        """The index as it was, from the rows `add()` returned (any order). Rows older than the
+        window (at `now`, else at the newest row) are skipped; story ids are kept as stored.
+        A row whose signature this version cannot read keeps its story but attracts none."""
+        index = cls(config)
+        if now is not None:
+            index._latest = now.timestamp()
+        for row in sorted(rows, key=lambda r: (r.at.timestamp(), r.entry_id)):
+            ts = row.at.timestamp()
+            if row.entry_id in index._slots or ts < index._latest - index._window:
+                continue
+            index._evict_before(ts - index._window)
+            feats = Features.from_signature(row.signature) if index.config.enabled else None
+            index._insert(row, ts, feats.keys() if feats else ())
+        return index
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _linked(self, canonical: str, ts: float) -> int | None:
+        entry_id = self._links.get(canonical) if canonical else None
+        slot = self._slots.get(entry_id) if entry_id is not None else None
+        if slot and abs(ts - slot.at) <= self._window:
+            return slot.row.story_id
+        return None
+
+    def _similar(self, feats: Features, ts: float) -> int | None:
+        best: tuple[float, float, int] | None = None  # (-score, at, story id)
+        min_shared = MIN_SHARED_TITLE if feats.title_only else MIN_SHARED
+        for entry_id in self._candidates(feats.keys(), min_shared):
+            slot = self._slots[entry_id]
+            if abs(ts - slot.at) > self._window:
+                continue
+            score, by_title = self._score(feats, slot.row.signature)
+            limit = self.config.title_threshold if by_title else self.config.threshold
+            if score >= limit:
+                key = (-score, slot.at, slot.row.story_id)
+                if best is None or key < best:
+                    best = key
+        return best[2] if best else None
+
+    @staticmethod
+    def _score(feats: Features, signature: bytes) -> tuple[float, bool]:
+        fast = _text_jaccard(feats, signature)
+        if fast is not None:
+            return fast, False
+        other = Features.from_signature(signature)
+        return similarity(feats, other) if other else (0.0, False)
+
+    def _candidates(self, keys: Iterable[int], min_shared: int) -> list[int]:
+        """The entries sharing the most of the new entry's rarest keys (rare: in the fewest
+        stories), at least `min_shared` of them. A near-duplicate shares about half, a
+        same-topic entry one or two; words in more than MAX_STORIES_PER_KEY stories are not
+        read: they tell nothing and cost the most."""
+        postings = [p for p in map(self._postings.get, keys)
+                    if p and len(p) <= MAX_STORIES_PER_KEY]
+        if len(postings) > RARE_KEYS:
+            postings = sorted(postings, key=len)[:RARE_KEYS]
+        counts: Counter[int] = Counter()
+        for posting in postings:
+            counts.update(posting.values())
+        shared = [(n, entry_id) for entry_id, n in counts.items() if n >= min_shared]
+        if len(shared) > MAX_CANDIDATES:
+            shared = sorted(shared, key=itemgetter(0), reverse=True)[:MAX_CANDIDATES]
+        return [entry_id for _, entry_id in shared]
+
+    def _insert(self, row: StoryRow, ts: float, keys: Iterable[int]) -> None:
+        self._slots[row.entry_id] = _Slot(row, ts)
+        heapq.heappush(self._ages, (ts, row.entry_id))
+        self._latest = max(self._latest, ts)
+        if row.link:
+            self._links[row.link] = row.entry_id
+        story, postings = row.story_id, self._postings
+        for key in keys:
+            posting = postings.get(key)
+            if posting is None:
+                postings[key] = {story: row.entry_id}
+            else:
+                posting.pop(story, None)  # re-inserted last: newest stories are read first
+                posting[story] = row.entry_id
+        while len(self._slots) > self.config.max_entries:
+            self._drop(heapq.heappop(self._ages)[1])
+
+    def _evict_before(self, cutoff: float) -> None:
+        ages = self._ages
+        while ages and ages[0][0] < cutoff:
+            self._drop(heapq.heappop(ages)[1])
+
+    def _drop(self, entry_id: int) -> None:
+        slot = self._slots.pop(entry_id, None)
+        if slot is None:
+            return
+        row = slot.row
+        if row.link and self._links.get(row.link) == entry_id:
+            del self._links[row.link]
+        feats = Features.from_signature(row.signature)
+        for key in feats.keys() if feats else ():
+            posting = self._postings.get(key)
+            if posting is not None and posting.get(row.story_id) == entry_id:
+                del posting[row.story_id]
+                if not posting:
+                    del self._postings[key]
+
+
+# --- the digest view ---------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Story(Generic[T]):
+    """A story as a digest shows it: its first article, when veille first saw any of it, and
+    every outlet that carried it (the first's outlet first)."""
+
+    id: int
+    first: T
+    first_seen: datetime
+    outlets: tuple[str, ...]
+    members: tuple[T, ...]  # earliest article first
+
+    @property
+    def outlet(self) -> str:
+        return self.outlets[0]
+
+    @property
+    def also_in(self) -> tuple[str, ...]:
+        return self.outlets[1:]
+
+    @property
+    def mentions(self) -> int:
+        return len(self.members)
+
+
+@dataclass(frozen=True)
+class StoryDigest(Generic[T]):
+    stories: tuple[Story[T], ...]
+
+    @property
+    def mentions(self) -> int:
+        return sum(s.mentions for s in self.stories)
+
+    def counts(self) -> str:
+        """ "3 sujets, 7 mentions" (singular for one)."""
+        n, m = len(self.stories), self.mentions
+        return f"{n} sujet{'s' if n != 1 else ''}, {m} mention{'s' if m != 1 else ''}"
+
+
+def outlet_name(entry: StoredEntry) -> str:
+    return entry.feed_title or entry.feed_url
+
+
+def digest_view(items: Iterable[tuple[T, int]], entry_of: Callable[[T], StoredEntry],
+                newest_first: bool = False) -> StoryDigest[T]:
+    """One item per story from (matched item, story id) pairs: within a story the earliest
+    article first (by publication, then first seen, then id); stories in the order of their
+    first article, earliest first unless `newest_first`. `entry_of` reads the StoredEntry of
+    an item (`lambda e: e` for entries, `lambda m: m.entry` for matches)."""
+    groups: dict[int, list[T]] = {}
+    for item, story_id in items:
+        groups.setdefault(story_id, []).append(item)
+
+    def order(item: T) -> tuple[datetime, datetime, int]:
+        e = entry_of(item)
+        return e.published, e.first_seen, e.id
+
+    stories = []
+    for story_id, members in groups.items():
+        members.sort(key=order)
+        outlets = tuple(dict.fromkeys(outlet_name(entry_of(m)) for m in members))
+        first_seen = min(entry_of(m).first_seen for m in members)
+        stories.append(Story(story_id, members[0], first_seen, outlets, tuple(members)))
+    stories.sort(key=lambda s: (order(s.first), s.id), reverse=newest_first)
+    return StoryDigest(tuple(stories))
