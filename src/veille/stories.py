@@ -470,9 +470,9 @@ class StoryDigest(Generic[T]):
         return sum(s.mentions for s in self.stories)
 
     def counts(self) -> str:
-        """ "3 sujets, 7 mentions" (singular for one)."""
+        """ "3 sujets, 7 mentions"; French puts 0 and 1 in the singular."""
         n, m = len(self.stories), self.mentions
-        return f"{n} sujet{'s' if n != 1 else ''}, {m} mention{'s' if m != 1 else ''}"
+        return f"{n} sujet{'s' if n > 1 else ''}, {m} mention{'s' if m > 1 else ''}"
 
 
 def outlet_name(entry: StoredEntry) -> str:

@@ -1,0 +1,233 @@
+"""Story grouping: wire copies, canonical links, the window, restarts, off mode, the digest view,
+and the labelled pairs as a regression guard."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from veille.models import StoredEntry
+from veille.stories import (
+    Features,
+    StoryConfig,
+    StoryIndex,
+    _text_jaccard,
+    digest_view,
+    features,
+    similarity,
+    strip_outlet_suffix,
+)
+
+T0 = datetime(2024, 3, 18, 8, tzinfo=UTC)
+PAIRS = [json.loads(line) for line in
+         (Path(__file__).parent / "data" / "story_pairs.jsonl").read_text("utf-8").splitlines()]
+
+AFP_TITLE = "Nestlé rappelle des pizzas surgelées Buitoni en raison d'une possible contamination à E. coli"
+AFP = ("Nestlé France a annoncé vendredi le rappel de plusieurs lots de pizzas surgelées de la gamme "
+       "Fraîch'Up de Buitoni, après la détection de bactéries E. coli dans des prélèvements. Les "
+       "consommateurs sont invités à ne pas les consommer et à les rapporter en magasin.")
+COPY_TITLE = "Rappel de pizzas Buitoni : Nestlé craint une contamination à E. coli"
+COPY = ("Nestlé France a annoncé vendredi 18 mars le rappel de plusieurs lots de pizzas surgelées "
+        "Fraîch’Up de la marque Buitoni, après la détection de la bactérie E. coli dans des "
+        "prélèvements. Les consommateurs ne doivent pas les consommer et peuvent les rapporter en magasin.")
+OTHER_TITLE = "Nestlé rappelle des boîtes de lait infantile Guigoz par précaution"
+OTHER = ("Nestlé France procède au rappel de plusieurs lots de lait en poudre pour nourrissons Guigoz "
+         "Expert, en raison d'une possible présence de céréulide. Les parents sont invités à ne pas "
+         "utiliser les boîtes concernées et à les rapporter en pharmacie ou en magasin.")
+
+
+def add(index: StoryIndex, entry_id: int, title: str, text: str, link: str | None = None,
+        hours: float = 0) -> int:
+    link = link if link is not None else f"https://site{entry_id}.example/a/{entry_id}"
+    return index.add(entry_id, title, text, link, T0 + timedelta(hours=hours)).story_id
+
+
+def test_wire_copy_joins_the_first_story() -> None:
+    index = StoryIndex()
+    assert add(index, 1, AFP_TITLE, AFP) == 1
+    row = index.add(2, COPY_TITLE, COPY, "https://www.ouest-france.fr/x", T0 + timedelta(hours=2))
+    assert row.story_id == 1 and not row.new_story
+    assert index.story_of(2) == 1
+
+
+def test_same_topic_different_event_is_a_new_story() -> None:
+    index = StoryIndex()
+    add(index, 1, AFP_TITLE, AFP)
+    assert add(index, 2, OTHER_TITLE, OTHER, hours=1) == 2
+
+
+def test_aggregator_item_joins_the_publishers_article() -> None:
+    index = StoryIndex()
+    add(index, 1, AFP_TITLE, AFP, "https://www.lefigaro.fr/conso/nestle-pizzas")
+    story = add(index, 2, f"{AFP_TITLE} - Le Figaro", f"{AFP_TITLE}\u00a0\u00a0Le Figaro",
+                "https://news.google.com/rss/articles/CBMiXYZ?oc=5", hours=1)
+    assert story == 1
+    assert strip_outlet_suffix("Titre du jour - Le Monde") == "Titre du jour"
+    assert strip_outlet_suffix("Ryanair - profits soar") == "Ryanair - profits soar"
+
+
+def test_same_canonical_link_is_always_one_story() -> None:
+    index = StoryIndex()
+    add(index, 1, AFP_TITLE, AFP, "http://www.lefigaro.fr/conso/nestle-pizzas/")
+    story = add(index, 2, "Tout autre titre", "Un texte sans rien de commun avec le premier.",
+                "https://www.lefigaro.fr/conso/nestle-pizzas?utm_source=twitter#top", hours=3)
+    assert story == 1
+    via_alerts = ("https://www.google.com/url?rct=j&sa=t&url=https%3A%2F%2Fwww.lefigaro.fr"
+                  "%2Fconso%2Fnestle-pizzas&ct=ga")
+    assert add(index, 3, "Alerte", "Rien à voir non plus.", via_alerts, hours=4) == 1
+
+
+def test_the_window_bounds_who_attracts_and_what_is_kept() -> None:
+    index = StoryIndex(StoryConfig(window=timedelta(hours=72)))
+    add(index, 1, AFP_TITLE, AFP, "https://a.example/1")
+    assert add(index, 2, COPY_TITLE, COPY, hours=71) == 1
+    # 80 h after the copy: both are out of the window, evicted, and attract nothing
+    assert add(index, 3, AFP_TITLE, AFP, "https://a.example/1", hours=151) == 3
+    assert len(index) == 1 and index.story_of(1) is None and index._postings
+    assert index.evict(T0 + timedelta(hours=400)) == 1
+    assert len(index) == 0 and not index._postings and not index._links
+
+
+def test_max_entries_caps_memory() -> None:
+    index = StoryIndex(StoryConfig(max_entries=3))
+    for i in range(10):
+        add(index, i, f"Titre numéro {i} sans rapport", f"Texte {i} " * 5, hours=i / 10)
+    assert len(index) == 3 and sorted(r.entry_id for r in index.rows()) == [7, 8, 9]
+
+
+def test_an_entry_added_again_keeps_its_story() -> None:
+    index = StoryIndex()
+    first = index.add(5, AFP_TITLE, AFP, None, T0)
+    assert index.add(5, "Titre changé", "Texte changé", None, T0 + timedelta(hours=1)) == first
+
+
+def _stream(n: int) -> list[tuple[int, dict, datetime]]:
+    """Items of the labelled set in a shuffled order, a few minutes apart, some 30 h apart."""
+    rng = random.Random(3)
+    items = [p[side] for p in PAIRS for side in "ab"]
+    rng.shuffle(items)
+    out, at = [], T0
+    for i, item in enumerate(items[:n]):
+        at += timedelta(hours=30) if i % 97 == 96 else timedelta(minutes=rng.randrange(1, 20))
+        out.append((i + 1, item, at))
+    return out
+
+
+def test_restore_from_rows_gives_the_same_assignments() -> None:
+    stream = _stream(400)
+    live, rows = StoryIndex(), {}
+    for i, (entry_id, item, at) in enumerate(stream):
+        if i == 250:
+            restored = StoryIndex.restore(list(rows.values())[::-1])  # any order will do
+            assert restored.rows() == live.rows()
+        row = live.add(entry_id, item["title"], item["summary"], item["link"], at)
+        rows[entry_id] = row
+    grouped = [r for r in rows.values() if not r.new_story]
+    assert len(grouped) > 20  # the stream does group: the check below is not vacuous
+    for entry_id, item, at in stream[250:]:
+        assert restored.add(entry_id, item["title"], item["summary"], item["link"], at) \
+            == rows[entry_id]
+    assert restored.rows() == live.rows()
+
+
+def test_unknown_signature_keeps_its_story_but_attracts_none() -> None:
+    index = StoryIndex()
+    row = index.add(1, AFP_TITLE, AFP, None, T0)
+    restored = StoryIndex.restore([replace(row, signature=b"\x63junk")])
+    assert restored.story_of(1) == 1
+    assert add(restored, 2, COPY_TITLE, COPY, hours=1) == 2
+
+
+def test_off_mode_groups_only_identical_links() -> None:
+    index = StoryIndex(StoryConfig(enabled=False))
+    add(index, 1, AFP_TITLE, AFP, "https://www.lefigaro.fr/a")
+    assert add(index, 2, AFP_TITLE, AFP, "https://www.lefigaro.fr/b", hours=1) == 2
+    assert add(index, 3, "Autre", "Autre", "https://www.lefigaro.fr/a?utm_medium=rss", hours=2) == 1
+    assert all(r.signature == b"" for r in index.rows())
+
+
+def test_a_republished_story_stays_one_story_however_often() -> None:
+    """A dispatch carried 300 times: postings are per story, so its words stay findable."""
+    index = StoryIndex()
+    words = AFP.split()
+    for i in range(300):
+        edited = list(words)
+        edited[i % len(words)] = "modifié"
+        add(index, i + 1, AFP_TITLE, " ".join(edited), hours=i / 10)
+    assert {r.story_id for r in index.rows()} == {1}
+
+
+def test_fast_text_score_is_the_general_one() -> None:
+    items = [p[side] for p in PAIRS[:80] for side in "ab"]
+    feats = [features(i["title"], i["summary"]) for i in items]
+    for a, b in zip(feats, feats[1:], strict=False):
+        fast = _text_jaccard(a, b.signature())
+        if fast is not None:
+            assert fast == pytest.approx(similarity(a, b)[0])
+        decoded = Features.from_signature(a.signature())
+        assert decoded is not None and similarity(decoded, b) == similarity(a, b)
+
+
+def test_numbers_are_whole_words() -> None:
+    assert features("L'inflation à 2,2 %", "").title != features("L'inflation à 2,5 %", "").title
+    assert features("3 000 m²", "").title == features("3.000 m²", "").title
+
+
+# --- digest view ---------------------------------------------------------------------------
+
+def entry(entry_id: int, feed: str, published_h: float, seen_h: float | None = None) -> StoredEntry:
+    return StoredEntry(
+        id=entry_id, feed_url=f"https://{feed.lower().replace(' ', '')}.example/rss",
+        feed_title=feed, key=str(entry_id), title=f"Titre {entry_id}", link=None, author=None,
+        published=T0 + timedelta(hours=published_h), updated=None, summary_text="",
+        content_text="", summary_html="", content_html="", categories=(), language="fr",
+        first_seen=T0 + timedelta(hours=published_h if seen_h is None else seen_h),
+        changed_at=None, changes=0)
+
+
+def test_digest_view_one_item_per_story_earliest_first() -> None:
+    items = [(entry(11, "Le Monde", 3), 10), (entry(10, "AFP", 1, seen_h=2), 10),
+             (entry(12, "Ouest-France", 4), 10), (entry(13, "Le Monde", 5), 10),
+             (entry(20, "BFM", 2), 20), (entry(30, "Libération", 0.5), 30)]
+    view = digest_view(items, lambda e: e)
+    assert [s.id for s in view.stories] == [30, 10, 20]
+    story = view.stories[1]
+    assert story.first.id == 10 and story.outlet == "AFP"
+    assert story.also_in == ("Le Monde", "Ouest-France")
+    assert story.first_seen == T0 + timedelta(hours=2)
+    assert [m.id for m in story.members] == [10, 11, 12, 13] and story.mentions == 4
+    assert view.counts() == "3 sujets, 6 mentions"
+    assert [s.id for s in digest_view(items, lambda e: e, newest_first=True).stories] == [20, 10, 30]
+    assert digest_view([(entry(1, "BFM", 0), 1)], lambda e: e).counts() == "1 sujet, 1 mention"
+    assert digest_view([], lambda e: e).counts() == "0 sujet, 0 mention"
+
+
+# --- the labelled pairs -------------------------------------------------------------------
+
+def test_labelled_pairs_hold_their_measured_precision_and_recall() -> None:
+    """Regression guard at the measured level (bench/eval_stories.py prints the breakdown).
+    Precision meets its 0.95 target. Recall does not meet 0.85: 0.63 overall and 0.79
+    without the independently written dispatches, which word overlap cannot tell apart
+    from a different event on the same topic (0/24 of them)."""
+    same = predicted = hits = 0
+    easy = easy_hits = 0
+    for p in PAIRS:
+        index = StoryIndex()
+        a = add(index, 1, p["a"]["title"], p["a"]["summary"], p["a"]["link"])
+        b = add(index, 2, p["b"]["title"], p["b"]["summary"], p["b"]["link"], hours=1)
+        grouped = a == b
+        same += p["same"]
+        predicted += grouped
+        hits += grouped and p["same"]
+        if p["same"] and p["case"] != "independent_dispatch":
+            easy += 1
+            easy_hits += grouped
+    assert len(PAIRS) >= 200 and same / len(PAIRS) >= 0.4
+    assert hits / predicted >= 0.95
+    assert hits / same >= 0.62
+    assert easy_hits / easy >= 0.78
