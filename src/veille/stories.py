@@ -11,11 +11,13 @@ returns the `StoryRow` a store keeps; `StoryIndex.restore(rows)` rebuilds the sa
 a restart. `digest_view()` turns matched entries and their story ids into one item per story.
 
 Why a bottom-k sketch and not datasketch's MinHash LSH: a typical entry (title + ~300 chars)
-has 30-60 distinct content words, so keeping the 64 smallest word hashes *is* the whole set
-for nearly every entry and Jaccard is computed exactly, for one fast hash per word instead of
-128 permutations per word (datasketch costs numpy calls per entry, ~10x our budget). Candidates
-are found through an inverted index on the 16 smallest hashes and on the title's: two entries
-with Jaccard J share none of their 16 smallest hashes with probability (1 - J)^16, 0.3 % at 0.3.
+has 30-60 distinct content words, so keeping the 96 smallest word hashes *is* the whole set
+for nearly every entry and Jaccard is computed exactly, for one cached crc32 per word instead
+of 64-128 permutations per word. datasketch 2.0 measured ~100 us per MinHash (numpy, shared
+permutations) plus ~100 us per LSH query+insert; one add() here is ~50 us, folding included.
+Candidates come from an inverted index on the 16 smallest hashes and on the title's: two
+entries with Jaccard J share none of their 16 smallest with probability (1 - J)^16, 0.3 % at
+J = 0.3. Postings are per story, so a dispatch carried 300 times costs one posting per word.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from operator import itemgetter
 from typing import Generic, TypeVar
 
 from .models import StoredEntry
@@ -84,6 +85,10 @@ class Features:
     truncated: bool  # the text had more shingles than the sketch keeps
 
     @cached_property
+    def key_set(self) -> frozenset[int]:
+        return self.keys()
+
+    @cached_property
     def title_set(self) -> frozenset[int]:
         return frozenset(self.title)
 
@@ -127,7 +132,12 @@ def features(title: str, text: str, shingle: int = 1) -> Features:
     body_words = [w for w in lead.split() if w not in _STOPWORDS]
     title_only = len(body_words) < MIN_BODY
     title_set = _shingles(title_words, shingle)
-    text_set = title_set if title_only else _shingles(title_words + body_words, shingle)
+    if title_only:
+        text_set = title_set
+    elif shingle <= 1:
+        text_set = title_set | _shingles(body_words, 1)
+    else:
+        text_set = _shingles(title_words + body_words, shingle)
     text_sorted = sorted(text_set)
     return Features(tuple(sorted(title_set)[:TITLE_SIZE]), tuple(text_sorted[:SKETCH_SIZE]),
                     title_only, len(text_sorted) > SKETCH_SIZE)
@@ -179,7 +189,7 @@ def _fmix(h: int) -> int:
 def _shingles(words: list[str], size: int) -> set[int]:
     get = _HASHES.get
     if size <= 1 or len(words) < size:
-        return {get(w) or _new_hash(w) for w in words}
+        return {get(w) or _new_hash(w) for w in set(words)}
     hashes = [get(w) or _new_hash(w) for w in words]
     out = set()
     for i in range(len(hashes) - size + 1):
@@ -236,7 +246,7 @@ class StoryConfig:
     threshold: float = 0.55
     title_threshold: float = 0.75
     window: timedelta = DEFAULT_WINDOW
-    max_entries: int = 50_000
+    max_entries: int = 20_000  # ~1.5 KB each, 3 KB at worst: 30-60 MB
     shingle: int = 1
     enabled: bool = True
 
@@ -281,7 +291,8 @@ class StoryIndex:
         self._window = self.config.window.total_seconds()
         self._slots: dict[int, _Slot] = {}
         self._links: dict[str, int] = {}  # canonical link -> latest entry id with it
-        self._postings: dict[int, dict[int, int]] = {}  # hash -> {story id: latest entry id}
+        # hash -> latest entry id with it if one story has it, else {story id: latest entry id}
+        self._postings: dict[int, int | dict[int, int]] = {}
         self._ages: list[tuple[float, int]] = []  # heap of (at, entry id) for eviction
         self._latest = float("-inf")
 
@@ -318,7 +329,7 @@ class StoryIndex:
             story = self._similar(feats, ts)
         row = StoryRow(entry_id, entry_id if story is None else story, at, canonical,
                        feats.signature() if feats else b"")
-        self._insert(row, ts, feats.keys() if feats else ())
+        self._insert(row, ts, feats.key_set if feats else ())
         return row
 
     def evict(self, now: datetime) -> int:
@@ -357,7 +368,7 @@ class StoryIndex:
     def _similar(self, feats: Features, ts: float) -> int | None:
         best: tuple[float, float, int] | None = None  # (-score, at, story id)
         min_shared = MIN_SHARED_TITLE if feats.title_only else MIN_SHARED
-        for entry_id in self._candidates(feats.keys(), min_shared):
+        for entry_id in self._candidates(feats.key_set, min_shared):
             slot = self._slots[entry_id]
             if abs(ts - slot.at) > self._window:
                 continue
@@ -381,17 +392,22 @@ class StoryIndex:
         """The entries sharing the most of the new entry's rarest keys (rare: in the fewest
         stories), at least `min_shared` of them. A near-duplicate shares about half, a
         same-topic entry one or two; words in more than MAX_STORIES_PER_KEY stories are not
-        read: they tell nothing and cost the most."""
-        postings = [p for p in map(self._postings.get, keys)
-                    if p and len(p) <= MAX_STORIES_PER_KEY]
-        if len(postings) > RARE_KEYS:
-            postings = sorted(postings, key=len)[:RARE_KEYS]
-        counts: Counter[int] = Counter()
-        for posting in postings:
-            counts.update(posting.values())
+        read: they tell nothing and cost the most. Ties go to the latest entry."""
+        single: list[int] = []
+        several: list[dict[int, int]] = []
+        for posting in map(self._postings.get, keys):
+            if isinstance(posting, int):
+                single.append(posting)
+            elif posting and len(posting) <= MAX_STORIES_PER_KEY:
+                several.append(posting)
+        counts = Counter(single)
+        if several and len(single) < RARE_KEYS:
+            several.sort(key=len)
+            for posting in several[:RARE_KEYS - len(single)]:
+                counts.update(posting.values())
         shared = [(n, entry_id) for entry_id, n in counts.items() if n >= min_shared]
         if len(shared) > MAX_CANDIDATES:
-            shared = sorted(shared, key=itemgetter(0), reverse=True)[:MAX_CANDIDATES]
+            shared = sorted(shared, reverse=True)[:MAX_CANDIDATES]
         return [entry_id for _, entry_id in shared]
 
     def _insert(self, row: StoryRow, ts: float, keys: Iterable[int]) -> None:
@@ -400,14 +416,16 @@ class StoryIndex:
         self._latest = max(self._latest, ts)
         if row.link:
             self._links[row.link] = row.entry_id
-        story, postings = row.story_id, self._postings
+        story, entry_id, postings, slots = row.story_id, row.entry_id, self._postings, self._slots
         for key in keys:
             posting = postings.get(key)
             if posting is None:
-                postings[key] = {story: row.entry_id}
+                postings[key] = entry_id  # most words are in one story: no dict for them
+            elif isinstance(posting, int):
+                other = slots[posting].row.story_id
+                postings[key] = entry_id if other == story else {other: posting, story: entry_id}
             else:
-                posting.pop(story, None)  # re-inserted last: newest stories are read first
-                posting[story] = row.entry_id
+                posting[story] = entry_id
         while len(self._slots) > self.config.max_entries:
             self._drop(heapq.heappop(self._ages)[1])
 
@@ -424,12 +442,15 @@ class StoryIndex:
         if row.link and self._links.get(row.link) == entry_id:
             del self._links[row.link]
         feats = Features.from_signature(row.signature)
+        postings = self._postings
         for key in feats.keys() if feats else ():
-            posting = self._postings.get(key)
-            if posting is not None and posting.get(row.story_id) == entry_id:
+            posting = postings.get(key)
+            if posting == entry_id:
+                del postings[key]
+            elif isinstance(posting, dict) and posting.get(row.story_id) == entry_id:
                 del posting[row.story_id]
-                if not posting:
-                    del self._postings[key]
+                if len(posting) == 1:
+                    postings[key] = next(iter(posting.values()))
 
 
 # --- the digest view ---------------------------------------------------------------------------
