@@ -158,7 +158,7 @@ def sweep(pairs: Sequence[dict], base: StoryConfig) -> None:
     print("\nsweep (pairwise): shingle  threshold  title_thr  precision  recall  recall-w/o-hard")
     for shingle in (1, 2):
         for title_threshold in (0.6, 0.75, 0.9):
-            for threshold in (0.2, 0.25, 0.3, 0.36, 0.4, 0.5, 0.6):
+            for threshold in (0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7):
                 config = replace(base, threshold=threshold, title_threshold=title_threshold,
                                  shingle=shingle)
                 r = evaluate(pairs, config)
