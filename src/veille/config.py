@@ -46,6 +46,22 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """When a feed counts as blind (see health.py), and where its alerts go."""
+
+    broken_after: float = 86400.0  # failing this long (and for broken_polls polls) is broken
+    broken_polls: int = 3  # one unlucky poll, or two, is not a broken feed
+    stale_after_min: float = 3 * 86400.0  # never stale sooner, however busy the feed
+    stale_factor: float = 3.0  # stale after this many times its usual gap between entries
+    channels: tuple[str, ...] = ()  # empty: the console
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The channels health alerts and the weekly summary go to."""
+        return self.channels or (CONSOLE_CHANNEL,)
+
+
+@dataclass(frozen=True)
 class ChannelSettings:
     name: str
     type: str  # email | webhook | apprise | console
@@ -62,6 +78,7 @@ class Settings:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     channels: Mapping[str, ChannelSettings] = field(default_factory=dict)
+    health: HealthSettings = field(default_factory=HealthSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -164,6 +181,8 @@ _FETCH: Spec = {
     "max_interval": _positive_duration, "parse_timeout": _positive_duration,
 }
 _DIGEST: Spec = {"catchup": _duration, "retention": _duration}
+_HEALTH: Spec = {"broken_after": _positive_duration, "stale_after_min": _positive_duration,
+                 "channels": _string_list}
 _CHANNELS: dict[str, Spec] = {
     "email": {
         "host": _string, "port": _port, "security": _choice("starttls", "ssl", "none"),
@@ -225,12 +244,26 @@ def _channels(file: Path | None, data: Mapping[str, Any]) -> dict[str, ChannelSe
     return out
 
 
+def _health(file: Path | None, data: Mapping[str, Any], channels: Mapping[str, ChannelSettings]
+            ) -> HealthSettings:
+    """[health], its channels checked against those configured, as watchlists' are."""
+    options = _check(file, "health.", _table(file, data, "health"), _HEALTH)
+    names = tuple(dict.fromkeys(options.pop("channels", ())))
+    for name in names:
+        if name not in channels:
+            close = difflib.get_close_matches(name, list(channels), n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            raise ConfigError(file, "health.channels",
+                              f"no channel named {name!r} in the configuration{hint}")
+    return HealthSettings(**options, channels=names)
+
+
 def settings_from_toml(data: Mapping[str, Any], file: Path | None,
                        env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from parsed TOML; paths are relative to the config file's folder."""
     env = os.environ if env is None else env
     base = file.parent if file else Path.cwd()
-    top = _check(file, "", data, _TOP, sections=("fetch", "digest", "channels"))
+    top = _check(file, "", data, _TOP, sections=("fetch", "digest", "channels", "health"))
     fetch = FetchSettings(**_check(file, "fetch.", _table(file, data, "fetch"), _FETCH))
     digest = DigestSettings(**_check(file, "digest.", _table(file, data, "digest"), _DIGEST))
     defaults = default_paths(env) if file is None else {
@@ -242,10 +275,12 @@ def settings_from_toml(data: Mapping[str, Any], file: Path | None,
     def path(key: str) -> Path:
         return (base / Path(top[key]).expanduser()) if key in top else defaults[key]
 
+    channels = _channels(file, data)
     return Settings(
         config_file=file, database=path("database"), feeds=path("feeds"),
         watchlists=path("watchlists"), timezone=top.get("timezone", "UTC"),
-        fetch=fetch, digest=digest, channels=_channels(file, data),
+        fetch=fetch, digest=digest, channels=channels,
+        health=_health(file, data, channels),
     )
 
 

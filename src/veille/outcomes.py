@@ -57,10 +57,23 @@ class ErrorKind(StrEnum):
     GONE = "gone"
     # the body (schedule.after_fetch, when parsing found no feed)
     PARSE = "parse"
+    NOT_A_FEED = "not_a_feed"  # an HTML page; its error_message names the feeds it advertises
     # our side, not the feed's: the parser process, or a bug caught by the pass
     PARSE_TIMEOUT = "parse_timeout"
     PARSER_CRASH = "parser_crash"
     INTERNAL = "internal"
+
+
+class HealthState(StrEnum):
+    """Whether a feed still informs its reader (health.assess): one alert on entering a state
+    other than ok, one on coming back to ok, none while it lasts."""
+
+    OK = "ok"
+    BROKEN = "broken"  # failing for [health] broken_after and at least 3 polls in a row
+    STALE = "stale"  # silent for several times its usual gap between entries
+    GONE = "gone"  # 410
+    MOVED = "moved"  # 301/308: the OPML should say the new address
+    NOT_A_FEED = "not_a_feed"  # an HTML page instead of a feed
 
 
 def as_error_kind(value: str | None) -> ErrorKind | str | None:

@@ -7,9 +7,13 @@ picklable values and reports failure as a value rather than an exception.
 from __future__ import annotations
 
 import calendar
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from html import escape
+from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import nh3
@@ -25,6 +29,44 @@ _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000
 
 class ParseFailure(str):
     """The message of a body that is not a feed (a str, so it crosses process boundaries)."""
+
+
+class NotAFeed(ParseFailure):
+    """An HTML page where a feed was expected, and the feed links it advertises.
+
+    The links travel twice: as `advertised` (this object is pickled back from the parser
+    process), and inside the message, because the pipeline hands schedule.after_fetch the
+    message alone and the message is what the store keeps (`error_message`); `recognize`
+    reads them back from it.
+    """
+
+    PREFIX = "HTML page, not a feed"
+    _LINKS = "; it advertises "
+
+    advertised: tuple[str, ...]
+
+    def __new__(cls, advertised: Iterable[str] = ()) -> NotAFeed:
+        links = tuple(advertised)
+        # a URL never holds a bare space, so ", " cannot occur inside one once spaces are quoted
+        quoted = [u.replace(" ", "%20") for u in links]
+        text = (f"{cls.PREFIX}{cls._LINKS}{', '.join(quoted)}" if quoted
+                else f"{cls.PREFIX}, and it advertises no feed")
+        self = super().__new__(cls, text)
+        self.advertised = tuple(quoted)
+        return self
+
+    def __reduce__(self) -> tuple[type[NotAFeed], tuple[tuple[str, ...]]]:
+        return (NotAFeed, (self.advertised,))
+
+    @classmethod
+    def recognize(cls, message: str | None) -> NotAFeed | None:
+        """The NotAFeed a message was made from (a stored error_message), else None."""
+        if isinstance(message, NotAFeed):
+            return message
+        if not message or not message.startswith(cls.PREFIX):
+            return None
+        _, found, links = message.partition(cls._LINKS)
+        return cls(links.split(", ") if found and links else ())
 
 
 def _datetime(value: Any) -> datetime | None:
@@ -95,6 +137,63 @@ def _ttl(feed: Any) -> float | None:
     return None
 
 
+_HTML_ROOT = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*"
+    rb"(?:<!doctype\s+html[\s>]|<html[\s>])", re.I | re.S)
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
+_HEAD_BYTES = 512 * 1024  # link elements live in <head>; a page is not read past this
+
+
+def is_html_page(body: bytes, headers: dict[str, str]) -> bool:
+    """Served as HTML, or an <html> document whatever its Content-Type says."""
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    return bool(body.strip()) and (media_type in _HTML_TYPES
+                                   or _HTML_ROOT.match(body[:4096]) is not None)
+
+
+class _FeedLinks(HTMLParser):
+    """<base href> and <link rel="alternate" type="application/rss+xml…" href> of a page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {k: (v or "").strip() for k, v in attrs}
+        href = found.get("href")
+        if not href:
+            return
+        if tag == "base" and self.base is None:
+            self.base = href
+        elif (tag == "link" and "alternate" in found.get("rel", "").lower().split()
+              and found.get("type", "").split(";")[0].strip().lower() in _FEED_TYPES):
+            self.hrefs.append(href)
+
+
+def advertised_feeds(url: str, body: bytes, headers: dict[str, str]) -> tuple[str, ...]:
+    """The feed links a page advertises, absolute (against <base>, else the page's address),
+    http(s) only, each once, in the page's order."""
+    head = body[:_HEAD_BYTES]
+    cut = re.search(rb"<body[\s>]", head, re.I)
+    charset = re.search(r"charset=([\w.:-]+)", headers.get("content-type", ""), re.I)
+    try:
+        text = head[:cut.start() if cut else None].decode(
+            charset.group(1) if charset else "utf-8", "replace")
+    except LookupError:
+        text = head.decode("utf-8", "replace")
+    page = _FeedLinks()
+    try:
+        page.feed(text)
+        page.close()
+    except Exception:  # noqa: BLE001 - a hostile page costs its links, never the parse
+        pass
+    base = urljoin(headers.get("content-location") or url, page.base or "")
+    links = (urljoin(base, href) for href in page.hrefs)
+    return tuple(dict.fromkeys(u for u in links if urlsplit(u).scheme in ("http", "https")))
+
+
 def parse_feed(url: str, body: bytes, headers: dict[str, str]) -> ParsedFeed | ParseFailure:
     """Parse one feed document. Bozo feeds still yield whatever entries feedparser recovers."""
     response_headers = {k: v for k, v in headers.items() if k in _HEADER_NAMES}
@@ -106,6 +205,8 @@ def parse_feed(url: str, body: bytes, headers: dict[str, str]) -> ParsedFeed | P
         return ParseFailure(f"parser crashed: {type(e).__name__}: {e}")
     problem = d.get("bozo_exception")
     if not d.get("version") and not d.entries:
+        if is_html_page(body, headers):
+            return NotAFeed(advertised_feeds(url, body, headers))
         kind = headers.get("content-type", "unknown type").split(";")[0]
         reason = f": {problem}" if problem else ""
         return ParseFailure(f"not a feed ({kind}){reason}")

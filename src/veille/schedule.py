@@ -20,6 +20,7 @@ from .config import FetchSettings
 from .cron import Schedule
 from .models import FeedState, FetchResult, ParsedFeed
 from .outcomes import ErrorKind, FetchStatus
+from .parse import NotAFeed
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.I)
 
@@ -115,7 +116,9 @@ def after_fetch(feed: FeedState, result: FetchResult, now: datetime, settings: F
         changes.update(gone=True, error_kind=ErrorKind.GONE, error_message=result.error_message,
                        failures=feed.failures + 1, error_since=feed.error_since or now)
     elif failed:
-        changes.update(error_kind=result.error_kind or ErrorKind.PARSE,
+        # an HTML page is told apart from a broken feed: its message names the feeds it links
+        body_kind = ErrorKind.NOT_A_FEED if NotAFeed.recognize(parse_error) else ErrorKind.PARSE
+        changes.update(error_kind=result.error_kind or body_kind,
                        error_message=result.error_message or parse_error,
                        failures=feed.failures + 1, error_since=feed.error_since or now)
     else:

@@ -246,3 +246,7 @@ from .renames import feeds_move, watch_rename  # noqa: E402
 
 feeds.add_command(feeds_move)
 watch.add_command(watch_rename)
+
+from .doctor import feeds_doctor  # noqa: E402
+
+feeds.add_command(feeds_doctor)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .deliveries import DeliveryTables
 from .entries import EntryTables
 from .feeds import FeedTables
+from .health import HealthTables
 from .matches import MatchTables
 from .moves import MoveTables
 from .notices import NoticeTables
@@ -25,5 +26,5 @@ from .schema import migrations
 __all__ = ["EntryChange", "Store", "at", "from_iso", "iso", "migrations"]
 
 
-class Store(FeedTables, EntryTables, MatchTables, DeliveryTables, MoveTables, NoticeTables):
+class Store(FeedTables, EntryTables, MatchTables, DeliveryTables, MoveTables, NoticeTables, HealthTables):
     """Everything veille keeps, behind one object; each table family lives in its own module."""

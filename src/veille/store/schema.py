@@ -137,3 +137,20 @@ def m004_notices(db: sqlite_utils.Database) -> None:
     );
     CREATE INDEX notices_pending ON notices (channel, delivered_at);
     """)
+
+
+@migrations()
+def m005_feed_health(db: sqlite_utils.Database) -> None:
+    """The health state last notified per feed, so the daemon sends one alert when a feed
+    enters a state and one when it recovers (never one per poll, nor again after a restart);
+    and an index that gives each feed's latest entries in one query (staleness)."""
+    _execute_all(db, """
+    CREATE TABLE feed_health (
+        feed_url TEXT PRIMARY KEY REFERENCES feeds(url) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        since TEXT,
+        notified_at TEXT NOT NULL,
+        advertised TEXT
+    );
+    CREATE INDEX entries_feed_published ON entries (feed_url, published, first_seen);
+    """)
