@@ -106,3 +106,12 @@ def test_stopping_waits_for_the_send_in_progress_not_for_the_grace_period():
         return time.monotonic() - started
 
     assert asyncio.run(scenario()) < 15  # not the 30 s grace period
+
+
+def test_no_instant_watchlist_means_no_instant_delivery():
+    """The channel workers ask for the instant watchlists only: none must not mean all (a
+    daily digest sent the moment the daemon starts)."""
+    hook = Fake("hook")
+    outbox = outbox_with_match({"hook": hook})
+    assert asyncio.run(outbox.deliver([], ["hook"], due_only=True)) == []
+    assert hook.sent == []

@@ -121,7 +121,7 @@ def test_failures_are_recorded_and_counted(feed_server, workspace):
     state = feeds_json(workspace)
     assert state[bad]["status"] == "failing" and state[bad]["failures"] == 2
     assert state[bad]["last_status"] == 500 and state[bad]["error_kind"] == "http"
-    assert state[html]["error_kind"] == "parse" and "not a feed" in state[html]["error"]
+    assert state[html]["error_kind"] == "not_a_feed" and "not a feed" in state[html]["error"]
     assert state[feed_server.url("/missing.xml")]["last_status"] == 404
     assert state[good]["status"] == "ok" and state[good]["failures"] == 0
 

@@ -24,7 +24,8 @@ def entry(key: str, title: str = "t", published: datetime | None = NOW) -> Parse
 def test_migrations_are_recorded_and_idempotent(tmp_path):
     store = Store.open(tmp_path / "v.db")
     applied = [m.name for m in migrations.applied(store.db)]
-    assert applied == ["m001_initial", "m002_delivery_claims", "m003_hash_versions", "m004_notices"]
+    assert applied == ["m001_initial", "m002_delivery_claims", "m003_hash_versions", "m004_notices",
+                       "m005_feed_health", "m006_stories_and_spikes"]
     store.close()
     store = Store.open(tmp_path / "v.db")
     assert [m.name for m in migrations.applied(store.db)] == applied

@@ -19,12 +19,15 @@ from .errors import ConfigError
 from .fetch import Fetcher
 from .match import Matcher
 from .models import FeedOutcome, FeedState, PassSummary
+from .notices import NoticeBox
 from .opml import OpmlDocument
 from .outbox import Outbox
 from .parser_pool import ParserPool
 from .pipeline import FeedPass, silent_match
 from .schedule import is_due
+from .spike_watch import SpikeWatch
 from .store import Store
+from .stories import StoryIndex
 from .watchlists import Watchlist, build_matcher, check_channels, load_watchlists
 
 
@@ -71,6 +74,10 @@ class App:
         return Outbox(self.store, self.channels(stdout), watchlists, self.settings.timezone,
                       self.clock)
 
+    def spike_watch(self, stdout: TextIO) -> SpikeWatch:
+        return SpikeWatch(self.store, NoticeBox(self.store, self.channels(stdout), self.clock),
+                          self.clock, self.settings.timezone, lag=self.settings.fetch.interval)
+
     def sync_feeds(self) -> list[FeedState]:
         """Read feeds.opml and make the store follow it; returns the feeds to poll."""
         self.store.sync_feeds(self.opml().sources())
@@ -96,9 +103,16 @@ class App:
         return ParserPool(timeout=self.settings.fetch.parse_timeout,
                           on_event=lambda kind: self.store.count_event(f"events:{kind}"))
 
-    def feed_pass(self, fetcher: Fetcher, parser: ParserPool, matcher: Matcher) -> FeedPass:
+    def story_index(self) -> StoryIndex:
+        """The near-duplicate index as the last process left it (the window's stored rows)."""
+        config = self.settings.stories
+        now = self.clock()
+        return StoryIndex.restore(self.store.story_rows(now - config.window), config, now)
+
+    def feed_pass(self, fetcher: Fetcher, parser: ParserPool, matcher: Matcher,
+                  stories: StoryIndex | None = None) -> FeedPass:
         return FeedPass(self.settings, self.store, fetcher, parser, matcher, self.clock,
-                        self.rng)
+                        self.rng, stories if stories is not None else self.story_index())
 
     async def fetch(self, feeds: Sequence[FeedState], matcher: Matcher,
                     on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:

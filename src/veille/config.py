@@ -12,12 +12,14 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import __version__
 from .errors import ConfigError
+from .stories import StoryConfig
 from .units import parse_duration, parse_size
 
 DEFAULT_USER_AGENT = f"veille/{__version__} (feed watcher; +https://github.com/veille/veille)"
@@ -79,6 +81,7 @@ class Settings:
     digest: DigestSettings = field(default_factory=DigestSettings)
     channels: Mapping[str, ChannelSettings] = field(default_factory=dict)
     health: HealthSettings = field(default_factory=HealthSettings)
+    stories: StoryConfig = field(default_factory=StoryConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -112,6 +115,18 @@ def _positive_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"expected a whole number of at least 1, got {_describe(value)}")
     return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {_describe(value)}")
+    return value
+
+
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ValueError(f"expected a number between 0 and 1, got {_describe(value)}")
+    return float(value)
 
 
 def _duration(value: Any) -> float:
@@ -181,6 +196,7 @@ _FETCH: Spec = {
     "max_interval": _positive_duration, "parse_timeout": _positive_duration,
 }
 _DIGEST: Spec = {"catchup": _duration, "retention": _duration}
+_STORIES: Spec = {"enabled": _boolean, "threshold": _fraction, "window": _positive_duration}
 _HEALTH: Spec = {"broken_after": _positive_duration, "stale_after_min": _positive_duration,
                  "channels": _string_list}
 _CHANNELS: dict[str, Spec] = {
@@ -263,7 +279,8 @@ def settings_from_toml(data: Mapping[str, Any], file: Path | None,
     """Build Settings from parsed TOML; paths are relative to the config file's folder."""
     env = os.environ if env is None else env
     base = file.parent if file else Path.cwd()
-    top = _check(file, "", data, _TOP, sections=("fetch", "digest", "channels", "health"))
+    top = _check(file, "", data, _TOP, sections=("fetch", "digest", "channels", "health",
+                                                         "stories"))
     fetch = FetchSettings(**_check(file, "fetch.", _table(file, data, "fetch"), _FETCH))
     digest = DigestSettings(**_check(file, "digest.", _table(file, data, "digest"), _DIGEST))
     defaults = default_paths(env) if file is None else {
@@ -280,8 +297,16 @@ def settings_from_toml(data: Mapping[str, Any], file: Path | None,
         config_file=file, database=path("database"), feeds=path("feeds"),
         watchlists=path("watchlists"), timezone=top.get("timezone", "UTC"),
         fetch=fetch, digest=digest, channels=channels,
-        health=_health(file, data, channels),
+        health=_health(file, data, channels), stories=_stories(file, data),
     )
+
+
+def _stories(file: Path | None, data: Mapping[str, Any]) -> StoryConfig:
+    """[stories]: grouping on or off, its similarity threshold, its window."""
+    options = _check(file, "stories.", _table(file, data, "stories"), _STORIES)
+    if "window" in options:
+        options["window"] = timedelta(seconds=options["window"])
+    return StoryConfig(**options)
 
 
 def _state_dir(env: Mapping[str, str], fallback: Path) -> Path:

@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import signal
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -48,7 +49,9 @@ from .outbox import Outbox
 from .outcomes import OutcomeStatus
 from .poller import Poller
 from .schedule import first_poll, next_digest
+from .spike_watch import SpikeWatch
 from .store import from_iso, iso
+from .stories import StoryIndex
 from .watchdog import Watchdog
 from .watchlists import Watchlist, build_matcher
 
@@ -59,6 +62,8 @@ RELOAD_CHECK = 1.0
 RETRY_EVERY = 30.0
 HOUSEKEEPING_EVERY = 6 * 3600.0
 SUMMARY_EVERY = 60.0
+SPIKE_EVERY = 300.0  # the spike detector looks at every watchlist this often…
+SPIKE_SOON = 10.0  # …and after a poll that found matches, at most this often
 #: What a feed's poll may take beyond its fetch and parse bounds (store writes wait for the lock)
 POLL_SLACK = 120.0
 
@@ -114,6 +119,9 @@ class Daemon:
             run_batch=self._run_batch, schedule_tick=self._schedule_tick,
             on_feed=self._feed_done, on_batch=self._batch_done, clock=self.clock)
         self.notices: NoticeBox | None = None
+        self.stories: StoryIndex | None = None
+        self.spike_watch: SpikeWatch | None = None
+        self.last_spike_check = 0.0
         self.dispatcher = Dispatcher(lambda: self.outbox, self._instant_watchlists,
                                      self._log_deliveries, lambda: self.notices,
                                      self._log_notices)
@@ -171,6 +179,11 @@ class Daemon:
             feeds.append(feed)
         self.outbox = self.app.outbox(self.loaded.watchlists, self.stdout)
         self.notices = NoticeBox(self.app.store, self.outbox.channels, self.clock)
+        self.spike_watch = SpikeWatch(self.app.store, self.notices, self.clock,
+                                      self.loaded.settings.timezone,
+                                      lag=self.loaded.settings.fetch.interval)
+        if self.stories is None or self.stories.config != self.loaded.settings.stories:
+            self.stories = self.app.story_index()
         self._schedule_digests()
         self.poller.tick()
         return feeds
@@ -217,7 +230,8 @@ class Daemon:
     async def _run_batch(self, feeds: list[FeedState],
                          on_done: Callable[[FeedOutcome], None]) -> PassSummary:
         assert self.fetcher is not None
-        feed_pass = self.app.feed_pass(self.fetcher, self.parser, self.loaded.matcher)
+        feed_pass = self.app.feed_pass(self.fetcher, self.parser, self.loaded.matcher,
+                                       self.stories)
         return await feed_pass.run(feeds, on_done)
 
     def _feed_done(self, outcome: FeedOutcome) -> None:
@@ -240,6 +254,21 @@ class Daemon:
                   summary.new_entries, summary.new_matches)
         self.app.store.set_meta("last_poll", iso(self.clock()))
         self._status()
+        if summary.new_matches:  # a burst is news now, not at the next 5-minute check
+            wait = self.last_spike_check + SPIKE_SOON - time.monotonic()
+            if wait <= 0:
+                self._check_spikes()
+            else:
+                self._add(self._check_spikes, "date", "spikes-soon",
+                          run_date=self.clock() + timedelta(seconds=wait))
+
+    def _check_spikes(self) -> None:
+        self.last_spike_check = time.monotonic()
+        if self.spike_watch is None:
+            return
+        for notice in self.spike_watch.check(self.loaded.watchlists):
+            log.warning("spike: %s", notice.subject)
+            self.dispatcher.wake()
 
     def _summary(self) -> None:
         if line := self.activity.flush():
@@ -357,6 +386,7 @@ class Daemon:
             self._add(self._check_files, "interval", "reload", seconds=RELOAD_CHECK)
             self._add(self._retry, "interval", "retry", seconds=RETRY_EVERY)
             self._add(self._summary, "interval", "summary", seconds=SUMMARY_EVERY)
+            self._add(self._check_spikes, "interval", "spikes", seconds=SPIKE_EVERY)
             self._add(self._housekeeping, "interval", "housekeeping",
                       seconds=HOUSEKEEPING_EVERY, next_run_time=self.clock() + timedelta(
                           seconds=60))

@@ -192,7 +192,7 @@ def render_html(digest: Digest) -> str:
     return _ENV.get_template("digest.html").render(body=clean, title=subject(digest))
 
 
-def _match_json(item: DigestItem) -> dict[str, Any]:
+def item_json(item: DigestItem) -> dict[str, Any]:
     return {"title": item.title, "link": item.link, "feed": item.feed, "feed_url": item.feed_url,
             "published": item.published.isoformat(), "first_seen": item.first_seen.isoformat(),
             "terms": list(item.terms), "snippet": item.snippet, "also_in": list(item.also_in),
@@ -202,7 +202,7 @@ def _match_json(item: DigestItem) -> dict[str, Any]:
 def render_json(digest: Digest) -> dict[str, Any]:
     return {"id": digest.id, "generated_at": digest.generated_at.isoformat(),
             "watchlists": [{"name": w.name, "count": w.match_count, "stories": len(w.items),
-                            "matches": [_match_json(i) for i in w.items]}
+                            "matches": [item_json(i) for i in w.items]}
                            for w in digest.watchlists]}
 
 
@@ -211,7 +211,7 @@ def webhook_payload(digest: Digest) -> dict[str, Any]:
     w = digest.watchlists[0]
     return {"id": digest.id, "kind": "digest", "watchlist": w.name,
             "generated_at": digest.generated_at.isoformat(),
-            "matches": [_match_json(i) for i in w.items]}
+            "matches": [item_json(i) for i in w.items]}
 
 
 def short_text(digest: Digest, limit: int = 20) -> str:

@@ -63,8 +63,9 @@ class Outbox:
 
     def _pairs(self, names: Iterable[str] | None, channels: Iterable[str] | None
                ) -> list[tuple[Watchlist, str]]:
-        names = set(names) if names else None
-        wanted = set(channels) if channels else None
+        # None means every one; an empty list means none (no instant watchlist, say)
+        names = set(names) if names is not None else None
+        wanted = set(channels) if channels is not None else None
         return [(w, c) for w in self.watchlists.values()
                 if w.enabled and (names is None or w.name in names)
                 for c in channels_of(w) if wanted is None or c in wanted]

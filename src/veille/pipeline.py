@@ -8,6 +8,7 @@
         with store.transaction():                          # all of a feed, or none of it
             ids = store.write_entries(plan)
             store.add_matches(matches for the entries written)
+            store.save_stories(stories.add(matched entries))  # near-duplicates: one story
             store.save_state(after_fetch(feed, result))    # decision: schedule.after_fetch
 
 The pipeline calls the stages in order and decides nothing itself.
@@ -32,6 +33,7 @@ from .parse import ParseFailure
 from .parser_pool import ParserPool, ParserTrouble
 from .schedule import after_fetch, retry_after
 from .store import Store
+from .stories import StoryIndex
 
 
 def silent_match(entry: StoredEntry, first_fetch: bool, now: datetime, catchup: float) -> bool:
@@ -44,7 +46,7 @@ class FeedPass:
 
     def __init__(self, settings: Settings, store: Store, fetcher: Fetcher, parser: ParserPool,
                  matcher: Matcher, clock: Callable[[], datetime],
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, stories: StoryIndex | None = None) -> None:
         self.settings = settings
         self.store = store
         self.fetcher = fetcher
@@ -52,6 +54,7 @@ class FeedPass:
         self.matcher = matcher
         self.clock = clock
         self.rng = rng or random.Random()
+        self.stories = stories
 
     async def run(self, feeds: Sequence[FeedState],
                   on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:
@@ -122,6 +125,10 @@ class FeedPass:
             new_matches = self.store.add_matches(
                 [(replace(m, entry_id=ids[i]), silent) for i, m, silent in matched if i in ids],
                 now)
+            if self.stories is not None:  # only matched entries make stories
+                self.store.save_stories(
+                    self.stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
+                    for i in dict.fromkeys(i for i, _, _ in matched) if i in ids)
             self.store.save_state(state)
         changes = [w for i, w in enumerate(plan) if i in ids and not w.silent]
         return FeedOutcome(

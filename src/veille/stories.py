@@ -246,7 +246,7 @@ class StoryConfig:
     `max_entries` are kept (the oldest go first)."""
 
     threshold: float = 0.55
-    title_threshold: float = 0.75
+    title_threshold: float = 0.8  # 0.75 let "3 of 4 title words" (same topic) through
     window: timedelta = DEFAULT_WINDOW
     max_entries: int = 20_000  # ~1.5 KB each, 3 KB at worst: 30-60 MB
     shingle: int = 1

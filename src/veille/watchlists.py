@@ -5,15 +5,16 @@ from __future__ import annotations
 import difflib
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import WatchlistError
 from .match import CompiledWatchlist, Matcher, QuerySyntaxError, compile_watchlist
+from .spikes import SpikeSettings, parse_spike_settings
 
 DEFAULT_SCHEDULE = "daily 08:00"
-_KEYS = ("name", "query", "schedule", "channels", "description", "enabled")
+_KEYS = ("name", "query", "schedule", "channels", "description", "enabled", "spike")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Watchlist:
     description: str = ""
     enabled: bool = True
     compiled: CompiledWatchlist | None = None
+    spike: SpikeSettings = field(default_factory=SpikeSettings)  # `spike = false`: off
 
 
 def _field(file: Path, name: str, table: Mapping[str, Any], key: str, kind: type,
@@ -78,6 +80,10 @@ def parse_watchlists(file: Path, data: Mapping[str, Any],
         if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
             raise WatchlistError(file, name, "channels: expected a list of channel names")
         try:
+            spike = parse_spike_settings(table.get("spike", True))
+        except ValueError as e:
+            raise WatchlistError(file, name, str(e)) from None
+        try:
             compiled = compile_watchlist(name, query)
         except QuerySyntaxError as e:
             raise WatchlistError(file, name, e.message, e.column) from None
@@ -85,6 +91,7 @@ def parse_watchlists(file: Path, data: Mapping[str, Any],
             name=name, query=query, schedule=schedule, channels=tuple(channels),
             description=_field(file, name, table, "description", str, ""),
             enabled=_field(file, name, table, "enabled", bool, True), compiled=compiled,
+            spike=spike,
         ))
     return out
 

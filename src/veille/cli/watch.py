@@ -10,6 +10,7 @@ import click
 from ..errors import WatchlistError
 from ..match import Matcher, QuerySyntaxError, compile_watchlist, highlight_spans
 from ..models import StoredMatch
+from ..spikes import format_factor, format_window
 from ..units import parse_since
 from .common import FORMAT, VeilleGroup, _app, _json, _since, _when
 
@@ -123,6 +124,41 @@ def watch_test(ctx: click.Context, query: str, since: str, limit: int, fmt: str)
         if entry.link:
             click.echo(f"    {entry.link}")
     click.echo(f"{len(found)} matches" + (f" ({limit} shown)" if len(found) > limit else ""))
+
+
+@watch.command("spikes")
+@click.option("--since", default="7d", show_default=True, metavar="DURATION|DATE",
+              help="Past episodes since then.")
+@FORMAT
+@click.pass_context
+def watch_spikes(ctx: click.Context, since: str, fmt: str) -> None:
+    """Show each watchlist's current rate, its usual rate and its spike episodes.
+
+    \b
+    Example:
+      veille watch spikes --since 30d --format json
+    """
+    app = _app(ctx)
+    start = _since(since, app)
+    assert start is not None
+    reports = app.spike_watch(sys.stdout).reports(app.watchlists(), start)
+    if fmt == "json":
+        _json([r.as_dict() for r in reports])
+        return
+    tz = app.settings.tz
+    for r in reports:
+        if not r.enabled:
+            click.echo(f"{r.watchlist}: spikes off")
+            continue
+        now = (f"{r.count} stories in the last {format_window(r.window)}, usually "
+               f"{r.baseline:.1f} ({format_factor(r.factor)})")
+        if r.in_episode_since:
+            now += click.style(f", SPIKE since {_when(r.in_episode_since, tz)}", fg="red")
+        click.echo(f"{r.watchlist}: {now}")
+        for e in r.episodes:
+            click.echo(f"  episode {_when(e.started_at, tz)} → {_when(e.ended_at, tz)}: "
+                       f"peak {e.peak_count} ({format_factor(e.peak_factor)}), usually "
+                       f"{e.baseline:.1f}")
 
 
 @watch.command("backfill")

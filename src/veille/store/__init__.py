@@ -22,9 +22,12 @@ from .moves import MoveTables
 from .notices import NoticeTables
 from .rows import EntryChange, at, from_iso, iso
 from .schema import migrations
+from .spikes import SpikeTables
+from .stories import StoryTables
 
 __all__ = ["EntryChange", "Store", "at", "from_iso", "iso", "migrations"]
 
 
-class Store(FeedTables, EntryTables, MatchTables, DeliveryTables, MoveTables, NoticeTables, HealthTables):
+class Store(FeedTables, EntryTables, MatchTables, DeliveryTables, MoveTables, NoticeTables,
+            HealthTables, StoryTables, SpikeTables):
     """Everything veille keeps, behind one object; each table family lives in its own module."""

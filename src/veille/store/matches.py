@@ -72,12 +72,13 @@ class MatchTables(StoreBase):
             params.append(unbatched_for)
         rows = self._rows(
             f"""SELECT m.id AS match_id, m.watchlist, m.terms AS match_terms, m.snippet,
-                       m.matched_at, m.silent, sub.*
+                       m.matched_at, m.silent, es.story_id AS story_id, sub.*
                 FROM matches m JOIN ({_ENTRY_SELECT}) sub ON sub.id = m.entry_id
+                LEFT JOIN entry_stories es ON es.entry_id = m.entry_id
                 WHERE {' AND '.join(where)}
                 ORDER BY sub.published DESC, sub.id DESC""", params)
         return [StoredMatch(id=r["match_id"], watchlist=r["watchlist"],
                             terms=tuple(json.loads(r["match_terms"])), snippet=r["snippet"],
                             matched_at=at(r["matched_at"]), silent=bool(r["silent"]),
-                        entry=_stored_entry(r)) for r in rows]
+                            entry=_stored_entry(r), story_id=r["story_id"]) for r in rows]
 

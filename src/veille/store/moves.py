@@ -16,12 +16,14 @@ from .rows import iso
 #: (table, column) holding a watchlist name. Deliveries hang off matches by id, so they follow.
 WATCHLIST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("matches", "watchlist"),
+    ("spike_states", "watchlist"),  # spike history: the detector's state and learning start
 )
 #: meta keys "<prefix>:<watchlist name>": the digest slots the daemon schedules from.
 WATCHLIST_META: tuple[str, ...] = ("digest_last", "digest_next")
 #: (table, column) referencing feeds(url).
 FEED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("entries", "feed_url"),
+    ("feed_health", "feed_url"),
 )
 #: Fetch state that belonged to the old address's server, not to the feed.
 _FEED_RESET = ("moved_to", "etag", "last_modified")

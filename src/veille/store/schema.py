@@ -154,3 +154,25 @@ def m005_feed_health(db: sqlite_utils.Database) -> None:
     );
     CREATE INDEX entries_feed_published ON entries (feed_url, published, first_seen);
     """)
+
+
+@migrations()
+def m006_stories_and_spikes(db: sqlite_utils.Database) -> None:
+    """The story each matched entry belongs to (and what rebuilds the story index after a
+    restart), and each watchlist's spike detector state."""
+    _execute_all(db, """
+    CREATE TABLE entry_stories (
+        entry_id INTEGER PRIMARY KEY REFERENCES entries(id) ON DELETE CASCADE,
+        story_id INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        link TEXT NOT NULL DEFAULT '',
+        signature BLOB NOT NULL DEFAULT x''
+    );
+    CREATE INDEX entry_stories_story ON entry_stories (story_id);
+    CREATE INDEX entry_stories_at ON entry_stories (at);
+    CREATE TABLE spike_states (
+        watchlist TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """)
