@@ -63,3 +63,33 @@ def test_a_burst_of_stories_sends_one_spike_alert(feed_server: FeedServer,
     finally:
         daemon.stop()
     assert len(feed_server.requests("/hook")) == 1, daemon.log
+
+
+def test_a_feed_that_goes_blind_sends_one_health_alert(feed_server: FeedServer,
+                                                       workspace: Workspace):
+    ok = feed_server.serve("/ok.xml", rss([story(1, "va bien", datetime.now(UTC))]))
+    gone = feed_server.serve("/gone.xml", "Gone", status=410)
+    feed_server.routes["/hook"] = (204, {}, b"")
+    workspace.config.write_text(
+        'database = "var/veille.db"\n[fetch]\ninterval = "1s"\ntimeout = "10s"\n'
+        f'[channels.hook]\ntype = "webhook"\nurl = "{feed_server.url("/hook")}"\n'
+        '[health]\nchannels = ["hook"]\n')
+    workspace.write_watchlists('[[watchlist]]\nname = "nestle"\nquery = "nestlé"\n'
+                               'schedule = "daily 08:00"\n')
+    workspace.write_feeds([ok, gone])
+    daemon = start(workspace, None)
+    try:
+        [hook] = feed_server.wait_for("/hook", timeout=60)
+        alert = json.loads(hook.body)
+        assert set(alert) >= {"id", "kind", "generated_at", "feed", "feed_url", "state",
+                              "previous", "since", "message", "moved_to"}
+        assert alert["kind"] == "health" and alert["feed_url"] == gone, alert
+        assert alert["state"] == "gone" and alert["previous"] == "ok"
+        daemon.wait_for_line("feed health: [veille] SANTÉ")
+        polls = len(feed_server.requests("/ok.xml"))
+        feed_server.wait_for("/ok.xml", count=polls + 3)  # the state lasts: no second alert
+        doctor = workspace.run("feeds", "doctor", "--format", "json", code=None)
+        assert doctor.exit_code != 0 and gone in doctor.stdout
+    finally:
+        daemon.stop()
+    assert len(feed_server.requests("/hook")) == 1, daemon.log

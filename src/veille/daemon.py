@@ -41,6 +41,7 @@ from .daemon_lock import DaemonLock
 from .dispatch import Dispatcher
 from .errors import VeilleError
 from .fetch import Fetcher
+from .health_watch import HealthWatch
 from .match import Matcher
 from .models import FeedOutcome, FeedState, PassSummary
 from .notices import NoticeBox, NoticeOutcome
@@ -62,8 +63,9 @@ RELOAD_CHECK = 1.0
 RETRY_EVERY = 30.0
 HOUSEKEEPING_EVERY = 6 * 3600.0
 SUMMARY_EVERY = 60.0
-SPIKE_EVERY = 300.0  # the spike detector looks at every watchlist this often…
-SPIKE_SOON = 10.0  # …and after a poll that found matches, at most this often
+CHECK_EVERY = 300.0  # spikes and feed health are looked at this often…
+SOON = 10.0  # …and after a poll that found matches, at most this often
+HEALTH_SOON = 60.0  # …or failures (assessing 10,000 feeds takes about a second)
 #: What a feed's poll may take beyond its fetch and parse bounds (store writes wait for the lock)
 POLL_SLACK = 120.0
 
@@ -121,7 +123,8 @@ class Daemon:
         self.notices: NoticeBox | None = None
         self.stories: StoryIndex | None = None
         self.spike_watch: SpikeWatch | None = None
-        self.last_spike_check = 0.0
+        self.health_watch: HealthWatch | None = None
+        self.last_spike_check = self.last_health_check = 0.0
         self.dispatcher = Dispatcher(lambda: self.outbox, self._instant_watchlists,
                                      self._log_deliveries, lambda: self.notices,
                                      self._log_notices)
@@ -182,6 +185,9 @@ class Daemon:
         self.spike_watch = SpikeWatch(self.app.store, self.notices, self.clock,
                                       self.loaded.settings.timezone,
                                       lag=self.loaded.settings.fetch.interval)
+        self.health_watch = HealthWatch(self.app.store, self.notices,
+                                        self.loaded.settings.health, self.clock,
+                                        self.loaded.settings.timezone)
         if self.stories is None or self.stories.config != self.loaded.settings.stories:
             self.stories = self.app.story_index()
         self._schedule_digests()
@@ -255,12 +261,31 @@ class Daemon:
         self.app.store.set_meta("last_poll", iso(self.clock()))
         self._status()
         if summary.new_matches:  # a burst is news now, not at the next 5-minute check
-            wait = self.last_spike_check + SPIKE_SOON - time.monotonic()
-            if wait <= 0:
-                self._check_spikes()
-            else:
-                self._add(self._check_spikes, "date", "spikes-soon",
-                          run_date=self.clock() + timedelta(seconds=wait))
+            self._soon(self._check_spikes, self.last_spike_check, "spikes-soon")
+        if any(o.failing or o.moved_to for o in summary.outcomes):
+            self._soon(self._check_health, self.last_health_check, "health-soon",
+                       HEALTH_SOON)
+
+    def _soon(self, check: Callable[[], None], last: float, job_id: str,
+              gap: float = SOON) -> None:
+        """Run `check` now, or `gap` seconds after its last run if that was too recent."""
+        wait = last + gap - time.monotonic()
+        if wait <= 0:
+            check()
+        else:
+            self._add(check, "date", job_id, run_date=self.clock() + timedelta(seconds=wait))
+
+    def _check_health(self) -> None:
+        self.last_health_check = time.monotonic()
+        if self.health_watch is None:
+            return
+        for notice in self.health_watch.check():
+            log.warning("feed health: %s", notice.subject)
+        self.dispatcher.wake()
+
+    def _health_summary(self) -> None:
+        if self.health_watch is not None and self.health_watch.weekly_summary():
+            self.dispatcher.wake()
 
     def _check_spikes(self) -> None:
         self.last_spike_check = time.monotonic()
@@ -386,7 +411,12 @@ class Daemon:
             self._add(self._check_files, "interval", "reload", seconds=RELOAD_CHECK)
             self._add(self._retry, "interval", "retry", seconds=RETRY_EVERY)
             self._add(self._summary, "interval", "summary", seconds=SUMMARY_EVERY)
-            self._add(self._check_spikes, "interval", "spikes", seconds=SPIKE_EVERY)
+            self._add(self._check_spikes, "interval", "spikes", seconds=CHECK_EVERY)
+            self._add(self._check_health, "interval", "health", seconds=CHECK_EVERY)
+            self._add(self._health_summary, "cron", "health-summary", day_of_week="mon",
+                      hour=9, timezone=self.loaded.settings.tz)
+            self._check_health()  # the first ever only records the states it finds
+            self.last_health_check = 0.0
             self._add(self._housekeeping, "interval", "housekeeping",
                       seconds=HOUSEKEEPING_EVERY, next_run_time=self.clock() + timedelta(
                           seconds=60))
