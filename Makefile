@@ -23,6 +23,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_match.py
 	$(PY) bench/bench_fetch.py
+	$(PY) bench/bench_ingest.py
+	$(PY) bench/eval_stories.py --no-sweep
+	$(PY) bench/eval_spikes.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

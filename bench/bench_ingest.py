@@ -1,0 +1,122 @@
+"""Ingest throughput with the early-warning work on: entries stored, matched against 1,000
+watchlists, matched entries grouped into stories, then the spike detector over every
+watchlist; beside the floor of the same work (the entries inserted into SQLite alone) and the
+same ingest with story grouping off.
+
+    python bench/bench_ingest.py [--entries 50000] [--watchlists 1000]
+
+Entries come from bench_match.py's generator (French-like text, Zipf words, watched names),
+25 per feed as a poll stores them: one read to plan, matching outside the transaction, one
+transaction per feed. CPU time of this process; the database is a file in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_match import NAMES, entries, query, vocabulary  # noqa: E402
+
+from veille.match import Matcher, compile_watchlist  # noqa: E402
+from veille.models import FeedSource, ParsedEntry, StoredEntry  # noqa: E402
+from veille.spike_watch import SpikeWatch  # noqa: E402
+from veille.store import Store  # noqa: E402
+from veille.stories import StoryConfig, StoryIndex  # noqa: E402
+from veille.watchlists import Watchlist  # noqa: E402
+
+PER_FEED = 25
+
+
+def parsed(e: StoredEntry, now: datetime) -> ParsedEntry:
+    return ParsedEntry(key=e.key, guid=e.key, title=e.title, link=e.link, author=e.author,
+                       published=now, updated=None, summary_html=e.summary_text,
+                       summary_text=e.summary_text, content_html=e.content_text,
+                       content_text=e.content_text, categories=e.categories)
+
+
+def ingest(path: Path, batch: list[ParsedEntry], matcher: Matcher, stories: StoryIndex | None,
+           now: datetime) -> tuple[float, int]:
+    store = Store.open(path)
+    feeds = [f"https://flux{i}.example.org/rss" for i in range(len(batch) // PER_FEED + 1)]
+    store.sync_feeds([FeedSource(u) for u in feeds])
+    start = time.process_time()
+    matched = 0
+    for n, url in enumerate(feeds):
+        plan = store.plan_entries(url, batch[n * PER_FEED:(n + 1) * PER_FEED], now, url, "b")
+        found = [(i, m) for i, w in enumerate(plan) for m in matcher.match(w.change.entry)]
+        with store.transaction():
+            ids = store.write_entries(url, plan, now)
+            matched += store.add_matches([(replace(m, entry_id=ids[i]), False)
+                                          for i, m in found if i in ids], now)
+            if stories is not None:
+                store.save_stories(stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
+                                   for i in dict.fromkeys(i for i, _ in found) if i in ids)
+    elapsed = time.process_time() - start
+    store.close()
+    return elapsed, matched
+
+
+def floor(path: Path, batch: list[ParsedEntry], now: datetime) -> float:
+    """The same rows inserted with executemany, nothing else: what SQLite itself costs."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE e (k TEXT PRIMARY KEY, title TEXT, link TEXT, summary TEXT, "
+               "content TEXT, published TEXT)")
+    start = time.process_time()
+    for n in range(0, len(batch), PER_FEED):
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO e VALUES (?, ?, ?, ?, ?, ?)",
+                       [(e.key, e.title, e.link, e.summary_text, e.content_text,
+                         now.isoformat()) for e in batch[n:n + PER_FEED]])
+        db.execute("COMMIT")
+    elapsed = time.process_time() - start
+    db.close()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=50_000)
+    parser.add_argument("--watchlists", type=int, default=1000)
+    args = parser.parse_args()
+    rng = random.Random(42)
+    vocab = vocabulary(rng, 20_000)
+    names = [n.capitalize() + "é" * (i % 3 == 0) for i, n in enumerate(vocabulary(rng, 5_000))
+             if n not in vocab][:NAMES]
+    now = datetime.now(UTC)
+    batch = [parsed(e, now) for e in entries(rng, vocab, names, args.entries)]
+    queries = [query(random.Random(i), vocab, names) for i in range(args.watchlists)]
+    matcher = Matcher([compile_watchlist(f"w{i}", q) for i, q in enumerate(queries)])
+    n = len(batch)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = floor(Path(tmp) / "floor.db", batch, now)
+        off, _ = ingest(Path(tmp) / "off.db", batch, matcher, None, now)
+        on, matched = ingest(Path(tmp) / "on.db", batch, matcher, StoryIndex(StoryConfig()),
+                             now)
+        store = Store.open(Path(tmp) / "on.db")
+        lists = [Watchlist(f"w{i}", q) for i, q in enumerate(queries)]
+        spikes = SpikeWatch(store, None, lambda: now)  # type: ignore[arg-type]
+        start = time.process_time()
+        spikes.check(lists)
+        spike_time = time.process_time() - start
+        store.close()
+    print(f"{n} entries, {args.watchlists} watchlists, {matched} matches "
+          f"({matched / n:.2f} per entry); CPU time, one process")
+    print(f"  floor (SQLite inserts only)      {n / base:>9,.0f} entries/s")
+    print(f"  ingest, stories off              {n / off:>9,.0f} entries/s  "
+          f"({off / base:.1f}x the floor)")
+    print(f"  ingest, stories on               {n / on:>9,.0f} entries/s  "
+          f"({on / base:.1f}x the floor; stories cost {100 * (on - off) / off:.0f} %)")
+    print(f"  spike check, {args.watchlists} watchlists     {spike_time * 1000:>9,.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
