@@ -341,10 +341,14 @@ class Daemon:
 
     def _digest_job(self, name: str) -> Callable[[], Any]:
         async def digest() -> None:
+            outcomes = []
             if self.outbox is not None:
-                self._log_deliveries(await self.outbox.deliver([name], due_only=True))
+                outcomes = await self.outbox.deliver([name], due_only=True)
+            # the next slot is stored before the line saying this one went out: whoever reads
+            # `status` on seeing that line finds the next slot, not the one just served
             self.app.store.set_meta(f"digest_last:{name}", iso(self.clock()))
             self._schedule_digests()
+            self._log_deliveries(outcomes)
         digest.__name__ = f"digest:{name}"
         return digest
 
