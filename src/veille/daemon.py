@@ -38,7 +38,7 @@ from .app import App, utcnow
 from .config import Settings, load_settings
 from .cron import parse_schedule
 from .daemon_lock import DaemonLock
-from .dispatch import Dispatcher
+from .dispatch import Dispatcher, settle
 from .errors import VeilleError
 from .fetch import Fetcher
 from .health_watch import HealthWatch
@@ -466,14 +466,8 @@ class Daemon:
         self.poller.stopped = True
         if self.scheduler is not None:
             self.scheduler.pause()  # no new jobs; shutdown() would cancel running ones at once
-        pending = list(self.tasks | self.poller.batches)
         closing = asyncio.ensure_future(self.dispatcher.close(STOP_GRACE))
-        if pending:
-            _, late = await asyncio.wait(pending, timeout=STOP_GRACE)
-            for task in late:
-                task.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.gather(*late, return_exceptions=True)
+        await settle(self.tasks | self.poller.batches, STOP_GRACE)
         await closing
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)

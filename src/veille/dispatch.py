@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from .notices import NoticeBox, NoticeOutcome
 from .outbox import DeliveryOutcome, Outbox
@@ -71,11 +72,17 @@ class Dispatcher:
         self._closing = True
         for wakeup in self._wakeups.values():
             wakeup.set()
-        workers = list(self._workers.values())
-        if workers:
-            _, late = await asyncio.wait(workers, timeout=grace)
-            for task in late:
-                task.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.gather(*late, return_exceptions=True)
+        await settle(self._workers.values(), grace)
         self._workers.clear()
+
+
+async def settle(tasks: Iterable[asyncio.Task[Any]], grace: float) -> None:
+    """Let `tasks` finish within `grace` seconds, then cancel those still running."""
+    tasks = list(tasks)
+    if not tasks:
+        return
+    _, late = await asyncio.wait(tasks, timeout=grace)
+    for task in late:
+        task.cancel()
+    with contextlib.suppress(Exception):
+        await asyncio.gather(*late, return_exceptions=True)

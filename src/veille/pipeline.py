@@ -86,7 +86,9 @@ class FeedPass:
         body_hash = hashlib.sha256(result.body).hexdigest()
         if body_hash == feed.body_hash:  # the server ignored our validators; nothing changed
             return self._finish(feed, result, body_hash=body_hash)
-        parsed = await self.parser.parse(feed.fetch_url, result.body, result.headers)
+        # relative links resolve against where the body came from (after redirects)
+        parsed = await self.parser.parse(result.final_url or feed.fetch_url, result.body,
+                                         result.headers)
         if isinstance(parsed, ParserTrouble):  # our parser failed, not the feed
             return self._finish(feed, replace(result, status=FetchStatus.ERROR, error_kind=parsed.kind,
                                               error_message=parsed.message))
