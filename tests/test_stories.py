@@ -17,7 +17,6 @@ from veille.stories import (
     StoryConfig,
     StoryIndex,
     _text_jaccard,
-    digest_view,
     features,
     similarity,
     strip_outlet_suffix,
@@ -190,21 +189,23 @@ def entry(entry_id: int, feed: str, published_h: float, seen_h: float | None = N
         changed_at=None, changes=0)
 
 
-def test_digest_view_one_item_per_story_earliest_first() -> None:
-    items = [(entry(11, "Le Monde", 3), 10), (entry(10, "AFP", 1, seen_h=2), 10),
-             (entry(12, "Ouest-France", 4), 10), (entry(13, "Le Monde", 5), 10),
-             (entry(20, "BFM", 2), 20), (entry(30, "Libération", 0.5), 30)]
-    view = digest_view(items, lambda e: e)
-    assert [s.id for s in view.stories] == [30, 10, 20]
-    story = view.stories[1]
-    assert story.first.id == 10 and story.outlet == "AFP"
-    assert story.also_in == ("Le Monde", "Ouest-France")
-    assert story.first_seen == T0 + timedelta(hours=2)
-    assert [m.id for m in story.members] == [10, 11, 12, 13] and story.mentions == 4
-    assert view.counts() == "3 sujets, 6 mentions"
-    assert [s.id for s in digest_view(items, lambda e: e, newest_first=True).stories] == [20, 10, 30]
-    assert digest_view([(entry(1, "BFM", 0), 1)], lambda e: e).counts() == "1 sujet, 1 mention"
-    assert digest_view([], lambda e: e).counts() == "0 sujet, 0 mention"
+def test_a_digest_shows_one_item_per_story_from_its_earliest_article() -> None:
+    from veille.digest import merge_stories
+    from veille.models import StoredMatch
+
+    def match(e: StoredEntry, story: int) -> StoredMatch:
+        return StoredMatch(e.id, "w", ("nestlé",), "", e.first_seen, False, e, story)
+
+    items = merge_stories([match(entry(11, "Le Monde", 3), 10),
+                           match(entry(10, "AFP", 1, seen_h=2), 10),
+                           match(entry(12, "Ouest-France", 4), 10),
+                           match(entry(13, "Le Monde", 5), 10), match(entry(20, "BFM", 2), 20),
+                           match(entry(30, "Libération", 0.5), 30)])
+    # the story with the latest article first; each shown from the article that broke it
+    assert [i.story_id for i in items] == [10, 20, 30]
+    assert items[0].feed == "AFP" and items[0].match_ids[0] == 10
+    assert items[0].also_in == ("Le Monde", "Ouest-France") and items[0].mentions == 4
+    assert [i.mentions for i in items[1:]] == [1, 1]
 
 
 # --- the labelled pairs -------------------------------------------------------------------

@@ -8,7 +8,7 @@ title and first paragraph are similar enough (Jaccard over word shingles, stop w
 
 Everything here is pure: no clock, no I/O. `StoryIndex.add()` assigns a story at ingest and
 returns the `StoryRow` a store keeps; `StoryIndex.restore(rows)` rebuilds the same index after
-a restart. `digest_view()` turns matched entries and their story ids into one item per story.
+a restart. Digests show one item per story with `digest.merge_stories`.
 
 Why a bottom-k sketch and not datasketch's MinHash LSH: a typical entry (title + ~300 chars)
 has 30-60 distinct content words, so keeping the 96 smallest word hashes *is* the whole set
@@ -30,11 +30,10 @@ import sys
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Generic, TypeVar
 
 from .models import StoredEntry
 from .normalize import canonical_url, token_text
@@ -453,74 +452,3 @@ class StoryIndex:
                 del posting[row.story_id]
                 if len(posting) == 1:
                     postings[key] = next(iter(posting.values()))
-
-
-# --- the digest view ---------------------------------------------------------------------------
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Story(Generic[T]):
-    """A story as a digest shows it: its first article, when veille first saw any of it, and
-    every outlet that carried it (the first's outlet first)."""
-
-    id: int
-    first: T
-    first_seen: datetime
-    outlets: tuple[str, ...]
-    members: tuple[T, ...]  # earliest article first
-
-    @property
-    def outlet(self) -> str:
-        return self.outlets[0]
-
-    @property
-    def also_in(self) -> tuple[str, ...]:
-        return self.outlets[1:]
-
-    @property
-    def mentions(self) -> int:
-        return len(self.members)
-
-
-@dataclass(frozen=True)
-class StoryDigest(Generic[T]):
-    stories: tuple[Story[T], ...]
-
-    @property
-    def mentions(self) -> int:
-        return sum(s.mentions for s in self.stories)
-
-    def counts(self) -> str:
-        """ "3 sujets, 7 mentions"; French puts 0 and 1 in the singular."""
-        n, m = len(self.stories), self.mentions
-        return f"{n} sujet{'s' if n > 1 else ''}, {m} mention{'s' if m > 1 else ''}"
-
-
-def outlet_name(entry: StoredEntry) -> str:
-    return entry.feed_title or entry.feed_url
-
-
-def digest_view(items: Iterable[tuple[T, int]], entry_of: Callable[[T], StoredEntry],
-                newest_first: bool = False) -> StoryDigest[T]:
-    """One item per story from (matched item, story id) pairs: within a story the earliest
-    article first (by publication, then first seen, then id); stories in the order of their
-    first article, earliest first unless `newest_first`. `entry_of` reads the StoredEntry of
-    an item (`lambda e: e` for entries, `lambda m: m.entry` for matches)."""
-    groups: dict[int, list[T]] = {}
-    for item, story_id in items:
-        groups.setdefault(story_id, []).append(item)
-
-    def order(item: T) -> tuple[datetime, datetime, int]:
-        e = entry_of(item)
-        return e.published, e.first_seen, e.id
-
-    stories = []
-    for story_id, members in groups.items():
-        members.sort(key=order)
-        outlets = tuple(dict.fromkeys(outlet_name(entry_of(m)) for m in members))
-        first_seen = min(entry_of(m).first_seen for m in members)
-        stories.append(Story(story_id, members[0], first_seen, outlets, tuple(members)))
-    stories.sort(key=lambda s: (order(s.first), s.id), reverse=newest_first)
-    return StoryDigest(tuple(stories))
