@@ -139,3 +139,39 @@ def test_cli_writers_beside_the_daemon_never_meet_a_locked_database(
     feeds = json.loads(workspace.run("feeds", "list", "--format", "json").stdout)
     assert [f for f in feeds if f["error_kind"] == "internal"] == [], feeds
     assert [f for f in feeds if f["error_kind"]] == [], feeds
+
+
+def test_ticks_are_at_least_a_second_apart_and_skip_feeds_in_flight():
+    """Feeds spread over the interval must not mean a tick, and a read of every feed, every
+    few milliseconds; a feed in flight is not started twice."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from veille.models import FeedState, PassSummary
+    from veille.poller import MIN_GAP, Poller
+
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    feeds = [FeedState(f"https://f{i}", next_due=now + timedelta(milliseconds=10 * i))
+             for i in range(50)]
+    feeds[0] = FeedState("https://f0", next_due=now)
+    ticks: list[datetime] = []
+    started: list[list[str]] = []
+    hold = asyncio.Event()
+
+    async def run_batch(batch, on_done) -> PassSummary:
+        started.append([f.url for f in batch])
+        await hold.wait()
+        return PassSummary()
+
+    async def scenario() -> None:
+        poller = Poller(lambda: feeds, lambda url: None, run_batch, ticks.append,
+                        lambda o: None, lambda s: None, lambda: now)
+        assert poller.tick() == 1
+        await asyncio.sleep(0)
+        assert poller.tick() == 0  # f0 is in flight: not started twice
+        hold.set()
+        await asyncio.gather(*poller.batches)
+
+    asyncio.run(scenario())
+    assert started == [["https://f0"]]
+    assert ticks and all(t >= now + MIN_GAP for t in ticks)

@@ -10,6 +10,8 @@ from ..models import FeedSource, FeedState
 from .base import StoreBase
 from .rows import _feed_state, iso
 
+COUNT = "(SELECT count(*) FROM entries e WHERE e.feed_url = f.url)"
+
 
 class FeedTables(StoreBase):
 
@@ -35,16 +37,16 @@ class FeedTables(StoreBase):
                     (s.url, s.title, s.folder, s.html_url, s.interval, s.fingerprint, position),
                 )
 
-    def feeds(self, urls: Iterable[str] | None = None, *, all_feeds: bool = False
-              ) -> list[FeedState]:
+    def feeds(self, urls: Iterable[str] | None = None, *, all_feeds: bool = False,
+              counts: bool = True) -> list[FeedState]:
+        """`counts=False` leaves `entry_count` at 0: the scheduler asks often and needs none."""
         where, params = ("" if all_feeds else "WHERE f.in_opml = 1"), []
         if urls is not None:
             urls = list(urls)
             where = f"WHERE f.url IN ({','.join('?' * len(urls))})"
             params = urls
         rows = self._rows(
-            f"""SELECT f.*, (SELECT count(*) FROM entries e WHERE e.feed_url = f.url)
-                   AS entry_count FROM feeds f {where}
+            f"""SELECT f.*, {COUNT if counts else "0"} AS entry_count FROM feeds f {where}
                 ORDER BY f.in_opml DESC, f.position, f.rowid""", params)
         return [_feed_state(r) for r in rows]
 
