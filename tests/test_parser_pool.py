@@ -104,3 +104,25 @@ def test_parser_crashes_are_counted_for_status(workspace):
     assert report["daemon"]["parser_crashes"] == 1 and report["daemon"]["parse_timeouts"] == 0
     app.close()
     assert "parser: 1 crashes, 0 timeouts" in workspace.run("status", code=1).stdout
+
+
+def test_the_survivors_of_a_broken_pool_are_not_left_blocked():
+    """An idle worker waits for work holding the call queue's lock: killed there, it leaves
+    the other workers blocked on that lock for ever, and the executor's thread joining them
+    hangs the whole process at exit. They are killed with the pool."""
+    pool = ParserPool(workers=2)
+
+    async def scenario() -> list[int]:
+        await asyncio.gather(*(pool.parse("https://f", FEED, {}) for _ in range(4)))
+        pids = pool.worker_pids()
+        os.kill(pids[0], signal.SIGKILL)
+        assert isinstance(await pool.parse("https://f", FEED, {}), ParsedFeed)
+        return pids
+
+    try:
+        pids = asyncio.run(scenario())
+        assert len(pids) == 2
+        for pid in pids:
+            assert _dead(pid), f"worker {pid} of the broken pool is still alive"
+    finally:
+        pool.close()

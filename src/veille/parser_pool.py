@@ -106,8 +106,11 @@ class ParserPool:
                     parsed = replace(parsed, parser=PARSER_ID)
                 return parsed
             except BrokenProcessPool:
+                # the survivors are killed too: a worker killed while it held the call queue's
+                # lock leaves them blocked on it for ever, and the executor's thread joining
+                # them would then hang the process at exit
                 self._replace(executor, ErrorKind.PARSER_CRASH,
-                              "a parser process died; its pool was replaced")
+                              "a parser process died; its pool was replaced", kill=True)
                 if attempt == 2:
                     return ParserTrouble(ErrorKind.PARSER_CRASH, "the parser process crashed on this "
                                          "feed twice; it will be retried at the next poll")
