@@ -100,7 +100,12 @@ class ParserPool:
         for attempt in (1, 2):
             executor = self._pool()
             try:
-                future = loop.run_in_executor(executor, self._parse, url, body, headers)
+                try:
+                    future = loop.run_in_executor(executor, self._parse, url, body, headers)
+                except (OSError, RuntimeError) as e:
+                    # submitting to a pool that is breaking can fail while starting a worker
+                    # (its queues are being closed: EBADF) or after its shutdown: the same case
+                    raise BrokenProcessPool(str(e)) from e
                 parsed = await asyncio.wait_for(future, self.timeout)
                 if isinstance(parsed, ParsedFeed) and not parsed.parser:
                     parsed = replace(parsed, parser=PARSER_ID)
