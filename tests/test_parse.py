@@ -15,7 +15,7 @@ import pytest
 from veille.parse import ParseFailure, parse_feed
 
 GOLDEN = Path(__file__).parent / "golden"
-FEEDS = sorted(p for p in GOLDEN.iterdir() if p.suffix in (".xml", ".rdf"))
+FEEDS = sorted(p for p in GOLDEN.iterdir() if p.suffix in (".xml", ".rdf", ".jsonfeed"))
 
 
 def as_json(path: Path) -> dict:
@@ -38,7 +38,8 @@ def test_golden(path: Path):
 
 
 def test_every_format_is_covered():
-    assert [p.name for p in FEEDS] == ["atom03.xml", "atom10.xml", "rss091.xml", "rss10.rdf",
+    assert [p.name for p in FEEDS] == ["atom03.xml", "atom10.xml", "jsonfeed10.jsonfeed",
+                                       "jsonfeed11.jsonfeed", "rss091.xml", "rss10.rdf",
                                        "rss20.xml"]
 
 

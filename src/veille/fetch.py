@@ -24,7 +24,8 @@ from .config import FetchSettings
 from .models import FetchResult
 from .outcomes import ErrorKind, FetchStatus
 
-ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
+          "application/rdf+xml;q=0.9, "
           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8")
 #: Pool size of one client shard: a large httpx pool costs CPU per request, many small ones do not.
 SHARD_SIZE = 10
