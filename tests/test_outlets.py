@@ -67,12 +67,13 @@ def test_m008_migrates_a_database_of_the_previous_schema(tmp_path):
     assert "outlet" in columns and "outlet_url" in columns
 
 
-def google_news(items: list[tuple[str, str, str, str]]) -> str:
+def google_news(items: list[tuple[str, str, str, str]],
+                base: str = "https://news.google.com") -> str:
     """A document shaped like https://news.google.com/rss/search?q=… answers: opaque links,
     the outlet in <source> and after " - " in the title, the description a link plus it."""
     parts = []
     for i, (title, outlet, site, when) in enumerate(items):
-        link = f"https://news.google.com/rss/articles/CBMi{i}QUFVX3lxTE?oc=5"
+        link = f"{base}/rss/articles/CBMi{i}QUFVX3lxTE?oc=5"
         parts.append(
             f"<item><title>{title} - {outlet}</title><link>{link}</link>"
             f'<guid isPermaLink="false">CBMi{i}</guid><pubDate>{when}</pubDate>'
@@ -109,7 +110,7 @@ def credited(feed_server: FeedServer, workspace: Workspace) -> tuple[str, str, W
         ("Le Parti pirate dépose ses listes pour les européennes", "Le Monde",
          "https://www.lemonde.fr", when),
         ("Le Parti pirate en campagne à Rennes", "Ouest-France", "https://www.ouest-france.fr",
-         when)]))
+         when)], base=feed_server.url("")))  # opaque links that would reach the test server
     direct = feed_server.serve("/lemonde", (
         '<?xml version="1.0"?><rss version="2.0"><channel><title>Le Monde.fr</title>'
         "<item><title>Le Parti pirate dépose ses listes pour les européennes</title>"
@@ -130,9 +131,10 @@ def test_google_news_items_are_credited_to_their_outlet(credited, feed_server):
     assert set(entries) == {"Le Parti pirate dépose ses listes pour les européennes",
                             "Le Parti pirate en campagne à Rennes"}
     # the opaque aggregator link is kept as it is, and never asked for
-    assert all(e["link"].startswith("https://news.google.com/rss/articles/")
+    assert all(e["link"].startswith(feed_server.url("/rss/articles/CBMi"))
                for e in entries.values())
     assert [r.path for r in feed_server.log if "articles" in r.path] == []
+    assert {e["outlet"] for e in entries.values()} == {"Le Monde", "Ouest-France"}
 
 
 def test_source_scope_and_digest_items_name_the_outlet(credited):
