@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from veille.parse import ParseFailure, parse_feed
+from veille.parse_json import looks_like_json
 
 from .conftest import FeedServer, Workspace
 
@@ -40,3 +41,22 @@ def test_json_feed_is_fetched_matched_and_deduplicated(feed_server: FeedServer,
 def test_json_that_is_not_a_json_feed(body):
     result = parse_feed("https://x.example/f.json", body, {"content-type": "application/json"})
     assert isinstance(result, ParseFailure) and "not a feed" in result
+
+
+@pytest.mark.parametrize("body, content_type, is_json", [
+    (b'\xef\xbb\xbf  {"items": []}', "text/plain", True),
+    (b"\n{", "application/octet-stream", True),
+    (b"[]", "application/feed+json", True),
+    (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>',
+     "application/json", False),
+    (b"<rss/>", "application/rss+xml", False),
+])
+def test_routing_by_content_type_and_first_byte(body, content_type, is_json):
+    assert looks_like_json(body, {"content-type": content_type}) is is_json
+
+
+def test_rss_mislabelled_as_json_is_still_parsed():
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            b"<item><guid>1</guid><title>Un</title></item></channel></rss>")
+    parsed = parse_feed("https://x.example/f", body, {"content-type": "application/json"})
+    assert not isinstance(parsed, ParseFailure) and parsed.entries[0].title == "Un"

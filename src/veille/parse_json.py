@@ -23,11 +23,12 @@ _VERSION_PREFIX = "https://jsonfeed.org/version/"
 
 
 def looks_like_json(body: bytes, headers: dict[str, str]) -> bool:
-    """Served as JSON, or a body whose first non-space byte is `{` (servers often say
-    text/plain or application/octet-stream for feed.json)."""
+    """A body whose first non-space byte is `{` (servers often say text/plain or
+    application/octet-stream for feed.json), or one served as JSON that does not start with
+    `<` (an RSS file mislabelled application/json is still RSS)."""
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
     start = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return media_type in JSON_TYPES or start.startswith(b"{")
+    return start.startswith(b"{") or (media_type in JSON_TYPES and not start.startswith(b"<"))
 
 
 def _str(value: Any) -> str:
