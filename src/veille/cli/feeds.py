@@ -171,8 +171,10 @@ def feeds_add(ctx: click.Context, url: str | None, folder: str, title: str,
     chosen = working if add_all else working[:1]
     page = target if found.how != "feed" else ""
     added = []
-    for c in chosen:
-        name = title or (search.title if search else "") or (c.title if search else "")
+    for i, c in enumerate(chosen):
+        # --title names the first feed only: with --all, the others keep their own titles
+        name = (title if i == 0 else "") or (search.title if search else "") or (
+            c.title if search else "")
         if doc.add(FeedSource(c.url, name, folder.strip("/"), html_url=page, interval=seconds)):
             added.append(c)
         else:
