@@ -39,6 +39,7 @@ class FetchSettings:
     host_delay: float = 0.0
     max_interval: float = 86400.0  # what feed hints may not go above; the cap of backoff
     parse_timeout: float = 60.0  # a parse taking longer has its worker killed
+    allow_private: bool = True  # false: refuse loopback/private addresses (address_guard.py)
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ _FETCH: Spec = {
     "timeout": _positive_duration, "connect_timeout": _positive_duration, "max_size": _size,
     "max_redirects": _positive_int, "user_agent": _string, "host_delay": _duration,
     "max_interval": _positive_duration, "parse_timeout": _positive_duration,
+    "allow_private": _boolean,
 }
 _DIGEST: Spec = {"catchup": _duration, "retention": _duration}
 _STORIES: Spec = {"enabled": _boolean, "threshold": _fraction, "window": _positive_duration}

@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from .match import highlight_spans
 from .models import StoredMatch
 from .normalize import canonical_url, clean_link
+from .outlets import host_of
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class DigestItem:
     feed_url: str = ""
     story_id: int | None = None
     mentions: int = 1  # articles telling this story, the first one included
+    outlet: str | None = None  # the publisher an aggregator credits the item to (outlets.py)
 
     def segments(self) -> list[tuple[str, bool]]:
         """The snippet cut into (text, is_a_matched_term) pieces, for highlighting."""
@@ -110,6 +112,31 @@ def _story_key(m: StoredMatch) -> str:
     return "link:" + canonical_url(m.entry.link) if m.entry.link else f"entry:{m.entry.id}"
 
 
+def _other_outlets(group: Sequence[StoredMatch]) -> tuple[str, ...]:
+    """The "also in" names, each once, the story's first one left out. An outlet credited by
+    an aggregator is the same publisher as a feed of its site: "Le Monde" via Google News and
+    the "Le Monde.fr" feed are both lemonde.fr. (Plain feeds compare by name, as before.)"""
+    names: set[str] = set()
+    outlet_hosts: set[str] = set()  # sites of credited outlets
+    link_hosts: set[str] = set()  # sites of the articles of plain feeds
+    out: list[str] = []
+    for i, m in enumerate(group):
+        e = m.entry
+        name = e.source_name
+        if e.outlet:
+            host = host_of(e.outlet_url)
+            same = name in names or (bool(host) and host in outlet_hosts | link_hosts)
+            outlet_hosts.add(host)
+        else:
+            host = host_of(e.link)
+            same = name in names or (bool(host) and host in outlet_hosts)
+            link_hosts.add(host)
+        if i and not same:
+            out.append(name)
+        names.add(name)
+    return tuple(out)
+
+
 def merge_stories(matches: Sequence[StoredMatch]) -> list[DigestItem]:
     """One item per story, the newest stories first. An item shows the story's earliest
     article, the one that broke it; the other outlets are listed under "also in"."""
@@ -121,15 +148,14 @@ def merge_stories(matches: Sequence[StoredMatch]) -> list[DigestItem]:
                         reverse=True):
         first = group[0]
         e = first.entry
-        others = tuple(dict.fromkeys(m.entry.feed_title for m in group[1:]
-                                     if m.entry.feed_title != e.feed_title))
+        others = _other_outlets(group)
         terms = tuple(dict.fromkeys(t for m in group for t in m.terms))
         items.append(DigestItem(
             title=e.title or "(sans titre)", link=clean_link(e.link) if e.link else None,
             feed=e.feed_title or e.feed_url, published=e.published, first_seen=e.first_seen,
             terms=terms, snippet=first.snippet, also_in=others,
             match_ids=tuple(m.id for m in group), feed_url=e.feed_url, story_id=first.story_id,
-            mentions=len(group)))
+            mentions=len(group), outlet=e.outlet))
     return items
 
 
@@ -196,7 +222,7 @@ def item_json(item: DigestItem) -> dict[str, Any]:
     return {"title": item.title, "link": item.link, "feed": item.feed, "feed_url": item.feed_url,
             "published": item.published.isoformat(), "first_seen": item.first_seen.isoformat(),
             "terms": list(item.terms), "snippet": item.snippet, "also_in": list(item.also_in),
-            "story_id": item.story_id, "mentions": item.mentions}
+            "story_id": item.story_id, "mentions": item.mentions, "outlet": item.outlet}
 
 
 def render_json(digest: Digest) -> dict[str, Any]:

@@ -85,6 +85,8 @@ class ParsedEntry:
     content_text: str
     categories: tuple[str, ...] = ()
     language: str | None = None
+    outlet: str | None = None  # the publisher an aggregator credits (outlets.py)
+    outlet_url: str | None = None
 
     @property
     def content_hash(self) -> str:
@@ -184,6 +186,13 @@ class StoredEntry:
     changed_at: datetime | None
     changes: int
     dated: bool = True  # False when the feed gave no date
+    outlet: str | None = None  # the publisher an aggregator credits (outlets.py)
+    outlet_url: str | None = None
+
+    @property
+    def source_name(self) -> str:
+        """Who published it: the credited outlet, else the feed."""
+        return self.outlet or self.feed_title or self.feed_url
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def _entry_json(e: StoredEntry) -> dict[str, Any]:
             "feed_title": e.feed_title, "author": e.author, "published": e.published,
             "updated": e.updated, "first_seen": e.first_seen, "changed_at": e.changed_at,
             "categories": list(e.categories), "language": e.language,
-            "summary": e.summary_text}
+            "summary": e.summary_text, "outlet": e.outlet}
 
 
 @cli.command()

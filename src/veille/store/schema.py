@@ -176,3 +176,11 @@ def m006_stories_and_spikes(db: sqlite_utils.Database) -> None:
         updated_at TEXT NOT NULL
     );
     """)
+
+
+@migrations()
+def m008_entry_outlet(db: sqlite_utils.Database) -> None:
+    """The outlet an aggregator credits an entry to (Google News' <source>), so `source:`
+    queries, digests and webhooks name Le Monde rather than the aggregator's feed."""
+    db.execute("ALTER TABLE entries ADD COLUMN outlet TEXT")
+    db.execute("ALTER TABLE entries ADD COLUMN outlet_url TEXT")
