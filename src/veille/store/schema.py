@@ -176,3 +176,26 @@ def m006_stories_and_spikes(db: sqlite_utils.Database) -> None:
         updated_at TEXT NOT NULL
     );
     """)
+
+
+@migrations()
+def m009_websub(db: sqlite_utils.Database) -> None:
+    """WebSub: the hub each feed advertises, and our subscription to it (websub.py)."""
+    _execute_all(db, """
+    CREATE TABLE websub (
+        feed_url TEXT PRIMARY KEY,
+        hub TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        token TEXT NOT NULL UNIQUE,
+        secret TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'discovered',
+        lease_seconds INTEGER,
+        expires_at TEXT,
+        requested_at TEXT,
+        next_attempt TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_push TEXT,
+        pushes INTEGER NOT NULL DEFAULT 0
+    );
+    """)
