@@ -138,20 +138,22 @@ def plan(subs: Iterable[Subscription], now: datetime) -> tuple[list[Request], li
     requests: list[Request] = []
     forget: list[str] = []
     for sub in subs:
-        waiting = sub.next_attempt is not None and sub.next_attempt > now
+        waiting = sub.next_attempt is not None and sub.next_attempt > now  # backing off
         stale = sub.requested_at is None or sub.requested_at + VERIFY_WITHIN <= now
         if not sub.in_opml:
             if sub.state in (PushState.ACTIVE, PushState.REQUESTED):
-                requests.append(Request("unsubscribe", sub))
+                if not waiting:
+                    requests.append(Request("unsubscribe", sub))
             elif sub.state != PushState.UNSUBSCRIBING or stale:
                 forget.append(sub.feed_url)  # nothing to undo, or the hub never answered
             continue
-        if sub.state == PushState.DISCOVERED or (
-                sub.state in (PushState.FAILED, PushState.DENIED) and not waiting):
+        if waiting:
+            continue
+        if sub.state in (PushState.DISCOVERED, PushState.FAILED, PushState.DENIED,
+                         PushState.UNSUBSCRIBING) or (
+                sub.state == PushState.REQUESTED and stale):
             requests.append(Request("subscribe", sub))
-        elif sub.state == PushState.REQUESTED and stale:
-            requests.append(Request("subscribe", sub))
-        elif sub.state == PushState.ACTIVE and not waiting:
+        elif sub.state == PushState.ACTIVE:
             due = renew_at(sub)
             # a renewal sent since the due time waits for its verification (VERIFY_WITHIN)
             asked = due is not None and sub.requested_at is not None and \
