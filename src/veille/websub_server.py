@@ -21,6 +21,9 @@ log = logging.getLogger("veille")
 #: A hub that opens a connection and sends nothing holds it at most this long.
 REQUEST_TIMEOUT = 30.0
 MAX_HEAD = 16 * 1024
+#: After refusing a request mid-body: how long, and how much, we read and drop (see _linger).
+LINGER = 2.0
+LINGER_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class PushServer:
                 if response is None:
                     return
             await self._send(conn, writer, response)
+            if conn.their_state is not h11.DONE:
+                await _linger(reader, writer)
         except (TimeoutError, ConnectionError, h11.ProtocolError) as e:
             log.debug("websub: connection dropped: %s", e or type(e).__name__)
         except Exception:  # a bug costs one request, never the server
@@ -130,6 +135,19 @@ class PushServer:
         writer.write(conn.send(h11.Data(data=response.body)) or b"")
         writer.write(conn.send(h11.EndOfMessage()) or b"")
         await writer.drain()
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read and drop what the client still sends (a refused body) for a moment: closing a
+    socket with unread data makes the kernel reset the connection, and the client may then
+    lose our answer (the 413) before reading it."""
+    with contextlib.suppress(Exception):
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(LINGER):
+            drained = 0
+            while drained < LINGER_BYTES and (data := await reader.read(65536)):
+                drained += len(data)
 
 
 def _too_large(limit: int) -> HttpResponse:
