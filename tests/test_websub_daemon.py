@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import re
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -180,3 +181,17 @@ def test_lease_renewed_and_unsubscribed_when_the_feed_leaves(hub: Hub,
     hub.daemon.wait_for_line(f"websub: unsubscribed from {TOPIC}")
     # the callback is gone: a late push is told so (410), and ingests nothing
     assert hub.push(form, pushed("Nestlé après départ")).status_code == 410
+
+
+def test_a_taken_listen_address_is_one_clear_error(workspace: Workspace):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        workspace.config.write_text(
+            f'database = "var/veille.db"\n[websub]\nlisten = "127.0.0.1:{port}"\n'
+            f'public_url = "{PUBLIC}"\n')
+        daemon = start(workspace, None)
+        assert daemon.proc.wait(timeout=WAIT) == 1
+    daemon.wait_for_line(f"websub.listen: cannot listen on 127.0.0.1:{port}")
+    assert "Traceback" not in daemon.log, daemon.log

@@ -40,7 +40,7 @@ from .config import Settings, load_settings
 from .cron import parse_schedule
 from .daemon_lock import DaemonLock
 from .dispatch import Dispatcher, settle
-from .errors import ConfigError, VeilleError
+from .errors import VeilleError
 from .fetch import Fetcher
 from .health_watch import HealthWatch
 from .match import Matcher
@@ -463,11 +463,7 @@ class Daemon:
             self.websub = WebSubAgent(settings.websub, self.app.store, self.clock,
                                       self._feed_pass, self._feed_done,
                                       settings.fetch.user_agent, settings.fetch.timeout)
-            try:
-                await self.websub.start()
-            except OSError as e:
-                raise ConfigError(settings.config_file, "websub.listen", f"cannot listen on "
-                                  f"{settings.websub.host}:{settings.websub.port}: {e}") from None
+            await self.websub.start()
             self._add(self.websub.reconcile, "interval", "websub", seconds=WEBSUB_EVERY,
                       next_run_time=self.clock())
 

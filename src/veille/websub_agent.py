@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from .config import WebSubSettings
+from .errors import ConfigError
 from .models import FeedOutcome
 from .pipeline import FeedPass
 from .schedule import retry_at
@@ -56,7 +57,11 @@ class WebSubAgent:
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        port = await self.server.start()
+        try:
+            port = await self.server.start()
+        except OSError as e:
+            raise ConfigError(None, "websub.listen", f"cannot listen on {self.settings.host}:"
+                              f"{self.settings.port}: {e.strerror or e}") from None
         log.info("websub: listening on %s:%d, callbacks under %s", self.settings.host, port,
                  self.settings.public_url)
         self.refresh()
