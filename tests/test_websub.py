@@ -15,9 +15,9 @@ import httpx
 import pytest
 import sqlite_utils
 
-from veille.config import FetchSettings, settings_from_toml
+from veille.config import FetchSettings, WebSubSettings, settings_from_toml
 from veille.errors import ConfigError
-from veille.models import FeedState, FetchResult
+from veille.models import FeedSource, FeedState, FetchResult
 from veille.outcomes import FetchStatus
 from veille.schedule import after_fetch
 from veille.store import Store, migrations
@@ -33,6 +33,7 @@ from veille.websub import (
     signature_ok,
     token_of,
 )
+from veille.websub_agent import WebSubAgent
 from veille.websub_server import HttpRequest, HttpResponse, PushServer
 
 from .conftest import FeedServer, Workspace, rss
@@ -284,3 +285,34 @@ def test_server_refuses_bodies_over_max_size_even_chunked():
         return codes
 
     assert asyncio.run(scenario()) == [202, 413, 202, 413, 202, 400]
+
+
+# --- the agent's answers, in process ------------------------------------------------------------
+
+def test_agent_records_a_denial_and_refuses_strangers():
+    store = Store.memory()
+    store.sync_feeds([FeedSource("https://f.example/feed")])
+    store.note_hub("https://f.example/feed", ("https://hub.example/", "https://f.example/t"))
+    [row] = store.subscriptions()
+    store.update_subscription(row.feed_url, state=PushState.REQUESTED, requested_at=NOW)
+    agent = WebSubAgent(WebSubSettings(public_url="https://v.example/websub"), store,
+                        lambda: NOW, lambda: None, lambda outcome: None, "ua", 5)
+
+    async def ask(method: str, target: str) -> int:
+        return (await agent.handle(HttpRequest(method, target, {}))).status
+
+    async def scenario() -> list[int]:
+        try:
+            return [await ask("GET", f"/websub/{row.token}?hub.mode=denied&hub.topic="
+                                     "https%3A%2F%2Ff.example%2Ft&hub.reason=quota"),
+                    await ask("POST", "/websub/nope"), await ask("PUT", f"/{row.token}"),
+                    await ask("GET", "/websub/nope?hub.mode=subscribe&hub.topic=x&"
+                                     "hub.challenge=c")]
+        finally:
+            await agent.client.aclose()
+
+    assert asyncio.run(scenario()) == [200, 410, 405, 404]
+    [denied] = store.subscriptions()
+    assert denied.state == PushState.DENIED and denied.last_error == "denied: quota"
+    assert denied.next_attempt == NOW + DAY
+    assert plan([denied], NOW + DAY)[0][0].mode == "subscribe"  # asked again a day later
