@@ -26,6 +26,7 @@ from veille.websub import (
     Subscription,
     callback_url,
     confirm,
+    describe,
     discover,
     link_header,
     plan,
@@ -316,3 +317,26 @@ def test_agent_records_a_denial_and_refuses_strangers():
     assert denied.state == PushState.DENIED and denied.last_error == "denied: quota"
     assert denied.next_attempt == NOW + DAY
     assert plan([denied], NOW + DAY)[0][0].mode == "subscribe"  # asked again a day later
+
+
+def test_only_a_running_lease_slows_polling_and_feeds_list_says_so():
+    store = Store.memory()
+    store.sync_feeds([FeedSource("https://f.example/feed")])
+    store.note_hub("https://f.example/feed", ("https://hub.example/", "https://f.example/t"))
+    clock = [NOW]
+    agent = WebSubAgent(WebSubSettings(public_url="https://v.example/w", poll_interval=7200),
+                        store, lambda: clock[0], lambda: None, lambda outcome: None, "ua", 5)
+    agent.refresh()
+    assert agent.poll_floor("https://f.example/feed") is None  # not subscribed yet
+    store.update_subscription("https://f.example/feed", state=PushState.ACTIVE,
+                              lease_seconds=86400, expires_at=NOW + DAY)
+    [active] = agent.refresh()
+    assert agent.poll_floor("https://f.example/feed") == 7200
+    assert describe(active, True, UTC, NOW).startswith("push active until 2026-03-10 08:30")
+    clock[0] = NOW + 2 * DAY  # the hub never answered the renewal: back to normal polling
+    agent.refresh()
+    assert agent.poll_floor("https://f.example/feed") is None
+    assert describe(active, True, UTC, clock[0]).startswith("push lapsed at")
+    assert describe(active, False).startswith("hub https://hub.example/ (push off")
+    assert describe(None, True) == "poll only"
+    asyncio.run(agent.client.aclose())

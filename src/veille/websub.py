@@ -187,7 +187,8 @@ def signature_ok(secret: str, header: str | None, body: bytes) -> bool:
     return hmac.compare_digest(expected, digest.strip().lower())
 
 
-def describe(sub: Subscription | None, enabled: bool, tz: tzinfo | None = None) -> str:
+def describe(sub: Subscription | None, enabled: bool, tz: tzinfo | None = None,
+             now: datetime | None = None) -> str:
     """One phrase for `feeds list`: how this feed's new entries reach us."""
     if sub is None:
         return "poll only"
@@ -195,7 +196,9 @@ def describe(sub: Subscription | None, enabled: bool, tz: tzinfo | None = None) 
         return f"hub {sub.hub} (push off: no [websub] in the configuration)"
     if sub.state == PushState.ACTIVE and sub.expires_at is not None:
         until = sub.expires_at.astimezone(tz)
-        return f"push active until {until:%Y-%m-%d %H:%M} via {sub.hub}"
+        lapsed = now is not None and sub.expires_at <= now
+        state = "push lapsed at" if lapsed else "push active until"
+        return f"{state} {until:%Y-%m-%d %H:%M} via {sub.hub}"
     if sub.state == PushState.FAILED:
         return f"push failed ({sub.last_error}); retried later, via {sub.hub}"
     return f"push {sub.state} via {sub.hub}"

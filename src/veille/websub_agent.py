@@ -78,7 +78,9 @@ class WebSubAgent:
 
     def refresh(self) -> list[Subscription]:
         subs = self.store.subscriptions()
-        self.pushed = {s.feed_url for s in subs if s.state == PushState.ACTIVE}
+        now = self.clock()  # a lease that lapsed (its hub stopped answering) pushes nothing
+        self.pushed = {s.feed_url for s in subs if s.state == PushState.ACTIVE
+                       and s.expires_at is not None and s.expires_at > now}
         return subs
 
     # --- requests to hubs ---------------------------------------------------------------------

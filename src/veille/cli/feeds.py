@@ -60,6 +60,7 @@ def feeds_list(ctx: click.Context, fmt: str) -> None:
     app = _app(ctx)
     found = app.sync_feeds()
     subs = {s.feed_url: s for s in app.store.subscriptions()}
+    now = app.clock()
     if fmt == "json":
         _json([_feed_json(f, subs.get(f.url)) for f in found])
         return
@@ -79,7 +80,7 @@ def feeds_list(ctx: click.Context, fmt: str) -> None:
         if f.moved_to:
             click.echo(f"          moved to {f.moved_to}")
         if f.url in subs:
-            click.echo(f"          {describe(subs[f.url], app.settings.websub.enabled, tz)}")
+            click.echo(f"          {describe(subs[f.url], app.settings.websub.enabled, tz, now)}")
 
 
 @feeds.command("add")
