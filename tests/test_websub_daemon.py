@@ -112,7 +112,7 @@ def test_subscribe_verify_push_and_forgeries(hub: Hub, workspace: Workspace):
     # the challenge is echoed only for the topic we asked for, in the mode we asked
     assert hub.verify(form, topic="https://ailleurs.example/feed").status_code == 404
     assert hub.verify(form, mode="unsubscribe").status_code == 404
-    hub.daemon.wait_for_line("verification refused: subscribe of https://ailleurs.example")
+    hub.daemon.wait_for_line("verification refused: 'subscribe' of 'https://ailleurs.example")
     answer = hub.verify(form, lease=3600)
     assert answer.status_code == 200 and answer.text == "défi-42"
     hub.daemon.wait_for_line(f"websub: subscribed to {TOPIC} for 3600s")

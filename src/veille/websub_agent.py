@@ -146,8 +146,9 @@ class WebSubAgent:
             self.refresh()
             return HttpResponse(200)
         if not confirm(sub, mode, topic) or "hub.challenge" not in query:
-            log.warning("websub: verification refused: %s of %s, which we did not ask for",
-                        mode or "no mode", topic or "no topic")
+            # quoted: what a stranger sends must not forge log lines
+            log.warning("websub: verification refused: %r of %r, which we did not ask for",
+                        mode[:40], topic[:500])
             return HttpResponse(404, b"no such subscription\n")
         assert sub is not None
         if mode == "unsubscribe":
