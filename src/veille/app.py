@@ -110,9 +110,11 @@ class App:
         return StoryIndex.restore(self.store.story_rows(now - config.window), config, now)
 
     def feed_pass(self, fetcher: Fetcher, parser: ParserPool, matcher: Matcher,
-                  stories: StoryIndex | None = None) -> FeedPass:
+                  stories: StoryIndex | None = None,
+                  poll_floor: Callable[[str], float | None] | None = None) -> FeedPass:
         return FeedPass(self.settings, self.store, fetcher, parser, matcher, self.clock,
-                        self.rng, stories if stories is not None else self.story_index())
+                        self.rng, stories if stories is not None else self.story_index(),
+                        poll_floor)
 
     async def fetch(self, feeds: Sequence[FeedState], matcher: Matcher,
                     on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:

@@ -65,6 +65,22 @@ class HealthSettings:
 
 
 @dataclass(frozen=True)
+class WebSubSettings:
+    """[websub]: push from hubs, off unless `listen` and `public_url` are both set."""
+
+    host: str = "127.0.0.1"
+    port: int = 8089  # 0: any free port (it is logged), for tests
+    public_url: str = ""  # what hubs call: the user's reverse proxy in front of listen
+    lease: float = 10 * 86400.0  # the lease we ask for; the hub decides
+    max_size: int = 1024 * 1024  # a push body larger than this is refused (413)
+    poll_interval: float = 6 * 3600.0  # safety-net polling of a feed with an active push
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.public_url)
+
+
+@dataclass(frozen=True)
 class ChannelSettings:
     name: str
     type: str  # email | webhook | apprise | console
@@ -83,6 +99,7 @@ class Settings:
     channels: Mapping[str, ChannelSettings] = field(default_factory=dict)
     health: HealthSettings = field(default_factory=HealthSettings)
     stories: StoryConfig = field(default_factory=StoryConfig)
+    websub: WebSubSettings = field(default_factory=WebSubSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -179,6 +196,19 @@ def _port(value: Any) -> int:
     return value
 
 
+def _listen(value: Any) -> tuple[str, int]:
+    host, sep, port = _string(value).rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f'expected "host:port" like "127.0.0.1:8089", got {_describe(value)}')
+    return host.strip("[]"), int(port)
+
+
+def _public_url(value: Any) -> str:
+    if not _string(value).startswith(("https://", "http://")):
+        raise ValueError(f"expected an http(s) URL, got {_describe(value)}")
+    return value
+
+
 def _choice(*options: str) -> Callable[[Any], str]:
     def convert(value: Any) -> str:
         if value not in options:
@@ -199,6 +229,8 @@ _FETCH: Spec = {
 }
 _DIGEST: Spec = {"catchup": _duration, "retention": _duration}
 _STORIES: Spec = {"enabled": _boolean, "threshold": _fraction, "window": _positive_duration}
+_WEBSUB: Spec = {"listen": _listen, "public_url": _public_url, "lease": _positive_duration,
+                 "max_size": _size, "poll_interval": _positive_duration}
 _HEALTH: Spec = {"broken_after": _positive_duration, "stale_after_min": _positive_duration,
                  "channels": _string_list}
 _CHANNELS: dict[str, Spec] = {
@@ -282,7 +314,7 @@ def settings_from_toml(data: Mapping[str, Any], file: Path | None,
     env = os.environ if env is None else env
     base = file.parent if file else Path.cwd()
     top = _check(file, "", data, _TOP, sections=("fetch", "digest", "channels", "health",
-                                                         "stories"))
+                                                         "stories", "websub"))
     fetch = FetchSettings(**_check(file, "fetch.", _table(file, data, "fetch"), _FETCH))
     digest = DigestSettings(**_check(file, "digest.", _table(file, data, "digest"), _DIGEST))
     defaults = default_paths(env) if file is None else {
@@ -300,7 +332,20 @@ def settings_from_toml(data: Mapping[str, Any], file: Path | None,
         watchlists=path("watchlists"), timezone=top.get("timezone", "UTC"),
         fetch=fetch, digest=digest, channels=channels,
         health=_health(file, data, channels), stories=_stories(file, data),
+        websub=_websub(file, data),
     )
+
+
+def _websub(file: Path | None, data: Mapping[str, Any]) -> WebSubSettings:
+    """[websub]: `listen` and `public_url` go together (one without the other is a mistake)."""
+    options = _check(file, "websub.", _table(file, data, "websub"), _WEBSUB)
+    if options and ("listen" in options) != ("public_url" in options):
+        missing = "public_url" if "listen" in options else "listen"
+        raise ConfigError(file, f"websub.{missing}", "missing (push needs both listen and "
+                          "public_url)")
+    if "listen" in options:
+        options["host"], options["port"] = options.pop("listen")
+    return WebSubSettings(**options)
 
 
 def _stories(file: Path | None, data: Mapping[str, Any]) -> StoryConfig:

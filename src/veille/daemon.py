@@ -10,6 +10,7 @@ housekeeping, reloading its files live and speaking sd_notify to systemd.
            heartbeat proof for the watchdog that the scheduler fires jobs
            summary   every minute: one log line, if anything happened
            housekeep every 6 hours: retention, PRAGMA optimize
+           websub    every 5 s, with [websub]: subscribe, renew, unsubscribe (websub_agent.py)
     tasks: one delivery worker per channel (dispatch.py): instant alerts leave as soon as
            their feed is stored; a hung channel delays only itself
            the watchdog pinger: WATCHDOG=1 only while progress is made (watchdog.py)
@@ -48,6 +49,7 @@ from .notices import NoticeBox, NoticeOutcome
 from .notify import Notifier, watchdog_interval
 from .outbox import Outbox
 from .outcomes import OutcomeStatus
+from .pipeline import FeedPass
 from .poller import Poller
 from .schedule import first_poll, next_digest
 from .spike_watch import SpikeWatch
@@ -55,6 +57,7 @@ from .store import from_iso, iso
 from .stories import StoryIndex
 from .watchdog import Watchdog
 from .watchlists import Watchlist, build_matcher
+from .websub_agent import WebSubAgent
 
 log = logging.getLogger("veille")
 
@@ -63,6 +66,7 @@ RELOAD_CHECK = 1.0
 RETRY_EVERY = 30.0
 HOUSEKEEPING_EVERY = 6 * 3600.0
 SUMMARY_EVERY = 60.0
+WEBSUB_EVERY = 5.0
 CHECK_EVERY = 300.0  # spikes and feed health are looked at this often…
 SOON = 10.0  # …and after a poll that found matches, at most this often
 HEALTH_SOON = 60.0  # …or failures (assessing 10,000 feeds takes about a second)
@@ -114,6 +118,7 @@ class Daemon:
         self.parser = self.app.parser_pool()
         self.fetcher: Fetcher | None = None
         self.outbox: Outbox | None = None
+        self.websub: WebSubAgent | None = None
         self.activity = Activity()
         self.watchdog = Watchdog(stall_after=self._poll_bound())
         self.poller = Poller(
@@ -155,6 +160,8 @@ class Daemon:
                         loaded.settings.config_file)
             loaded = replace(loaded, settings=replace(loaded.settings,
                                                       database=self.loaded.settings.database))
+        if loaded.settings.websub != self.loaded.settings.websub:
+            log.warning("[websub] changed: restart veille to apply it")
         if loaded.settings.fetch != self.loaded.settings.fetch and self.fetcher is not None:
             old, self.fetcher = self.fetcher, Fetcher(loaded.settings.fetch)
             self._spawn(self._close_when_idle(old, set(self.poller.batches)))
@@ -237,9 +244,12 @@ class Daemon:
     async def _run_batch(self, feeds: list[FeedState],
                          on_done: Callable[[FeedOutcome], None]) -> PassSummary:
         assert self.fetcher is not None
-        feed_pass = self.app.feed_pass(self.fetcher, self.parser, self.loaded.matcher,
-                                       self.stories)
-        return await feed_pass.run(feeds, on_done)
+        return await self._feed_pass().run(feeds, on_done)
+
+    def _feed_pass(self) -> FeedPass:
+        assert self.fetcher is not None
+        return self.app.feed_pass(self.fetcher, self.parser, self.loaded.matcher, self.stories,
+                                  self.websub.poll_floor if self.websub else None)
 
     def _feed_done(self, outcome: FeedOutcome) -> None:
         """Each feed as it finishes: its matches leave now, not when the slowest feed is done."""
@@ -430,6 +440,7 @@ class Daemon:
                 self._add(self.watchdog.made_progress, "interval", "heartbeat",
                           seconds=interval / 2)
                 self._spawn(self._ping_watchdog(interval))
+            await self._start_websub()
             self.dispatcher.wake()  # what a previous run left pending, if its backoff is over
             self.notifier.send("READY=1")
             feeds = store.feeds()
@@ -445,6 +456,17 @@ class Daemon:
             self.lock.release()
             self.notifier.close()
         return 0
+
+    async def _start_websub(self) -> None:
+        settings = self.loaded.settings
+        if settings.websub.enabled:
+            self.websub = WebSubAgent(settings.websub, self.app.store, self.clock,
+                                      self._feed_pass, self._feed_done,
+                                      settings.fetch.user_agent, settings.fetch.timeout,
+                                      settings.fetch.allow_private)
+            await self.websub.start()
+            self._add(self.websub.reconcile, "interval", "websub", seconds=WEBSUB_EVERY,
+                      next_run_time=self.clock())
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -474,6 +496,8 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
         if self.fetcher is not None:
             await self.fetcher.aclose()
+        if self.websub is not None:
+            await self.websub.close()
         self.app.store.set_meta("daemon_stopped", iso(self.clock()))
         self._summary()
         log.info("stopped")

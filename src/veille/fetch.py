@@ -30,7 +30,7 @@ ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
 #: Pool size of one client shard: a large httpx pool costs CPU per request, many small ones do not.
 SHARD_SIZE = 10
 _KEPT_HEADERS = ("content-type", "content-location", "content-language", "etag", "last-modified",
-                 "cache-control", "expires", "retry-after", "date", "age")
+                 "cache-control", "expires", "retry-after", "date", "age", "link")
 
 
 @dataclass(frozen=True)

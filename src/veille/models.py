@@ -107,6 +107,7 @@ class ParsedFeed:
     entries: tuple[ParsedEntry, ...]
     warning: str | None = None  # feedparser's bozo exception, when entries were still recovered
     parser: str = ""  # which parser, at which version, made these entries (see PARSER_ID)
+    links: tuple[tuple[str, str], ...] = ()  # (rel, href) of the feed's hub and self links
 
 
 @dataclass(frozen=True)

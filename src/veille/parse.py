@@ -228,4 +228,12 @@ def parse_feed(url: str, body: bytes, headers: dict[str, str]) -> ParsedFeed | P
         ttl=_ttl(feed),
         entries=tuple(entries.values()),
         warning=f"{type(problem).__name__}: {problem}" if problem else None,
+        links=_push_links(feed),
     )
+
+
+def _push_links(feed: Any) -> tuple[tuple[str, str], ...]:
+    """The feed's rel="hub" and rel="self" links (Atom <link>, or <atom:link> in RSS): where
+    WebSub pushes come from, and the topic to subscribe to."""
+    return tuple((link.get("rel", ""), link.get("href", "")) for link in feed.get("links", [])
+                 if link.get("rel") in ("hub", "self") and link.get("href"))

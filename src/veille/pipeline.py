@@ -10,6 +10,9 @@
             store.add_matches(matches for the entries written)
             store.save_stories(stories.add(matched entries))  # near-duplicates: one story
             store.save_state(after_fetch(feed, result))    # decision: schedule.after_fetch
+            store.note_hub(websub.discover(result, parsed))  # a hub to subscribe to?
+
+A WebSub push enters at `push`: parse, then the same plan/match/transaction (`_ingest`).
 
 The pipeline calls the stages in order and decides nothing itself.
 """
@@ -34,6 +37,7 @@ from .parser_pool import ParserPool, ParserTrouble
 from .schedule import after_fetch, retry_after
 from .store import Store
 from .stories import StoryIndex
+from .websub import discover
 
 
 def silent_match(entry: StoredEntry, first_fetch: bool, now: datetime, catchup: float) -> bool:
@@ -46,7 +50,8 @@ class FeedPass:
 
     def __init__(self, settings: Settings, store: Store, fetcher: Fetcher, parser: ParserPool,
                  matcher: Matcher, clock: Callable[[], datetime],
-                 rng: random.Random | None = None, stories: StoryIndex | None = None) -> None:
+                 rng: random.Random | None = None, stories: StoryIndex | None = None,
+                 poll_floor: Callable[[str], float | None] | None = None) -> None:
         self.settings = settings
         self.store = store
         self.fetcher = fetcher
@@ -55,6 +60,7 @@ class FeedPass:
         self.clock = clock
         self.rng = rng or random.Random()
         self.stories = stories
+        self.poll_floor = poll_floor  # feed URL -> the slower interval of a pushed feed
 
     async def run(self, feeds: Sequence[FeedState],
                   on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:
@@ -100,7 +106,8 @@ class FeedPass:
                 parse_error: str | None = None) -> FeedOutcome:
         now = self.clock()
         state = after_fetch(feed, result, now, self.settings.fetch, self.rng,
-                            body_hash=body_hash, parse_error=parse_error)
+                            body_hash=body_hash, parse_error=parse_error,
+                            floor=self._floor(feed))
         self.store.save_state(state)
         if result.status in (FetchStatus.GONE, FetchStatus.DEFERRED):
             return FeedOutcome(feed.url, OutcomeStatus(result.status.value),
@@ -114,10 +121,30 @@ class FeedPass:
                body_hash: str) -> FeedOutcome:
         now = self.clock()
         state = after_fetch(feed, result, now, self.settings.fetch, self.rng,
-                            body_hash=body_hash, parsed=parsed)
+                            body_hash=body_hash, parsed=parsed, floor=self._floor(feed))
         state = replace(state, feed_title=parsed.title or None, site_link=parsed.link)
-        plan = self.store.plan_entries(feed.url, parsed.entries, now, state.name,
-                                       parsed.parser)
+        hub = discover(result.headers, parsed.links, result.final_url or feed.fetch_url)
+        return self._ingest(feed, parsed, now, state, hub, result.moved_to)
+
+    def _floor(self, feed: FeedState) -> float | None:
+        return self.poll_floor(feed.url) if self.poll_floor is not None else None
+
+    async def push(self, feed: FeedState, body: bytes, headers: dict[str, str]) -> FeedOutcome:
+        """A body a WebSub hub pushed: parsed, deduplicated, matched and stored like a poll's,
+        leaving the feed's fetch state (validators, next poll) alone."""
+        parsed = await self.parser.parse(feed.fetch_url, body, headers)
+        if isinstance(parsed, ParserTrouble | ParseFailure):
+            message = parsed.message if isinstance(parsed, ParserTrouble) else str(parsed)
+            return FeedOutcome(feed.url, OutcomeStatus.FAILED, message=f"push: {message}")
+        return self._ingest(feed, parsed, self.clock(), None, None, None)
+
+    def _ingest(self, feed: FeedState, parsed: ParsedFeed, now: datetime,
+                state: FeedState | None, hub: tuple[str, str] | None,
+                moved_to: str | None) -> FeedOutcome:
+        """Plan, match and write one feed's entries (and its new state, after a poll) in one
+        transaction: the one path from a parsed feed to alerts, for polls and pushes."""
+        name = state.name if state is not None else feed.name
+        plan = self.store.plan_entries(feed.url, parsed.entries, now, name, parsed.parser)
         matched = [(i, m, silent_match(w.change.entry, feed.never_fetched, now,
                                        self.settings.digest.catchup))
                    for i, w in enumerate(plan) if not w.silent
@@ -131,11 +158,11 @@ class FeedPass:
                 self.store.save_stories(
                     self.stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
                     for i in dict.fromkeys(i for i, _, _ in matched) if i in ids)
-            self.store.save_state(state)
+            if state is not None:
+                self.store.save_state(state)
+                self.store.note_hub(feed.url, hub)
         changes = [w for i, w in enumerate(plan) if i in ids and not w.silent]
         return FeedOutcome(
             feed.url, OutcomeStatus.OK, new_entries=sum(w.change.new for w in changes),
             updated_entries=sum(not w.change.new for w in changes), new_matches=new_matches,
-            message=parsed.warning, moved_to=result.moved_to)
-
-
+            message=parsed.warning, moved_to=moved_to)

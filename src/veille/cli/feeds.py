@@ -20,6 +20,7 @@ from ..opml import OpmlDocument, export_opml
 from ..outcomes import FeedStatus
 from ..search_feeds import SearchFeed
 from ..units import parse_duration
+from ..websub import Subscription, describe
 from .common import FORMAT, VeilleGroup, _app, _json, _when
 
 # --- feeds -----------------------------------------------------------------------------------
@@ -38,13 +39,21 @@ _STATUS_COLORS: dict[str, str] = {FeedStatus.OK: "green", FeedStatus.FAILING: "r
                                   FeedStatus.GONE: "red", FeedStatus.NEW: "yellow"}
 
 
-def _feed_json(f: FeedState) -> dict[str, Any]:
+def _push_json(sub: Subscription | None) -> dict[str, Any] | None:
+    if sub is None:
+        return None
+    return {"state": sub.state, "hub": sub.hub, "topic": sub.topic,
+            "expires_at": sub.expires_at, "last_push": sub.last_push, "pushes": sub.pushes,
+            "error": sub.last_error}
+
+
+def _feed_json(f: FeedState, sub: Subscription | None = None) -> dict[str, Any]:
     return {"url": f.url, "title": f.name, "folder": f.folder, "html_url": f.html_url,
             "status": f.status, "moved_to": f.moved_to, "last_fetch": f.last_fetch,
             "last_success": f.last_success, "last_status": f.last_status,
             "error": f.error_message, "error_kind": f.error_kind, "failures": f.failures,
             "error_since": f.error_since, "next_due": f.next_due, "entries": f.entry_count,
-            "interval": f.interval}
+            "interval": f.interval, "push": _push_json(sub)}
 
 
 @feeds.command("list")
@@ -59,8 +68,10 @@ def feeds_list(ctx: click.Context, fmt: str) -> None:
     """
     app = _app(ctx)
     found = app.sync_feeds()
+    subs = {s.feed_url: s for s in app.store.subscriptions()}
+    now = app.clock()
     if fmt == "json":
-        _json([_feed_json(f) for f in found])
+        _json([_feed_json(f, subs.get(f.url)) for f in found])
         return
     tz = app.settings.tz
     folder = None
@@ -77,6 +88,8 @@ def feeds_list(ctx: click.Context, fmt: str) -> None:
                        f"(x{f.failures} since {_when(f.error_since, tz)})")
         if f.moved_to:
             click.echo(f"          moved to {f.moved_to}")
+        if f.url in subs:
+            click.echo(f"          {describe(subs[f.url], app.settings.websub.enabled, tz, now)}")
 
 
 _SEARCHES = (("google_news", "--google-news"), ("bing_news", "--bing-news"),

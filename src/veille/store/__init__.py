@@ -7,6 +7,7 @@
     entries.py     entries, deduplicated and updated in place
     matches.py     which watchlist matched which entry
     deliveries.py  the outbox of delivery batches
+    websub.py      hubs the feeds advertise, our push subscriptions
 
 WAL mode and a busy timeout let the CLI read while the daemon writes.
 """
@@ -24,10 +25,11 @@ from .rows import EntryChange, at, from_iso, iso
 from .schema import migrations
 from .spikes import SpikeTables
 from .stories import StoryTables
+from .websub import WebSubTables
 
 __all__ = ["EntryChange", "Store", "at", "from_iso", "iso", "migrations"]
 
 
 class Store(FeedTables, EntryTables, MatchTables, DeliveryTables, MoveTables, NoticeTables,
-            HealthTables, StoryTables, SpikeTables):
+            HealthTables, StoryTables, SpikeTables, WebSubTables):
     """Everything veille keeps, behind one object; each table family lives in its own module."""

@@ -184,3 +184,26 @@ def m008_entry_outlet(db: sqlite_utils.Database) -> None:
     queries, digests and webhooks name Le Monde rather than the aggregator's feed."""
     db.execute("ALTER TABLE entries ADD COLUMN outlet TEXT")
     db.execute("ALTER TABLE entries ADD COLUMN outlet_url TEXT")
+
+
+@migrations()
+def m009_websub(db: sqlite_utils.Database) -> None:
+    """WebSub: the hub each feed advertises, and our subscription to it (websub.py)."""
+    _execute_all(db, """
+    CREATE TABLE websub (
+        feed_url TEXT PRIMARY KEY,
+        hub TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        token TEXT NOT NULL UNIQUE,
+        secret TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'discovered',
+        lease_seconds INTEGER,
+        expires_at TEXT,
+        requested_at TEXT,
+        next_attempt TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_push TEXT,
+        pushes INTEGER NOT NULL DEFAULT 0
+    );
+    """)
