@@ -6,6 +6,7 @@
     feeds.py       feeds and their fetch state
     entries.py     entries, deduplicated and updated in place
     matches.py     which watchlist matched which entry
+    reports.py     what a report counts (report/)
     deliveries.py  the outbox of delivery batches
 
 WAL mode and a busy timeout let the CLI read while the daemon writes.
@@ -20,6 +21,7 @@ from .health import HealthTables
 from .matches import MatchTables
 from .moves import MoveTables
 from .notices import NoticeTables
+from .reports import ReportTables
 from .rows import EntryChange, at, from_iso, iso
 from .schema import migrations
 from .spikes import SpikeTables
@@ -29,5 +31,5 @@ __all__ = ["EntryChange", "Store", "at", "from_iso", "iso", "migrations"]
 
 
 class Store(FeedTables, EntryTables, MatchTables, DeliveryTables, MoveTables, NoticeTables,
-            HealthTables, StoryTables, SpikeTables):
+            HealthTables, StoryTables, SpikeTables, ReportTables):
     """Everything veille keeps, behind one object; each table family lives in its own module."""

@@ -1,0 +1,120 @@
+"""The report's charts: Vega-Lite specifications built as plain dicts (pure), drawn as static
+SVG (the HTML file) or PNG (email clients do not show SVG) by vl-convert, which runs Vega in
+an embedded engine: no browser, no network, no system library.
+
+vl_convert is imported on first use, so only the report pays for it. Times are given to
+Vega as local wall-clock milliseconds on a UTC scale: the chart shows the user's days and
+hours whatever the zone the engine runs in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..i18n import tr
+from .data import Report, WatchlistReport
+
+BAR = "#2f6690"
+SPIKE = "#f2b5a7"
+WIDTH = 640  # drawn at this size; the page scales the SVG to the screen (viewBox)
+FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
+_LOCALES = {"fr": "fr-FR", "en": "en-US"}
+_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"  # a name only; nothing is fetched
+
+
+def _ms(day: date) -> int:
+    return int(datetime.combine(day, time(0), UTC).timestamp() * 1000)
+
+
+def _wall_ms(when: datetime, tz: ZoneInfo) -> int:
+    """`when` as the local clock shows it, counted as if it were UTC."""
+    return int(when.astimezone(tz).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def _config() -> dict[str, Any]:
+    return {"font": FONT, "view": {"stroke": None},
+            "axis": {"labelFontSize": 11, "titleFontSize": 11, "gridColor": "#e5e5e5",
+                     "domainColor": "#999", "tickColor": "#999"}}
+
+
+def by_day_spec(w: WatchlistReport, report: Report, height: int = 150) -> dict[str, Any]:
+    """Mentions per day as bars, spike episodes as shaded bands behind them."""
+    tz = ZoneInfo(report.timezone)
+    lang = report.language
+    bars = [{"a": _ms(d.day) + 6_000_000, "b": _ms(d.day) + 80_400_000, "n": d.mentions}
+            for d in w.by_day]
+    end = _ms(w.by_day[-1].day) + 86_400_000 if w.by_day else 0
+    bands = [{"a": _wall_ms(e.started_at, tz),
+              "b": _wall_ms(e.ended_at, tz) if e.ended_at else end} for e in w.episodes]
+    x_axis = {"title": None, "format": "%d/%m" if lang == "fr" else "%b %d",
+              "labelOverlap": True, "tickCount": 8}
+    layers: list[dict[str, Any]] = []
+    if bands:
+        layers.append({"data": {"values": bands}, "mark": {"type": "rect", "color": SPIKE},
+                       "encoding": {"x": {"field": "a", "type": "temporal",
+                                          "scale": {"type": "utc"}, "axis": x_axis},
+                                    "x2": {"field": "b"}}})
+    layers.append({
+        "data": {"values": bars},
+        "mark": {"type": "rect", "color": BAR},
+        "encoding": {
+            "x": {"field": "a", "type": "temporal", "scale": {"type": "utc"}, "axis": x_axis},
+            "x2": {"field": "b"},
+            "y": {"field": "n", "type": "quantitative", "title": tr(lang, "mentions"),
+                  "axis": {"tickMinStep": 1, "format": ",d"}}}})
+    return {"$schema": _SCHEMA, "width": WIDTH, "height": height, "config": _config(),
+            "layer": layers}
+
+
+def share_spec(report: Report) -> dict[str, Any]:
+    """Share of voice: one horizontal bar per watchlist, its part of all their mentions."""
+    lang = report.language
+    values = [{"name": w.name, "share": w.share, "n": w.mentions} for w in report.watchlists]
+    rows = max(1, len(values))
+    y = {"field": "name", "type": "nominal", "sort": None, "title": None,
+         "axis": {"labelLimit": 160}}
+    x = {"field": "share", "type": "quantitative", "title": None,
+         "axis": {"format": ".0%", "tickCount": 5}, "scale": {"domain": [0, 1]}}
+    return {"$schema": _SCHEMA, "width": WIDTH - 200, "height": {"step": 22} if rows else 40,
+            "config": _config(), "data": {"values": values},
+            "encoding": {"y": y},
+            "layer": [{"mark": {"type": "bar", "color": BAR}, "encoding": {"x": x}},
+                      {"mark": {"type": "text", "align": "left", "dx": 4, "fontSize": 11},
+                       "encoding": {"x": x, "text": {"field": "share", "format": ".1%"}}}]}
+
+
+def _vl() -> Any:
+    import vl_convert  # ~15 MB of engine: only the report loads it
+    return vl_convert
+
+
+def to_svg(spec: dict[str, Any], language: str) -> str:
+    loc = _LOCALES[language]
+    return str(_vl().vegalite_to_svg(spec, format_locale=loc, time_format_locale=loc,
+                                     allowed_base_urls=[]))
+
+
+def to_png(spec: dict[str, Any], language: str, scale: float = 1.5) -> bytes:
+    loc = _LOCALES[language]
+    return bytes(_vl().vegalite_to_png(spec, scale=scale, format_locale=loc,
+                                       time_format_locale=loc, allowed_base_urls=[]))
+
+
+def report_specs(report: Report) -> list[tuple[str, dict[str, Any]]]:
+    """(name, spec) of every chart of a report: "share", then "day-<i>" per watchlist."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    if len(report.watchlists) > 1:
+        out.append(("share", share_spec(report)))
+    out += [(f"day-{i}", by_day_spec(w, report)) for i, w in enumerate(report.watchlists)]
+    return out
+
+
+def draw_all(specs: Sequence[tuple[str, dict[str, Any]]], language: str, fmt: str
+             ) -> dict[str, str | bytes]:
+    """Every chart as SVG text or PNG bytes, by name."""
+    if fmt == "svg":
+        return {name: to_svg(spec, language) for name, spec in specs}
+    return {name: to_png(spec, language) for name, spec in specs}
