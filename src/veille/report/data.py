@@ -103,6 +103,11 @@ class Report:
     language: str
     watchlists: tuple[WatchlistReport, ...]
     health: FeedHealth
+    spike_watchlists: frozenset[str] = frozenset()  # those whose spikes are watched
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def mentions(self) -> int:
@@ -240,4 +245,5 @@ def gather(store: Store, watchlists: Sequence[Watchlist], settings: Settings, si
     assessments = assess_all([f for f in feeds if f.in_opml], store.entry_histories(),
                              store.health_states(), now, settings.health)
     return Report(report_id(names, since, now), now, since, now, settings.timezone,
-                  settings.language, tuple(share_of_voice(parts)), health_rows(assessments))
+                  settings.language, tuple(share_of_voice(parts)), health_rows(assessments),
+                  frozenset(episodes))

@@ -46,7 +46,7 @@ class ReportTables(StoreBase):
                 LEFT JOIN entry_stories es ON es.entry_id = e.id
                 WHERE m.watchlist IN ({','.join('?' * len(names))})
                   AND e.published >= ? AND e.published < ?
-                ORDER BY e.published""", [*names, iso(since), iso(until)])
+                ORDER BY e.published, e.id""", [*names, iso(since), iso(until)])
         return [MentionRow(w, i, at(p), f, s) for w, i, p, f, s in cursor.fetchall()]
 
     def story_heads(self, entry_ids: Sequence[int]) -> dict[int, StoryHead]:
