@@ -30,7 +30,8 @@ _EN: dict[str, str] = {
     "Part de voix": "Share of voice", "Mentions par jour": "Mentions per day",
     "Principales sources": "Top outlets", "Principaux sujets": "Top stories",
     "Santé des flux": "Feed health", "Source": "Outlet", "Sujet": "Story",
-    "Sources": "Outlets", "Sujets": "Stories", "Mentions": "Mentions", "source": "outlet", "Flux": "Feed", "État": "State", "Depuis": "Since",
+    "Sources": "Outlets", "Sujets": "Stories", "Mentions": "Mentions", "source": "outlet",
+    "Flux": "Feed", "État": "State", "Depuis": "Since",
     "Détail": "Detail", "Pics": "Spikes", "pic": "spike", "pics": "spikes",
     "en cours": "ongoing", "pic de": "peak of", "Aucune mention sur la période.":
     "No mention over the period.", "flux en bonne santé": "feeds in good health",

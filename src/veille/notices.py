@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from .deliver import Channel
 from .errors import DeliveryError
@@ -25,9 +26,9 @@ CLAIM_SECONDS = 600.0
 
 
 def notice_json(notice: Notice) -> str:
-    data = {"id": notice.id, "kind": notice.kind, "subject": notice.subject,
-            "text": notice.text, "payload": notice.payload,
-            "generated_at": iso(notice.generated_at)}
+    data: dict[str, Any] = {"id": notice.id, "kind": notice.kind, "subject": notice.subject,
+                            "text": notice.text, "payload": notice.payload,
+                            "generated_at": iso(notice.generated_at)}
     if notice.html:  # a report's email body and charts (a few hundred kB at most)
         data["html"] = notice.html
         data["images"] = [[name, base64.b64encode(png).decode()] for name, png in notice.images]

@@ -12,6 +12,7 @@ from ..app import App
 from ..errors import ConfigError, DeliveryError, WatchlistError
 from ..files import atomic_write
 from ..models import Notice
+from ..report_watch import report_watchlists
 from .common import _app, _since
 
 
@@ -70,8 +71,7 @@ def _watchlists(app: App, names: tuple[str, ...]) -> list:
         raise WatchlistError(app.settings.watchlists, unknown[0], "no such watchlist")
     if names:
         return [w for w in lists if w.name in names]
-    wanted = app.settings.report.watchlists
-    return [w for w in lists if w.enabled and (not wanted or w.name in wanted)]
+    return report_watchlists(app.settings.report, lists)
 
 
 def _send(app: App, notice: Notice, channels: tuple[str, ...]) -> None:

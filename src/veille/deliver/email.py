@@ -68,7 +68,8 @@ def _add_html(msg: EmailMessage, notice: Notice) -> None:
     HTML and the PNG charts it shows by `cid:` (mail clients show no SVG, and many block
     images fetched from elsewhere, so the pictures travel inside the message)."""
     msg.add_alternative(notice.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    html_part = msg.get_payload()[1]
+    *_, html_part = msg.iter_parts()  # the alternative just added
+    assert isinstance(html_part, EmailMessage)
     for name, png in notice.images:
         html_part.add_related(png, maintype="image", subtype="png", cid=f"<{name}>",
                               filename=f"{name}.png", disposition="inline")

@@ -42,6 +42,6 @@ def report_notice(report: Report) -> Notice:
     numbers for webhooks, and for email the HTML with its charts as PNG parts."""
     pngs = charts.draw_all(charts.report_specs(report), report.language, "png")
     cids = {name: f"{name}.{report.id[:16]}@veille" for name in pngs}
-    images = tuple((cids[name], bytes(png)) for name, png in pngs.items())
+    images = tuple((cids[name], png) for name, png in pngs.items() if isinstance(png, bytes))
     return Notice(report.id, "report", subject(report), render_text(report), report_json(report),
                   report.generated_at, render_email_html(report, cids), images)

@@ -71,7 +71,6 @@ def by_day_spec(w: WatchlistReport, report: Report, height: int = 150) -> dict[s
 
 def share_spec(report: Report) -> dict[str, Any]:
     """Share of voice: one horizontal bar per watchlist, its part of all their mentions."""
-    lang = report.language
     values = [{"name": w.name, "share": w.share, "n": w.mentions} for w in report.watchlists]
     rows = max(1, len(values))
     y = {"field": "name", "type": "nominal", "sort": None, "title": None,
