@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 from veille.report.data import local_days, ranked_stories, share_of_voice, summarize
-from veille.store.reports import MentionRow, StoryHead
+from veille.store.reports import StoryCount, StoryHead
 
 from .conftest import FeedServer, MailSink, Workspace, pubdate, rss
 
@@ -181,8 +181,9 @@ def test_a_failed_send_is_one_line_and_exit_1(feed_server, workspace, refused_po
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def _row(watchlist: str, i: int, when: datetime, feed: str, story: int) -> MentionRow:
-    return MentionRow(watchlist, i, when, feed, story)
+def _story(story: int, mentions: int, outlets: int, first: datetime, entry: int = 0,
+           feed: str = "a") -> StoryCount:
+    return StoryCount(story, mentions, outlets, first, entry or story, feed)
 
 
 def test_mentions_are_counted_per_local_day():
@@ -190,28 +191,33 @@ def test_mentions_are_counted_per_local_day():
     until = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
     days = local_days(since, until, PARIS)
     assert days == [date(2026, 3, 29), date(2026, 3, 30), date(2026, 3, 31)]
-    rows = [_row("n", 1, datetime(2026, 3, 29, 22, 30, tzinfo=UTC), "a", 1),  # 30/03 00:30
-            _row("n", 2, datetime(2026, 3, 29, 21, 30, tzinfo=UTC), "b", 1),  # 29/03 23:30
-            _row("n", 3, datetime(2026, 3, 31, 8, 0, tzinfo=UTC), "a", 2)]
-    rows.sort(key=lambda r: r.published)
-    w = summarize("n", "", rows, days, PARIS, {"a": "A", "b": "B"},
-                  {2: StoryHead(2, "Premier", "https://x/1", "b")})
-    assert [(d.day.day, d.mentions, d.stories) for d in w.by_day] == [(29, 1, 1), (30, 1, 0),
-                                                                       (31, 1, 1)]
-    assert (w.mentions, w.stories) == (3, 2)
-    assert [(o.feed, o.mentions) for o in w.top_outlets] == [("A", 2), ("B", 1)]
-    # a story is shown by its first article
-    assert (w.top_stories[0].title, w.top_stories[0].feed, w.top_stories[0].outlets) == (
-        "Premier", "B", 2)
+    hourly = [(datetime(2026, 3, 29, 22, tzinfo=UTC), 1),  # 30/03 00:00 in Paris (summer)
+              (datetime(2026, 3, 29, 21, tzinfo=UTC), 4),  # 29/03 23:00
+              (datetime(2026, 3, 31, 8, tzinfo=UTC), 2)]
+    stories = [_story(1, 5, 2, datetime(2026, 3, 29, 21, 30, tzinfo=UTC), entry=7, feed="b"),
+               _story(2, 2, 1, datetime(2026, 3, 31, 8, 0, tzinfo=UTC))]
+    w = summarize("n", "", hourly, stories, [("a", 3), ("b", 4), ("c", 0)], days, PARIS,
+                  {"a": "A", "b": "B"}, {7: StoryHead(7, "Premier", "https://x/1?utm_medium=m",
+                                                     "b")})
+    assert [(d.day.day, d.mentions, d.stories) for d in w.by_day] == [(29, 4, 1), (30, 1, 0),
+                                                                       (31, 2, 1)]
+    assert (w.mentions, w.stories) == (7, 2)
+    assert [(o.feed, o.mentions) for o in w.top_outlets] == [("B", 4), ("A", 3), ("c", 0)]
+    # a story is shown by its first article, link cleaned; one without a head is untitled
+    first, second = w.top_stories
+    assert (first.title, first.link, first.feed, first.outlets) == ("Premier", "https://x/1",
+                                                                     "B", 2)
+    assert (second.title, second.link) == ("(sans titre)", None)
 
 
 def test_stories_rank_by_outlets_then_articles_and_share_of_voice_sums_to_one():
     t = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = [_row("n", 1, t, "a", 1), _row("n", 2, t, "a", 1), _row("n", 3, t, "a", 1),
-            _row("n", 4, t, "a", 2), _row("n", 5, t, "b", 2)]
-    assert ranked_stories(rows) == [(2, 2, 2), (1, 1, 3)]
+    stories = [_story(1, 3, 1, t), _story(2, 2, 2, t), _story(3, 9, 1, t - timedelta(1)),
+               _story(4, 3, 1, t - timedelta(hours=1))]
+    assert [s.story for s in ranked_stories(stories)] == [2, 3, 4, 1]
+    assert [s.story for s in ranked_stories(stories, top=2)] == [2, 3]
     days = [date(2026, 1, 1)]
-    parts = share_of_voice([summarize(n, "", rows[:k], days, PARIS, {}, {})
+    parts = share_of_voice([summarize(n, "", [(t, k)], [], [], days, PARIS, {}, {})
                             for n, k in (("x", 3), ("y", 1))])
     assert [p.share for p in parts] == [0.75, 0.25]
-    assert share_of_voice([summarize("z", "", [], days, PARIS, {}, {})])[0].share == 0.0
+    assert share_of_voice([summarize("z", "", [], [], [], days, PARIS, {}, {})])[0].share == 0

@@ -358,13 +358,15 @@ def spike_report(watchlist: str, state: SpikeState, history: History, stories: I
 
 
 def past_episodes(history: History, since: datetime, now: datetime, settings: SpikeSettings,
-                  tz: tzinfo = UTC) -> list[Episode]:
+                  tz: tzinfo = UTC, relearn: int = 24) -> list[Episode]:
     """Episodes between `since` and `now`, replayed hour by hour on the hourly counts with
-    the detector's rules: alert on `is_spike`, end after a window of `is_calm`."""
+    the detector's rules: alert on `is_spike`, end after a window of `is_calm`. The baseline
+    is relearnt every `relearn` hours (a report over months relearns weekly: a relearn costs
+    milliseconds, and the baseline moves slowly)."""
     episodes: list[Episode] = []
     current: Episode | None = None
     calm = 0
-    for at, reading, started in _hourly_readings(history, since, now, settings, tz):
+    for at, reading, started in _hourly_readings(history, since, now, settings, tz, relearn):
         if current is None:
             if started is not None:
                 current, calm = Episode(started, None, reading.count, reading.factor,
@@ -383,7 +385,8 @@ def past_episodes(history: History, since: datetime, now: datetime, settings: Sp
 
 
 def _hourly_readings(history: History, since: datetime, now: datetime, settings: SpikeSettings,
-                     tz: tzinfo) -> Iterable[tuple[datetime, Reading, datetime | None]]:
+                     tz: tzinfo, relearn: int = 24
+                     ) -> Iterable[tuple[datetime, Reading, datetime | None]]:
     """(hour, window reading, burst start when the reading is a spike) at each hour from
     `since` to `now`; windows are whole hours, the baseline is relearnt daily."""
     counts = {_epoch_hour(k): c for k, c in history.hourly.items() if c > 0}
@@ -394,7 +397,7 @@ def _hourly_readings(history: History, since: datetime, now: datetime, settings:
     baseline = learn_baseline(history, _from_epoch_hour(first), hourly, tz)
     for hour in range(first, _epoch_hour(now) + 1):
         at = _from_epoch_hour(hour)
-        if hour > first and (hour - first) % 24 == 0:
+        if hour > first and (hour - first) % relearn == 0:
             baseline = learn_baseline(history, at, hourly, tz)
         lo, hi = bisect_right(hours, hour - width - 1), bisect_right(hours, hour - 1)
         window = [(h, counts[h]) for h in hours[lo:hi]]

@@ -22,7 +22,7 @@ from ..normalize import clean_link
 from ..outcomes import HealthState
 from ..spikes import SpikeState
 from ..store import Store
-from ..store.reports import MentionRow, StoryHead
+from ..store.reports import StoryCount, StoryHead
 from ..watchlists import Watchlist
 
 #: Outlets and stories shown per watchlist; feeds listed in the health table at most.
@@ -126,57 +126,37 @@ def local_days(since: datetime, until: datetime, tz: ZoneInfo) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def story_firsts(rows: Iterable[MentionRow]) -> dict[int, MentionRow]:
-    """Each story's first article (rows come oldest first)."""
-    out: dict[int, MentionRow] = {}
-    for r in rows:
-        out.setdefault(r.story, r)
-    return out
+def ranked_stories(stories: Sequence[StoryCount], top: int = TOP) -> list[StoryCount]:
+    """The `top` stories: the most outlets first, then the most articles, then the earliest
+    (a story every outlet picked up is the one people heard)."""
+    return sorted(stories, key=lambda s: (-s.outlets, -s.mentions, s.first_published,
+                                          s.story))[:top]
 
 
-def ranked_stories(rows: Sequence[MentionRow], top: int = TOP) -> list[tuple[int, int, int]]:
-    """(story, outlets, mentions) of the `top` stories: the most outlets first, then the most
-    articles, then the earliest (a story every outlet picked up is the one people heard)."""
-    feeds: dict[int, set[str]] = defaultdict(set)
-    mentions: Counter[int] = Counter()
-    order: dict[int, int] = {}
-    for i, r in enumerate(rows):
-        feeds[r.story].add(r.feed_url)
-        mentions[r.story] += 1
-        order.setdefault(r.story, i)
-    ranked = sorted(feeds, key=lambda s: (-len(feeds[s]), -mentions[s], order[s]))
-    return [(s, len(feeds[s]), mentions[s]) for s in ranked[:top]]
-
-
-def summarize(name: str, description: str, rows: Sequence[MentionRow], days: Sequence[date],
-              tz: ZoneInfo, titles: Mapping[str, str], heads: Mapping[int, StoryHead],
-              episodes: Sequence[EpisodeMark] = (), top: int = TOP) -> WatchlistReport:
-    """One watchlist's part of the report, from its rows of the period (oldest first).
-    `titles`: feed names by URL; `heads`: the first article of each story to show."""
+def summarize(name: str, description: str, hourly: Iterable[tuple[datetime, int]],
+              stories: Sequence[StoryCount], outlets: Iterable[tuple[str, int]],
+              days: Sequence[date], tz: ZoneInfo, titles: Mapping[str, str],
+              heads: Mapping[int, StoryHead], episodes: Sequence[EpisodeMark] = (),
+              top: int = TOP) -> WatchlistReport:
+    """One watchlist's part of the report from its counts of the period: articles per UTC
+    hour, its stories, articles per outlet. `titles`: feed names by URL; `heads`: the first
+    article of the stories to show, by entry id."""
     per_day: Counter[date] = Counter()
-    story_day: dict[int, date] = {}
-    outlets: Counter[str] = Counter()
-    for r in rows:
-        day = r.published.astimezone(tz).date()
-        per_day[day] += 1
-        story_day.setdefault(r.story, day)
-        outlets[r.feed_url] += 1
-    new_stories = Counter(story_day.values())
+    for hour, n in hourly:
+        per_day[hour.astimezone(tz).date()] += n
+    new_stories = Counter(s.first_published.astimezone(tz).date() for s in stories)
     by_day = tuple(DayCount(d, per_day[d], new_stories[d]) for d in days)
     top_outlets = tuple(OutletCount(titles.get(url) or url, url, n)
-                        for url, n in sorted(outlets.items(), key=lambda kv: (-kv[1], kv[0]))
-                        [:top])
-    firsts = story_firsts(rows)
+                        for url, n in sorted(outlets, key=lambda kv: (-kv[1], kv[0]))[:top])
     shown = []
-    for story, n_outlets, n_mentions in ranked_stories(rows, top):
-        first = firsts[story]
-        head = heads.get(first.entry_id)
+    for s in ranked_stories(stories, top):
+        head = heads.get(s.first_entry)
         title = head.title if head and head.title else "(sans titre)"
         link = clean_link(head.link) if head and head.link else None
-        shown.append(TopStory(title, link, titles.get(first.feed_url) or first.feed_url,
-                              n_outlets, n_mentions, first.published))
-    return WatchlistReport(name, description, len(rows), len(story_day), by_day, top_outlets,
-                           tuple(shown), tuple(episodes))
+        shown.append(TopStory(title, link, titles.get(s.first_feed) or s.first_feed,
+                              s.outlets, s.mentions, s.first_published))
+    return WatchlistReport(name, description, sum(per_day.values()), len(stories), by_day,
+                           top_outlets, tuple(shown), tuple(episodes))
 
 
 def share_of_voice(reports: Sequence[WatchlistReport]) -> list[WatchlistReport]:
@@ -209,7 +189,10 @@ def report_id(names: Iterable[str], since: datetime, until: datetime) -> str:
 
 def episodes_of(store: Store, watchlists: Sequence[Watchlist], since: datetime, now: datetime,
                 tz: ZoneInfo) -> dict[str, list[EpisodeMark]]:
-    """Spike episodes of the period, replayed by spikes.py on each watchlist's stories."""
+    """Spike episodes of the period, replayed by spikes.py on each watchlist's stories; the
+    baseline relearnt daily over a short period, weekly over a long one (90 days x 20 lists
+    relearnt daily cost 10 s)."""
+    relearn = 24 if now - since <= timedelta(days=14) else 24 * 7
     active = [w for w in watchlists if w.spike.enabled]
     start = min(since, now) - timedelta(days=spikes.BASELINE_DAYS + 1)
     stories = store.watchlist_stories([w.name for w in active], start)
@@ -219,29 +202,33 @@ def episodes_of(store: Store, watchlists: Sequence[Watchlist], since: datetime, 
         state = store.spike_state(w.name) or SpikeState()
         history = spikes.History(spikes.hourly_counts(mine),
                                  state.watching_since or (mine[0].at if mine else now))
+        replayed = spikes.past_episodes(history, since, now, w.spike, tz, relearn)
         out[w.name] = [EpisodeMark(e.started_at, e.ended_at, e.peak_count, e.peak_factor)
-                       for e in spikes.past_episodes(history, since, now, w.spike, tz)]
+                       for e in replayed]
     return out
 
 
 def gather(store: Store, watchlists: Sequence[Watchlist], settings: Settings, since: datetime,
            now: datetime, top: int = TOP) -> Report:
-    """The whole report for `watchlists` over [since, now)."""
+    """The whole report for `watchlists` over [since, now), in a handful of queries."""
     tz = settings.tz
     names = [w.name for w in watchlists]
-    rows = store.mention_rows(names, since, now)
-    by_list: dict[str, list[MentionRow]] = {n: [] for n in names}
-    for r in rows:
-        by_list[r.watchlist].append(r)
+    hourly: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
+    for name, hour, n in store.hourly_mentions(names, since, now):
+        hourly[name].append((hour, n))
+    outlets: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for name, url, n in store.outlet_mentions(names, since, now):
+        outlets[name].append((url, n))
+    stories = store.story_counts(names, since, now)
     feeds = store.feeds(all_feeds=True, counts=False)
     titles = {f.url: f.name for f in feeds}
-    wanted = [story_firsts(by_list[n])[s].entry_id
-              for n in names for s, _, _ in ranked_stories(by_list[n], top)]
-    heads = store.story_heads(wanted)
+    heads = store.story_heads([s.first_entry for n in names
+                               for s in ranked_stories(stories[n], top)])
     episodes = episodes_of(store, watchlists, since, now, tz)
     days = local_days(since, now, tz)
-    parts = [summarize(w.name, w.description, by_list[w.name], days, tz, titles, heads,
-                       episodes.get(w.name, ()), top) for w in watchlists]
+    parts = [summarize(w.name, w.description, hourly[w.name], stories[w.name],
+                       outlets[w.name], days, tz, titles, heads, episodes.get(w.name, ()), top)
+             for w in watchlists]
     assessments = assess_all([f for f in feeds if f.in_opml], store.entry_histories(),
                              store.health_states(), now, settings.health)
     return Report(report_id(names, since, now), now, since, now, settings.timezone,

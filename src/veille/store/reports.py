@@ -1,25 +1,28 @@
-"""What a report reads: each watchlist's matched entries of a period, compactly (report/ does
-the counting), and the first article of the stories it will show."""
+"""What a report reads, counted by SQLite so that the work grows with the period's hours,
+outlets and stories, not with its articles: mentions per hour, per outlet, and each story's
+size; then the first article of the few stories shown."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from .base import StoreBase
 from .rows import at, iso
 
 
 @dataclass(frozen=True)
-class MentionRow:
-    """One matched entry of the period: an article that mentions a watchlist."""
+class StoryCount:
+    """One story of a watchlist in the period: its articles, its outlets, its first article."""
 
-    watchlist: str
-    entry_id: int
-    published: datetime
-    feed_url: str
     story: int  # the story id, or minus the entry id for an entry grouped with nothing
+    mentions: int
+    outlets: int
+    first_published: datetime
+    first_entry: int
+    first_feed: str
 
 
 @dataclass(frozen=True)
@@ -32,22 +35,46 @@ class StoryHead:
     feed_url: str
 
 
+#: Matches (silent ones too: a backfilled archive is history as well) of entries published
+#: in [since, until), with their story: the FROM of every report query.
+_PERIOD = """FROM matches m JOIN entries e ON e.id = m.entry_id
+             LEFT JOIN entry_stories es ON es.entry_id = e.id
+             WHERE m.watchlist IN ({marks}) AND e.published >= ? AND e.published < ?"""
+
+
 class ReportTables(StoreBase):
-    def mention_rows(self, names: Sequence[str], since: datetime, until: datetime
-                     ) -> list[MentionRow]:
-        """Matches (silent ones too: a backfilled archive is history as well) of entries
-        published in [since, until), oldest first. Only ids and dates: a 90-day report over
-        20 watchlists reads ~100,000 of these; titles come later, for the few shown."""
+    def _period(self, select: str, group: str, names: Sequence[str], since: datetime,
+                until: datetime) -> list[Any]:
         if not names:
             return []
-        cursor = self.db.execute(
-            f"""SELECT m.watchlist, e.id, e.published, e.feed_url, COALESCE(es.story_id, -e.id)
-                FROM matches m JOIN entries e ON e.id = m.entry_id
-                LEFT JOIN entry_stories es ON es.entry_id = e.id
-                WHERE m.watchlist IN ({','.join('?' * len(names))})
-                  AND e.published >= ? AND e.published < ?
-                ORDER BY e.published, e.id""", [*names, iso(since), iso(until)])
-        return [MentionRow(w, i, at(p), f, s) for w, i, p, f, s in cursor.fetchall()]
+        sql = f"SELECT {select} {_PERIOD.format(marks=','.join('?' * len(names)))} {group}"
+        return self.db.execute(sql, [*names, iso(since), iso(until)]).fetchall()
+
+    def hourly_mentions(self, names: Sequence[str], since: datetime, until: datetime
+                        ) -> list[tuple[str, datetime, int]]:
+        """(watchlist, UTC hour, articles): the report turns hours into the user's days."""
+        rows = self._period("m.watchlist, substr(e.published, 1, 13), count(*)",
+                            "GROUP BY 1, 2", names, since, until)
+        return [(w, datetime.fromisoformat(h + ":00+00:00"), n) for w, h, n in rows]
+
+    def outlet_mentions(self, names: Sequence[str], since: datetime, until: datetime
+                        ) -> list[tuple[str, str, int]]:
+        """(watchlist, feed URL, articles)."""
+        return [tuple(r) for r in self._period("m.watchlist, e.feed_url, count(*)",
+                                               "GROUP BY 1, 2", names, since, until)]
+
+    def story_counts(self, names: Sequence[str], since: datetime, until: datetime
+                     ) -> dict[str, list[StoryCount]]:
+        """Per watchlist, its stories of the period. The first article is the row of
+        min(published): SQLite gives a min() aggregate's bare columns from that row."""
+        rows = self._period(
+            "m.watchlist, COALESCE(es.story_id, -e.id) AS story, count(*), "
+            "count(DISTINCT e.feed_url), min(e.published), e.id, e.feed_url",
+            "GROUP BY 1, 2", names, since, until)
+        out: dict[str, list[StoryCount]] = {n: [] for n in names}
+        for w, story, mentions, outlets, first, entry, feed in rows:
+            out[w].append(StoryCount(story, mentions, outlets, at(first), entry, feed))
+        return out
 
     def story_heads(self, entry_ids: Sequence[int]) -> dict[int, StoryHead]:
         out: dict[int, StoryHead] = {}
