@@ -72,7 +72,7 @@ class App:
 
     def outbox(self, watchlists: Sequence[Watchlist], stdout: TextIO) -> Outbox:
         return Outbox(self.store, self.channels(stdout), watchlists, self.settings.timezone,
-                      self.clock)
+                      self.clock, self.settings.language)
 
     def spike_watch(self, stdout: TextIO) -> SpikeWatch:
         return SpikeWatch(self.store, NoticeBox(self.store, self.channels(stdout), self.clock),

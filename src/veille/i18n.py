@@ -20,7 +20,8 @@ _EN: dict[str, str] = {
     "sujet": "story", "sujets": "stories", "mention": "mention", "mentions": "mentions",
     "aussi dans": "also in", "termes": "terms", "(sans titre)": "(untitled)",
     "message de test": "test message", "autres": "more", "et": "and",
-    "Résumé veille": "veille digest", "Aucun article.": "No articles.",
+    "lire": "read", "Message de test : le canal fonctionne.":
+    "Test message: the channel works.",
     # spike alerts
     "ALERTE": "ALERT", "article": "article", "articles": "articles", "en": "in",
     "l'habituel": "the usual", "d'habitude à cette heure-ci": "usually at this time",
