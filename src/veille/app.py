@@ -76,7 +76,8 @@ class App:
 
     def spike_watch(self, stdout: TextIO) -> SpikeWatch:
         return SpikeWatch(self.store, NoticeBox(self.store, self.channels(stdout), self.clock),
-                          self.clock, self.settings.timezone, lag=self.settings.fetch.interval)
+                          self.clock, self.settings.timezone, lag=self.settings.fetch.interval,
+                          language=self.settings.language)
 
     def sync_feeds(self) -> list[FeedState]:
         """Read feeds.opml and make the store follow it; returns the feeds to poll."""

@@ -186,14 +186,12 @@ class Daemon:
             feeds.append(feed)
         self.outbox = self.app.outbox(self.loaded.watchlists, self.stdout)
         self.notices = NoticeBox(self.app.store, self.outbox.channels, self.clock)
-        self.spike_watch = SpikeWatch(self.app.store, self.notices, self.clock,
-                                      self.loaded.settings.timezone,
-                                      lag=self.loaded.settings.fetch.interval)
-        self.health_watch = HealthWatch(self.app.store, self.notices,
-                                        self.loaded.settings.health, self.clock,
-                                        self.loaded.settings.timezone)
-        self.report_watch = ReportWatch(self.app.store, self.notices, self.loaded.settings,
-                                        self.clock)
+        settings, store = self.loaded.settings, self.app.store
+        self.spike_watch = SpikeWatch(store, self.notices, self.clock, settings.timezone,
+                                      lag=settings.fetch.interval, language=settings.language)
+        self.health_watch = HealthWatch(store, self.notices, settings.health, self.clock,
+                                        settings.timezone)
+        self.report_watch = ReportWatch(store, self.notices, settings, self.clock)
         if self.stories is None or self.stories.config != self.loaded.settings.stories:
             self.stories = self.app.story_index()
         self._schedule_digests()
@@ -370,8 +368,7 @@ class Daemon:
     async def _send_report(self) -> None:
         watch = self.report_watch
         if watch is not None:
-            # built in a thread: a few seconds on a large database
-            notice = await asyncio.to_thread(watch.send, self.loaded.watchlists)
+            notice = await asyncio.to_thread(watch.send, self.loaded.watchlists)  # seconds
             log.info("report %s queued for %s", notice.id,
                      ", ".join(self.loaded.settings.report.targets))
             self.dispatcher.wake(self.loaded.settings.report.targets)

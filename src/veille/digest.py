@@ -165,7 +165,7 @@ def _context(digest: Digest) -> dict[str, Any]:
     tz, lang = ZoneInfo(digest.timezone), digest.language
     return {"digest": digest, "local": lambda d: i18n.format_datetime(d, tz, lang),
             "plural": lambda n, one, many: one if n == 1 else many, "lang": lang,
-            "t": lambda text: i18n.tr(lang, text),
+            "t": lambda text: i18n.tr(lang, text), "colon": i18n.colon(lang),
             "counts": lambda w: i18n.counts(lang, len(w.items), w.match_count),
             "title": lambda item: i18n.tr(lang, item.title) if item.title == UNTITLED
             else item.title}

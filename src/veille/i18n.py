@@ -64,6 +64,11 @@ def state_label(language: str, state: str) -> str:
     return _EN.get(state, state) if language == "en" else _FR_STATES.get(state, state)
 
 
+def colon(language: str) -> str:
+    """French puts a space before a colon, English does not."""
+    return " :" if language == "fr" else ":"
+
+
 def plural(language: str, n: int, one: str, many: str) -> str:
     """French: 0 and 1 take the singular ("0 sujet"); English: only 1 does."""
     single = n in (0, 1) if language == "fr" else n == 1

@@ -283,9 +283,13 @@ def format_factor(factor: float) -> str:
     return "∞×" if math.isinf(factor) else f"{int(math.floor(factor + 0.5))}×"
 
 
-def subject(event: SpikeEvent) -> str:
-    """`[veille] ALERTE nestle — 38 articles en 2 h (9× l'habituel)`."""
+def subject(event: SpikeEvent, language: str = "fr") -> str:
+    """`[veille] ALERTE nestle — 38 articles en 2 h (9× l'habituel)`; in English,
+    `[veille] ALERT nestle — 38 articles in 2 h (9× the usual)`."""
     noun = "article" if event.count == 1 else "articles"
+    if language == "en":
+        return (f"[veille] ALERT {event.watchlist} — {event.count} {noun} in "
+                f"{format_window(event.window)} ({format_factor(event.factor)} the usual)")
     return (f"[veille] ALERTE {event.watchlist} — {event.count} {noun} en "
             f"{format_window(event.window)} ({format_factor(event.factor)} l'habituel)")
 
