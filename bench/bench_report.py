@@ -101,24 +101,26 @@ def main() -> int:
     store = Store.open(path)
     lists = [Watchlist(f"marque-{i:02d}", "x") for i in range(args.watchlists)]
     since = NOW - timedelta(days=args.days)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     report = build_report(store, lists, settings, since, NOW)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     html = html_page(report)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     notice = report_notice(report)
-    t3 = time.perf_counter()
+    t3, c3 = time.perf_counter(), time.process_time()
     size = len(html.encode())
     print(f"report over {args.days} days x {len(lists)} watchlists: {report.mentions:,} "
           f"mentions, {sum(len(w.episodes) for w in report.watchlists)} spike episodes")
-    print(f"  numbers (queries, counting, spikes, feed health): {t1 - t0:.2f} s")
-    print(f"  HTML with {len(lists) + 1} SVG charts:                  {t2 - t1:.2f} s")
-    print(f"  total, as `veille report --out`:                  {t2 - t0:.2f} s  "
-          f"(target < 5 s)")
+    print("  wall-clock (CPU time of this process, SQLite's included)")
+    print(f"  numbers (queries, counting, spikes, feed health): {t1 - t0:5.2f} s ({c1 - c0:.2f} s)")
+    print(f"  HTML with {len(lists) + 1} SVG charts:                    {t2 - t1:5.2f} s "
+          f"({c2 - c1:.2f} s)")
+    print(f"  total, as `veille report --out`:                  {t2 - t0:5.2f} s ({c2 - c0:.2f} s)"
+          "  target < 5 s")
     print(f"  HTML file: {size / 1e6:.2f} MB (target < 2 MB)")
     email_size = len(notice.html.encode()) + sum(len(p) for _, p in notice.images)
     print(f"  email (HTML + {len(notice.images)} PNG charts): {email_size / 1e6:.2f} MB, built "
-          f"in {t3 - t2:.2f} s")
+          f"in {t3 - t2:.2f} s ({c3 - c2:.2f} s)")
     if args.out:
         args.out.write_text(html, encoding="utf-8")
     store.close()

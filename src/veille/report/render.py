@@ -51,11 +51,14 @@ def _context(report: Report, chart: Any, charts: Mapping[str, Any]) -> dict[str,
     return {
         "report": report, "lang": lang, "title": subject(report), "period": period(report),
         "charts": charts, "chart": chart, "safe": _safe,
-        "t": lambda text: i18n.tr(lang, text),
+        "t": lambda text: i18n.tr(lang, text), "colon": i18n.colon(lang),
         "num": lambda n: i18n.format_number(n, lang),
         "pct": lambda share: i18n.format_percent(share, lang),
         "dt": lambda when: i18n.format_datetime(when, tz, lang),
-        "counts": lambda stories, mentions: i18n.counts(lang, stories, mentions),
+        "counts": lambda stories, mentions: (
+            f"{i18n.format_number(stories, lang)} {i18n.plural(lang, stories, 'sujet', 'sujets')}"
+            f", {i18n.format_number(mentions, lang)} "
+            f"{i18n.plural(lang, mentions, 'mention', 'mentions')}"),
         "plural": lambda n, one, many: i18n.plural(lang, n, one, many),
         "factor": lambda f: format_factor(f) if math.isfinite(f) else "∞×",
         "state": lambda s: i18n.state_label(lang, s),
