@@ -405,7 +405,13 @@ def _hourly_readings(history: History, since: datetime, now: datetime, settings:
             baseline = learn_baseline(history, at, hourly, tz)
         lo, hi = bisect_right(hours, hour - width - 1), bisect_right(hours, hour - 1)
         window = [(h, counts[h]) for h in hours[lo:hi]]
-        reading = Reading(sum(c for _, c in window), baseline.expected(at - hourly.window_delta, at))
+        count = sum(c for _, c in window)
+        if count < hourly.min_count / 2:
+            # under half the minimum excess: calm and no spike whatever the baseline, so its
+            # expected count (most of a long replay's cost) is not worked out; 0 says so
+            yield at, Reading(count, 0.0), None
+            continue
+        reading = Reading(count, baseline.expected(at - hourly.window_delta, at))
         spike = baseline.ready and is_spike(reading, hourly)
         yield at, reading, _hourly_start(window, hour, reading, hourly) if spike else None
 

@@ -9,6 +9,8 @@ hours whatever the zone the engine runs in.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -99,8 +101,32 @@ def to_svg(spec: dict[str, Any], language: str) -> str:
 
 def to_png(spec: dict[str, Any], language: str, scale: float = 1.5) -> bytes:
     loc = _LOCALES[language]
-    return bytes(_vl().vegalite_to_png(spec, scale=scale, format_locale=loc,
-                                       time_format_locale=loc, allowed_base_urls=[]))
+    return squeeze_png(bytes(_vl().vegalite_to_png(spec, scale=scale, format_locale=loc,
+                                                   time_format_locale=loc,
+                                                   allowed_base_urls=[])))
+
+
+def squeeze_png(png: bytes) -> bytes:
+    """The same image, its pixel data deflated again at zlib's best level. vl-convert
+    compresses for speed: a 796x279 chart came out at 206 kB, and at 12 kB once re-deflated;
+    twenty of them make the difference between a 3.5 MB email and a light one."""
+    out, idat, pos = [png[:8]], bytearray(), 8
+    while pos + 8 <= len(png):
+        (size,) = struct.unpack(">I", png[pos:pos + 4])
+        kind, data = png[pos + 4:pos + 8], png[pos + 8:pos + 8 + size]
+        pos += 12 + size
+        if kind == b"IDAT":
+            idat += data
+            continue
+        if kind == b"IEND" and idat:
+            out.append(_chunk(b"IDAT", zlib.compress(zlib.decompress(bytes(idat)), 9)))
+        out.append(_chunk(kind, data))
+    return b"".join(out)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
 
 def report_specs(report: Report) -> list[tuple[str, dict[str, Any]]]:
