@@ -97,3 +97,41 @@ def test_dates_and_numbers_follow_the_language(language, expected):
     assert (i18n.format_date(day, language), i18n.format_date(day, language, "short"),
             i18n.format_number(1234567, language), i18n.format_percent(0.425, language),
             i18n.counts(language, 3, 1), i18n.counts(language, 0, 0)) == expected
+
+
+def test_feed_health_alerts_and_summary_in_english():
+    from veille import health_en
+    from veille.health import (
+        HealthRecord,
+        HealthState,
+        assess,
+        assess_all,
+        build_summary,
+        transition,
+    )
+
+    from .test_health import DAY, HOUR, NOW, SETTINGS, URL, every, failing, feed
+
+    broken = transition(None, assess(failing(26, 7), None, NOW, SETTINGS))
+    assert broken is not None
+    message = health_en.event_message(broken, "Europe/Paris")
+    assert message.subject == "[veille] HEALTH — Le Monde: broken for 26 h"
+    assert message.text.startswith("The feed “Le Monde” has been broken for 26 h.")
+    assert "Since: Mar 15, 2026, 08:00" in message.text and "What to do: open the" in \
+        message.text
+    assert message.payload["message"].startswith("broken for 26 h (7 failed polls): ")
+    assert message.payload["state"] == "broken" and message.id == broken.id
+    back = transition(HealthRecord(URL, HealthState.BROKEN, NOW - 3 * DAY, NOW),
+                      assess(feed(), None, NOW, SETTINGS))
+    assert back is not None
+    assert health_en.event_message(back, "UTC").text.startswith(
+        "The feed “Le Monde” is back to normal: it was broken since Mar 13, 2026, 09:00.")
+    feeds = [failing(30, 4, url="https://b", title="Bravo"), feed(url="https://d",
+                                                                  title="Delta")]
+    summary = build_summary(assess_all(feeds, {"https://d": every(DAY, silent=9 * DAY)}, {},
+                                       NOW, SETTINGS), NOW)
+    weekly = health_en.summary_message(summary, "Europe/Paris")
+    assert weekly.subject == "[veille] HEALTH — weekly summary: 2 feeds to look at"
+    assert weekly.text.startswith("Feed health on Mar 16, 2026, 10:00: 2 of 2 feeds need a look.")
+    assert weekly.text.index("BROKEN (1)") < weekly.text.index("SILENT (1)")
+    assert "SANTÉ" not in weekly.text + weekly.subject and HOUR

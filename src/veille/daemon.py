@@ -190,7 +190,7 @@ class Daemon:
         self.spike_watch = SpikeWatch(store, self.notices, self.clock, settings.timezone,
                                       lag=settings.fetch.interval, language=settings.language)
         self.health_watch = HealthWatch(store, self.notices, settings.health, self.clock,
-                                        settings.timezone)
+                                        settings.timezone, settings.language)
         self.report_watch = ReportWatch(store, self.notices, settings, self.clock)
         if self.stories is None or self.stories.config != self.loaded.settings.stories:
             self.stories = self.app.story_index()
