@@ -223,3 +223,16 @@ def test_stories_rank_by_outlets_then_articles_and_share_of_voice_sums_to_one():
                             for n, k in (("x", 3), ("y", 1))])
     assert [p.share for p in parts] == [0.75, 0.25]
     assert share_of_voice([summarize("z", "", [], [], [], days, PARIS, {}, {})])[0].share == 0
+
+
+def test_report_to_apprise_is_the_text_summary(feed_server, workspace):
+    feed_server.routes["/notify"] = (200, {}, b"{}")
+    url = feed_server.url("/notify").replace("http://", "json://")
+    setup(workspace, feed_server, extra=f'[channels.chat]\ntype = "apprise"\nurls = ["{url}"]\n'
+          '[report]\nchannels = ["chat"]\n')
+    assert "sent: report → chat" in workspace.run("report", "--since", "7d", "--send").stdout
+    [request] = feed_server.requests("/notify")
+    payload = json.loads(request.body)
+    assert payload["title"].startswith("[veille] Rapport veille — nestle, danone — du ")
+    assert "== danone — 2 sujets, 2 mentions (33,3\u202f%) ==" in payload["message"]
+    assert "Santé des flux : 2 / 2 flux en bonne santé" in payload["message"]
