@@ -42,8 +42,8 @@ def setup(ws: Workspace, server: FeedServer, extra: str = "") -> None:
         ("Nestlé rappelle des pizzas Buitoni", 2), ("Danone vend une usine", 3),
         ("Nespresso ouvre une boutique à Rennes", 10), ("Nestlé : l’eau Perrier en question", 1),
     ]), title="Ouest-Éclair"))
-    b = server.serve("/monde.xml", rss(_items("monde", [
-        ("Nestlé rappelle des pizzas Buitoni", 2), ("Nestlé : l’eau Perrier en question", 1),
+    b = server.serve("/monde.xml", rss(_items("monde", [  # copies an hour after Ouest-Éclair
+        ("Nestlé rappelle des pizzas Buitoni", 1.96), ("Nestlé : l’eau Perrier en question", 0.96),
         ("Danone et Lactalis : la guerre du yaourt", 5),
     ]), title="Le Monde"))
     ws.write_feeds([a, b])
