@@ -72,11 +72,12 @@ class App:
 
     def outbox(self, watchlists: Sequence[Watchlist], stdout: TextIO) -> Outbox:
         return Outbox(self.store, self.channels(stdout), watchlists, self.settings.timezone,
-                      self.clock)
+                      self.clock, self.settings.language)
 
     def spike_watch(self, stdout: TextIO) -> SpikeWatch:
         return SpikeWatch(self.store, NoticeBox(self.store, self.channels(stdout), self.clock),
-                          self.clock, self.settings.timezone, lag=self.settings.fetch.interval)
+                          self.clock, self.settings.timezone, lag=self.settings.fetch.interval,
+                          language=self.settings.language)
 
     def sync_feeds(self) -> list[FeedState]:
         """Read feeds.opml and make the store follow it; returns the feeds to poll."""

@@ -5,6 +5,7 @@ housekeeping, reloading its files live and speaking sd_notify to systemd.
     jobs:  poll      at the earliest due time of the feeds not in flight (poller.py: no pass
                      barrier, a slow feed holds only itself)
            digest:W  at watchlist W's next schedule slot (a missed slot runs once)
+           report    at [report] schedule's next slot (report_watch.py), likewise
            retry     every 30 s: wake the channel workers for backoffs that expired
            reload    every second: did a file change? (and on SIGHUP)
            heartbeat proof for the watchdog that the scheduler fires jobs
@@ -51,6 +52,7 @@ from .outbox import Outbox
 from .outcomes import OutcomeStatus
 from .pipeline import FeedPass
 from .poller import Poller
+from .report_watch import ReportWatch
 from .schedule import first_poll, next_digest
 from .spike_watch import SpikeWatch
 from .store import from_iso, iso
@@ -130,6 +132,7 @@ class Daemon:
         self.stories: StoryIndex | None = None
         self.spike_watch: SpikeWatch | None = None
         self.health_watch: HealthWatch | None = None
+        self.report_watch: ReportWatch | None = None
         self.last_spike_check = self.last_health_check = 0.0
         self.dispatcher = Dispatcher(lambda: self.outbox, self._instant_watchlists,
                                      self._log_deliveries, lambda: self.notices,
@@ -190,15 +193,16 @@ class Daemon:
             feeds.append(feed)
         self.outbox = self.app.outbox(self.loaded.watchlists, self.stdout)
         self.notices = NoticeBox(self.app.store, self.outbox.channels, self.clock)
-        self.spike_watch = SpikeWatch(self.app.store, self.notices, self.clock,
-                                      self.loaded.settings.timezone,
-                                      lag=self.loaded.settings.fetch.interval)
-        self.health_watch = HealthWatch(self.app.store, self.notices,
-                                        self.loaded.settings.health, self.clock,
-                                        self.loaded.settings.timezone)
+        settings, store = self.loaded.settings, self.app.store
+        self.spike_watch = SpikeWatch(store, self.notices, self.clock, settings.timezone,
+                                      lag=settings.fetch.interval, language=settings.language)
+        self.health_watch = HealthWatch(store, self.notices, settings.health, self.clock,
+                                        settings.timezone, settings.language)
+        self.report_watch = ReportWatch(store, self.notices, settings, self.clock)
         if self.stories is None or self.stories.config != self.loaded.settings.stories:
             self.stories = self.app.story_index()
         self._schedule_digests()
+        self._schedule_report()
         self.poller.tick()
         return feeds
 
@@ -362,6 +366,23 @@ class Daemon:
             self._log_deliveries(outcomes)
         digest.__name__ = f"digest:{name}"
         return digest
+
+    def _schedule_report(self) -> None:
+        assert self.scheduler is not None and self.report_watch is not None
+        when = self.report_watch.plan()
+        if when is not None:
+            self._add(self._send_report, "date", "report", run_date=when)
+        elif self.scheduler.get_job("report"):
+            self.scheduler.remove_job("report")
+
+    async def _send_report(self) -> None:
+        watch = self.report_watch
+        if watch is not None:
+            notice = await asyncio.to_thread(watch.send, self.loaded.watchlists)  # seconds
+            log.info("report %s queued for %s", notice.id,
+                     ", ".join(self.loaded.settings.report.targets))
+            self.dispatcher.wake(self.loaded.settings.report.targets)
+        self._schedule_report()
 
     def _retry(self) -> None:
         self.dispatcher.wake()

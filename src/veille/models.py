@@ -251,11 +251,13 @@ class Notice:
     `id` and `kind`). Queued and sent by notices.NoticeBox."""
 
     id: str
-    kind: str  # spike | health | health_summary
+    kind: str  # spike | health | health_summary | report
     subject: str
     text: str
     payload: Mapping[str, Any]
     generated_at: datetime
+    html: str = ""  # a report: its HTML for email, charts referenced as cid:NAME…
+    images: tuple[tuple[str, bytes], ...] = ()  # …and the (NAME, PNG) they point at
 
 
 @dataclass

@@ -23,6 +23,7 @@ from ..status import build_status
 from .common import FORMAT, STARTER_FILES, _app, _json, _since, _when, cli
 from .delivery import channels, digest
 from .feeds import feeds
+from .report import report
 from .watch import watch
 
 # --- init ------------------------------------------------------------------------------------
@@ -162,6 +163,7 @@ cli.add_command(feeds)
 cli.add_command(watch)
 cli.add_command(digest)
 cli.add_command(channels)
+cli.add_command(report)
 
 
 # --- the daemon ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@
     feeds.py       feeds and their fetch state
     entries.py     entries, deduplicated and updated in place
     matches.py     which watchlist matched which entry
+    reports.py     what a report counts (report/)
     deliveries.py  the outbox of delivery batches
     websub.py      hubs the feeds advertise, our push subscriptions
 
@@ -21,6 +22,7 @@ from .health import HealthTables
 from .matches import MatchTables
 from .moves import MoveTables
 from .notices import NoticeTables
+from .reports import ReportTables
 from .rows import EntryChange, at, from_iso, iso
 from .schema import migrations
 from .spikes import SpikeTables
@@ -31,5 +33,5 @@ __all__ = ["EntryChange", "Store", "at", "from_iso", "iso", "migrations"]
 
 
 class Store(FeedTables, EntryTables, MatchTables, DeliveryTables, MoveTables, NoticeTables,
-            HealthTables, StoryTables, SpikeTables, WebSubTables):
+            HealthTables, StoryTables, SpikeTables, WebSubTables, ReportTables):
     """Everything veille keeps, behind one object; each table family lives in its own module."""
