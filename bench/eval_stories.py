@@ -1,6 +1,6 @@
 """Story grouping against the labelled pairs of tests/data/story_pairs.jsonl.
 
-    python bench/eval_stories.py [--pairs FILE] [--threshold 0.55] [--title-threshold 0.75]
+    python bench/eval_stories.py [--pairs FILE] [--threshold 0.55] [--title-threshold 0.8]
                                  [--shingle 1] [--crowded] [--errors] [--no-sweep] [--speed N]
 
 --pairs picks the labelled set (default tests/data/story_pairs.jsonl); the held-out set
