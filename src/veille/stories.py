@@ -4,7 +4,9 @@ An AFP or Reuters dispatch is republished by twenty sites with small edits to it
 lead; Google News lists the publisher's article again as "Titre - Le Monde". A digest should
 show that story once, with the other outlets under "also in". Entries with the same canonical
 link are always one story; otherwise two entries are one story when the folded words of their
-title and first paragraph are similar enough (Jaccard over word shingles, stop words out).
+title and first paragraph are similar enough (Jaccard over word shingles, stop words out,
+words cut to a light stem so that "disparition" and "disparue" agree), unless their titles
+carry different numbers: "puzzle #1,024" and "#1,025" are two items of one series.
 
 Everything here is pure: no clock, no I/O. `StoryIndex.add()` assigns a story at ingest and
 returns the `StoryRow` a store keeps; `StoryIndex.restore(rows)` rebuilds the same index after
@@ -18,8 +20,9 @@ permutations) plus ~100 us per LSH query+insert, before any folding; one add() h
 about 5x normalize.token_text of the same text, canonical link included.
 Candidates come from an inverted index on the 16 smallest hashes and on the title's, and are
 compared only when they share 3 of those keys: at Jaccard 0.55 (the threshold) a true match
-shares fewer with probability ~0.03 %. Postings are per story, so a dispatch carried 300
-times costs one posting per word, and a word in one story costs an int, not a dict.
+shares fewer with probability ~0.06 % (less with the title words, indexed too). Postings are
+per story, so a dispatch carried 300 times costs one posting per word, and a word in one
+story costs an int, not a dict.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import sys
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -50,7 +53,9 @@ RARE_KEYS = 10  # postings read per add: the new entry's keys in the fewest stor
 MIN_SHARED = 3  # keys a candidate must share to be compared (2 for a title-only entry)
 MIN_SHARED_TITLE = 2
 MAX_CANDIDATES = 8  # entries compared per add, rarest shared words first
-_SIGNATURE_VERSION = 1
+TEMPLATE = 0.6  # titles this alike once numbers are set aside: one template, a series
+STEM = 6  # letters of a word kept once a plural s/x is off: "disparition", "disparue" agree
+_SIGNATURE_VERSION = 2  # 2: stemmed words, title numbers
 
 _STOPWORDS = frozenset("""
 a b c d e f g h i j k l m n o p q r s t u v w x y z
@@ -68,6 +73,7 @@ direct live update updated maj video videos exclusif breaking
 """.split())
 _DIGIT_GAP = re.compile("[0-9][.,\u00a0\u202f ][0-9]")  # "2,2" "3 000" "3.2": one word each
 _SEPARATORS = (" - ", " | ", " \u2013 ", " \u2014 ")  # before an outlet's name: " - Le Monde"
+_WIRE_PREFIX = re.compile(r"(?:UPDATE|REFILE|CORRECTED|WRAPUP)[ \d]*-")  # Reuters: "UPDATE 3-"
 _BIG_ENDIAN = sys.byteorder == "big"
 _MASK = 0xFFFFFFFF
 _HASHES: dict[str, int] = {}
@@ -78,12 +84,14 @@ assert array("I").itemsize == 4
 
 @dataclass(frozen=True)
 class Features:
-    """What an entry is compared by: hashed shingles of its title and of title + lead, sorted."""
+    """What an entry is compared by: hashed shingles of its title and of title + lead, sorted,
+    and the hashes of the numbers in its title (a series tells its items apart by them)."""
 
     title: tuple[int, ...]
     text: tuple[int, ...]  # the SKETCH_SIZE smallest hashes of title + first paragraph
     title_only: bool  # no lead to speak of (aggregator items): compared by title
     truncated: bool  # the text had more shingles than the sketch keeps
+    numbers: tuple[int, ...] = ()  # hashes of the title's words with a digit ("1024", "12e")
 
     @cached_property
     def key_set(self) -> frozenset[int]:
@@ -103,24 +111,28 @@ class Features:
         return frozenset(self.text[:INDEXED]).union(self.title)
 
     def signature(self) -> bytes:
-        """Plain bytes a store can keep: version, flags, title count, then uint32 hashes."""
-        hashes = array("I", self.title + self.text)
+        """Plain bytes a store can keep: version, flags, title count, number count, then
+        uint32 hashes (numbers, title, text)."""
+        hashes = array("I", self.numbers + self.title + self.text)
         if _BIG_ENDIAN:
             hashes.byteswap()
         flags = self.title_only | self.truncated << 1
-        return bytes((_SIGNATURE_VERSION, flags, len(self.title))) + hashes.tobytes()
+        head = (_SIGNATURE_VERSION, flags, len(self.title), len(self.numbers))
+        return bytes(head) + hashes.tobytes()
 
     @classmethod
     def from_signature(cls, data: bytes) -> Features | None:
-        """None for an empty or foreign signature: that entry keeps its story, attracts none."""
-        if len(data) < 3 or data[0] != _SIGNATURE_VERSION or (len(data) - 3) % 4:
+        """None for an empty or foreign signature: that entry keeps its story, attracts none.
+        (Version 1 hashed unstemmed words: its entries leave the window within 72 h.)"""
+        if len(data) < 4 or data[0] != _SIGNATURE_VERSION or len(data) % 4:
             return None
         hashes = array("I")
-        hashes.frombytes(data[3:])
+        hashes.frombytes(data[4:])
         if _BIG_ENDIAN:
             hashes.byteswap()
-        n = data[2]
-        return cls(tuple(hashes[:n]), tuple(hashes[n:]), bool(data[1] & 1), bool(data[1] & 2))
+        k, n = data[3], data[3] + data[2]
+        return cls(tuple(hashes[k:n]), tuple(hashes[n:]), bool(data[1] & 1), bool(data[1] & 2),
+                   tuple(hashes[:k]))
 
 
 def features(title: str, text: str, shingle: int = 1) -> Features:
@@ -133,6 +145,7 @@ def features(title: str, text: str, shingle: int = 1) -> Features:
     body_words = [w for w in lead.split() if w not in _STOPWORDS]
     title_only = len(body_words) < MIN_BODY
     title_set = _shingles(title_words, shingle)
+    numbers = tuple(sorted(_shingles([w for w in title_words if not w.isalpha()], 1)))
     if title_only:
         text_set = title_set
     elif shingle <= 1:
@@ -141,12 +154,15 @@ def features(title: str, text: str, shingle: int = 1) -> Features:
         text_set = _shingles(title_words + body_words, shingle)
     text_sorted = sorted(text_set)
     return Features(tuple(sorted(title_set)[:TITLE_SIZE]), tuple(text_sorted[:SKETCH_SIZE]),
-                    title_only, len(text_sorted) > SKETCH_SIZE)
+                    title_only, len(text_sorted) > SKETCH_SIZE, numbers[:TITLE_SIZE])
 
 
 def strip_outlet_suffix(title: str) -> str:
     """ "Titre - Le Monde" -> "Titre": aggregators and some feeds append the outlet's name.
-    A tail of up to four words after a spaced dash or bar is taken for a name."""
+    A tail of up to four words after a spaced dash or bar is taken for a name. A wire
+    service's revision mark ("UPDATE 3-") goes too: its number is not the story's."""
+    if title[:1] in "UCRW" and (mark := _WIRE_PREFIX.match(title)):
+        title = title[mark.end():]
     cut = max(title.rfind(sep) for sep in _SEPARATORS)
     if cut > 0:
         tail, head = title[cut + 3:], title[:cut]
@@ -175,8 +191,19 @@ def _new_hash(word: str) -> int:
     that the smallest hashes are a fair sample of the words."""
     if len(_HASHES) > 1 << 18:
         _HASHES.clear()
-    h = _HASHES[word] = _fmix(zlib.crc32(word.encode()))
+    h = _HASHES[word] = _fmix(zlib.crc32(_stem(word).encode()))
     return h
+
+
+def _stem(word: str) -> str:
+    """Light stemming for French and English alike: a plural s or x off, then the first STEM
+    letters ("disparition"/"disparue", "cuts"/"cut", "effondrement"/"effondre"). Numbers are
+    kept whole: "1024" and "1025" are different puzzles."""
+    if not word.isalpha():
+        return word
+    if len(word) > 3 and word[-1] in "sx":
+        word = word[:-1]
+    return word[:STEM]
 
 
 def _fmix(h: int) -> int:
@@ -204,7 +231,10 @@ def _shingles(words: list[str], size: int) -> set[int]:
 def similarity(a: Features, b: Features) -> tuple[float, bool]:
     """(score, by_title). Two entries with a lead: Jaccard of their text shingles. When one
     is title-only: the better of title Jaccard and how much of the shorter title is found in
-    the other entry; by_title is then True (that score has its own threshold)."""
+    the other entry; by_title is then True (that score has its own threshold).
+    Items of a series score 0 (see `is_series`)."""
+    if is_series(a, b):
+        return 0.0, a.title_only or b.title_only
     if a.title_only or b.title_only:
         short, other = (a, b) if len(a.title) <= len(b.title) else (b, a)
         if len(short.title) < MIN_TITLE:
@@ -214,7 +244,26 @@ def similarity(a: Features, b: Features) -> tuple[float, bool]:
     return _jaccard(a.text_set, b.text_set, a.truncated or b.truncated), False
 
 
-def _jaccard(a: frozenset[int], b: frozenset[int], truncated: bool) -> float:
+def is_series(a: Features, b: Features) -> bool:
+    """Two items of a series: one title template, different numbers in it ("puzzle #1,024"
+    and "#1,025", "Gameweek 12" and "13", "le gazole à 1,70 euro" and "à 1,78 euro"). However
+    alike their words, the number says which item each is. An update that revises a figure
+    but rewords its title too ("kills at least 6", then "Death toll rises to 27") is no
+    template and is scored as usual; one that keeps the title ("grows to 10,000 acres",
+    then "to 24,000 acres") is lost to this rule: the price of never hiding an item of a
+    series behind the previous one."""
+    if not numbers_differ(a.numbers, b.numbers):
+        return False
+    words_a, words_b = a.title_set.difference(a.numbers), b.title_set.difference(b.numbers)
+    return _jaccard(words_a, words_b, False) >= TEMPLATE
+
+
+def numbers_differ(a: Sequence[int], b: Sequence[int]) -> bool:
+    """Each title has a number the other lacks."""
+    return bool(a) and bool(b) and not set(a).issuperset(b) and not set(b).issuperset(a)
+
+
+def _jaccard(a: frozenset[int] | set[int], b: frozenset[int] | set[int], truncated: bool) -> float:
     if not truncated:
         inter = len(a & b)
         union = len(a) + len(b) - inter
@@ -227,9 +276,10 @@ def _jaccard(a: frozenset[int], b: frozenset[int], truncated: bool) -> float:
 def _text_jaccard(new: Features, signature: bytes) -> float | None:
     """similarity() against a stored signature without decoding it, for the common case (both
     entries with a lead, neither truncated); None when the general path must decide."""
-    if _BIG_ENDIAN or new.title_only or new.truncated or signature[1] & 3:
+    if _BIG_ENDIAN or new.title_only or new.truncated or signature[1] & 3 or \
+            (new.numbers and signature[3]):
         return None
-    text = memoryview(signature)[3 + 4 * signature[2]:].cast("I")
+    text = memoryview(signature)[4 + 4 * (signature[2] + signature[3]):].cast("I")
     inter = len(new.text_set.intersection(text))
     return inter / (len(new.text) + len(text) - inter)
 
