@@ -9,7 +9,7 @@ housekeeping, reloading its files live and speaking sd_notify to systemd.
            reload    every second: did a file change? (and on SIGHUP)
            heartbeat proof for the watchdog that the scheduler fires jobs
            summary   every minute: one log line, if anything happened
-           housekeep every 6 hours: retention, PRAGMA optimize
+           housekeep every 6 hours: retention, PRAGMA optimize, freed pages given back
     tasks: one delivery worker per channel (dispatch.py): instant alerts leave as soon as
            their feed is stored; a hung channel delays only itself
            the watchdog pinger: WATCHDOG=1 only while progress is made (watchdog.py)
@@ -385,6 +385,13 @@ class Daemon:
         if deleted:
             log.info("housekeeping: deleted %d unmatched entries older than %s", deleted,
                      cutoff.date())
+        done = self.app.store.reclaim()
+        if done.converted:
+            log.info("housekeeping: database converted to incremental auto-vacuum, %d bytes "
+                     "given back", done.freed_bytes)
+        elif done.skipped:
+            log.warning("housekeeping: database not converted to incremental auto-vacuum: %s",
+                        done.skipped)
 
     def _status(self, feeds: list[FeedState] | None = None) -> None:
         feeds = self.app.store.feeds() if feeds is None else feeds

@@ -21,6 +21,7 @@ from ..models import FeedOutcome, PassSummary, StoredEntry
 from ..outcomes import OutcomeStatus
 from ..status import build_status
 from .common import FORMAT, STARTER_FILES, _app, _json, _since, _when, cli
+from .db import db
 from .delivery import channels, digest
 from .feeds import feeds
 from .watch import watch
@@ -162,6 +163,7 @@ cli.add_command(feeds)
 cli.add_command(watch)
 cli.add_command(digest)
 cli.add_command(channels)
+cli.add_command(db)
 
 
 # --- the daemon ----------------------------------------------------------------------------
