@@ -64,6 +64,13 @@ class HealthSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """[metrics]: where /metrics and /healthz are served; nowhere unless `listen` is set."""
+
+    listen: tuple[str, int] | None = None  # host, port (0: any free port, logged at start)
+
+
+@dataclass(frozen=True)
 class ChannelSettings:
     name: str
     type: str  # email | webhook | apprise | console
@@ -82,6 +89,7 @@ class Settings:
     channels: Mapping[str, ChannelSettings] = field(default_factory=dict)
     health: HealthSettings = field(default_factory=HealthSettings)
     stories: StoryConfig = field(default_factory=StoryConfig)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -172,6 +180,15 @@ def _string_list(value: Any) -> list[str]:
     return value
 
 
+def _listen(value: Any) -> tuple[str, int]:
+    """ "127.0.0.1:9357", "[::1]:9357" or "localhost:9357" -> (host, port)."""
+    host, sep, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f'expected an address like "127.0.0.1:9357", got {_describe(value)}')
+    return host, int(port)
+
+
 def _port(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
         raise ValueError(f"expected a port number, got {_describe(value)}")
@@ -197,6 +214,7 @@ _FETCH: Spec = {
 }
 _DIGEST: Spec = {"catchup": _duration, "retention": _duration}
 _STORIES: Spec = {"enabled": _boolean, "threshold": _fraction, "window": _positive_duration}
+_METRICS: Spec = {"listen": _listen}
 _HEALTH: Spec = {"broken_after": _positive_duration, "stale_after_min": _positive_duration,
                  "channels": _string_list}
 _CHANNELS: dict[str, Spec] = {
@@ -280,7 +298,7 @@ def settings_from_toml(data: Mapping[str, Any], file: Path | None,
     env = os.environ if env is None else env
     base = file.parent if file else Path.cwd()
     top = _check(file, "", data, _TOP, sections=("fetch", "digest", "channels", "health",
-                                                         "stories"))
+                                                         "stories", "metrics"))
     fetch = FetchSettings(**_check(file, "fetch.", _table(file, data, "fetch"), _FETCH))
     digest = DigestSettings(**_check(file, "digest.", _table(file, data, "digest"), _DIGEST))
     defaults = default_paths(env) if file is None else {
@@ -298,6 +316,8 @@ def settings_from_toml(data: Mapping[str, Any], file: Path | None,
         watchlists=path("watchlists"), timezone=top.get("timezone", "UTC"),
         fetch=fetch, digest=digest, channels=channels,
         health=_health(file, data, channels), stories=_stories(file, data),
+        metrics=MetricsSettings(**_check(file, "metrics.", _table(file, data, "metrics"),
+                                         _METRICS)),
     )
 
 

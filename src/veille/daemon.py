@@ -43,6 +43,7 @@ from .errors import VeilleError
 from .fetch import Fetcher
 from .health_watch import HealthWatch
 from .match import Matcher
+from .metrics import Metrics, MetricsServer, daemon_health, stored_counts
 from .models import FeedOutcome, FeedState, PassSummary
 from .notices import NoticeBox, NoticeOutcome
 from .notify import Notifier, watchdog_interval
@@ -115,6 +116,11 @@ class Daemon:
         self.fetcher: Fetcher | None = None
         self.outbox: Outbox | None = None
         self.activity = Activity()
+        self.metrics = Metrics(lambda: stored_counts(
+            self.app.store, self.loaded.watchlists, list(self.loaded.settings.channels),
+            self.clock()))
+        self.metrics_server: MetricsServer | None = None
+        self.last_beat = time.monotonic()  # the every-second reload job's last run
         self.watchdog = Watchdog(stall_after=self._poll_bound())
         self.poller = Poller(
             feeds=lambda: self.app.store.feeds(counts=False),
@@ -155,6 +161,9 @@ class Daemon:
                         loaded.settings.config_file)
             loaded = replace(loaded, settings=replace(loaded.settings,
                                                       database=self.loaded.settings.database))
+        if loaded.settings.metrics != self.loaded.settings.metrics:
+            log.warning("[metrics] changed in %s: restart veille to apply it",
+                        loaded.settings.config_file)
         if loaded.settings.fetch != self.loaded.settings.fetch and self.fetcher is not None:
             old, self.fetcher = self.fetcher, Fetcher(loaded.settings.fetch)
             self._spawn(self._close_when_idle(old, set(self.poller.batches)))
@@ -245,6 +254,7 @@ class Daemon:
         """Each feed as it finishes: its matches leave now, not when the slowest feed is done."""
         self.watchdog.made_progress()
         self.activity.add(outcome)
+        self.metrics.observe(outcome)
         if outcome.failing:
             log.warning("feed %s %s: %s", outcome.url, outcome.status, outcome.message)
         if outcome.moved_to:
@@ -306,6 +316,7 @@ class Daemon:
 
     def _log_deliveries(self, outcomes: list[Any]) -> None:
         for o in outcomes:
+            self.metrics.delivered(o.channel, o.ok)
             if o.ok:
                 log.info("delivered %d matches of %s to %s: %s", o.matches, o.watchlist,
                          o.channel, o.detail)
@@ -315,6 +326,7 @@ class Daemon:
 
     def _log_notices(self, outcomes: list[NoticeOutcome]) -> None:
         for o in outcomes:
+            self.metrics.alert_sent(o.kind, o.channel, o.ok)
             if o.ok:
                 log.info("sent %s alert %s to %s: %s", o.kind, o.notice_id, o.channel, o.detail)
             else:
@@ -357,6 +369,7 @@ class Daemon:
         self.dispatcher.wake()
 
     def _check_files(self) -> None:
+        self.last_beat = time.monotonic()
         if self.reload_requested:
             self.reload_requested = False
             self.reload("SIGHUP")
@@ -377,6 +390,20 @@ class Daemon:
                 self.notifier.send("WATCHDOG=1")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), every)
+
+    def _health(self) -> str | None:
+        """Why /healthz answers 503 (None: it answers 200). Called from the metrics thread."""
+        running = self.scheduler is not None and self.scheduler.running
+        return daemon_health(self.stopping.is_set(), running,
+                             time.monotonic() - self.last_beat, self.app.store)
+
+    def _start_metrics(self) -> None:
+        listen = self.loaded.settings.metrics.listen
+        if listen is not None:
+            self.metrics_server = MetricsServer(listen, self.metrics, self._health)
+            self.metrics_server.start()
+            log.info("metrics on %s/metrics, health on %s/healthz", self.metrics_server.url,
+                     self.metrics_server.url)
 
     def _housekeeping(self) -> None:
         cutoff = self.clock() - timedelta(seconds=self.loaded.settings.digest.retention)
@@ -417,6 +444,7 @@ class Daemon:
             self.scheduler = AsyncIOScheduler(event_loop=loop)
             self.scheduler.start()
             self._apply(starting=True)
+            self._start_metrics()
             store = self.app.store
             store.set_meta("daemon_pid", str(os.getpid()))
             store.set_meta("daemon_started", iso(self.clock()))
@@ -447,6 +475,8 @@ class Daemon:
             await self.stopping.wait()
             await self._shutdown()
         finally:
+            if self.metrics_server is not None:
+                self.metrics_server.stop()
             self.parser.close()
             self.app.close()
             self.lock.release()

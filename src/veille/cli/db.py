@@ -13,7 +13,12 @@ from .common import FORMAT, _app, _json
 
 @click.group()
 def db() -> None:
-    """Back up and check the database."""
+    """Back up and check the database.
+
+    \b
+    Example:
+      veille db backup veille-copy.db && veille db check
+    """
 
 
 @db.command("backup")
