@@ -8,7 +8,7 @@ housekeeping, reloading its files live and speaking sd_notify to systemd.
            retry     every 30 s: wake the channel workers for backoffs that expired
            reload    every second: did a file change? (and on SIGHUP)
            heartbeat proof for the watchdog that the scheduler fires jobs
-           summary   every minute: one log line, if anything happened
+           summary   every minute: one log line, if anything happened (activity.py)
            housekeep every 6 hours: retention, PRAGMA optimize, freed pages given back
     tasks: one delivery worker per channel (dispatch.py): instant alerts leave as soon as
            their feed is stored; a hung channel delays only itself
@@ -253,13 +253,9 @@ class Daemon:
     def _feed_done(self, outcome: FeedOutcome) -> None:
         """Each feed as it finishes: its matches leave now, not when the slowest feed is done."""
         self.watchdog.made_progress()
-        self.activity.add(outcome)
         self.metrics.observe(outcome)
-        if outcome.failing:
-            log.warning("feed %s %s: %s", outcome.url, outcome.status, outcome.message)
-        if outcome.moved_to:
-            log.warning("feed %s moved permanently to %s (run: veille feeds move %s %s)",
-                        outcome.url, outcome.moved_to, outcome.url, outcome.moved_to)
+        for change in self.activity.add(outcome):  # trouble starting or ending, not retries
+            log.log(logging.WARNING if change.failing else logging.INFO, "%s", change.line)
         if outcome.new_matches:
             self.dispatcher.wake()
 
@@ -468,6 +464,7 @@ class Daemon:
             self.dispatcher.wake()  # what a previous run left pending, if its backoff is over
             self.notifier.send("READY=1")
             feeds = store.feeds()
+            self.activity.known_failing(f.url for f in feeds if f.failures or f.gone)
             self._status(feeds)
             log.info("veille running: %d feeds, %d watchlists, database %s",
                      len(feeds), len(self.loaded.watchlists),
