@@ -210,3 +210,23 @@ def test_an_existing_database_is_converted_to_incremental_vacuum_once(tmp_path):
     assert len(store.entries(limit=1000)) == 300
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert not store.reclaim().converted
+
+
+def test_a_conversion_that_cannot_run_leaves_the_file_as_it_was(tmp_path):
+    path = tmp_path / "veille.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db)
+    db.conn.close()
+    store = Store.open(path, timeout=0.2)
+    _fill_and_prune(store)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock past the busy timeout
+    try:
+        done = store.reclaim()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert not done.converted and "VACUUM failed" in (done.skipped or "")
+    assert store.db.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
+    assert len(store.entries(limit=1000)) == 300
+    assert store.reclaim().converted  # the next housekeeping converts it

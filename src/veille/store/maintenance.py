@@ -141,7 +141,10 @@ def reclaim(conn: sqlite3.Connection, path: Path | None) -> Reclaimed:
         if path is not None and shutil.disk_usage(path.parent).free < 2 * size:
             return Reclaimed(0, skipped=f"converting it needs {2 * size} bytes free on disk")
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        conn.execute("VACUUM")
+        try:
+            conn.execute("VACUUM")
+        except sqlite3.OperationalError as e:  # busy, or the disk filled: the file is intact
+            return Reclaimed(0, skipped=f"VACUUM failed: {e}")
         converted = True
     else:
         # each step of this statement frees one page, and execute() steps a statement that
