@@ -62,7 +62,11 @@ def test_daemon_serves_metrics_and_health(feed_server: FeedServer, workspace: Wo
     try:
         line = daemon.wait_for_line("metrics on ")
         base = re.search(r"metrics on (http://\S+)/metrics", line).group(1)
-        daemon.wait_for_line("polled")
+        def first_poll_stored():
+            found = samples(get(f"{base}/metrics")[2])
+            return found.get(("veille_new_entries_total", ())) == 1
+
+        wait_until(first_poll_stored, "the first poll of /f.xml stored")
         feed_server.serve("/f.xml", rss([item(1, "Rien à signaler"),
                                          item(2, "Nestlé ferme une usine")]))
         feed_server.wait_for("/hook")
