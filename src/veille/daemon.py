@@ -13,6 +13,7 @@ housekeeping, reloading its files live and speaking sd_notify to systemd.
     tasks: one delivery worker per channel (dispatch.py): instant alerts leave as soon as
            their feed is stored; a hung channel delays only itself
            the watchdog pinger: WATCHDOG=1 only while progress is made (watchdog.py)
+    thread: /metrics and /healthz, when [metrics] listen is set (metrics.py)
     stop:  SIGTERM/SIGINT -> STOPPING=1, in-flight work gets a few seconds, exit 0
 """
 
