@@ -96,6 +96,13 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """[metrics]: where /metrics and /healthz are served; nowhere unless `listen` is set."""
+
+    listen: tuple[str, int] | None = None  # host, port (0: any free port, logged at start)
+
+
+@dataclass(frozen=True)
 class ChannelSettings:
     name: str
     type: str  # email | webhook | apprise | console
@@ -117,6 +124,7 @@ class Settings:
     stories: StoryConfig = field(default_factory=StoryConfig)
     websub: WebSubSettings = field(default_factory=WebSubSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -214,17 +222,20 @@ def _report_schedule(value: Any) -> str:
     return value
 
 
+def _listen(value: Any) -> tuple[str, int]:
+    """ "127.0.0.1:9357", "[::1]:9357" or "localhost:9357" -> (host, port)."""
+    host, sep, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f'expected an address like "127.0.0.1:9357", got {_describe(value)}')
+    return host, int(port)
+
+
 def _port(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
         raise ValueError(f"expected a port number, got {_describe(value)}")
     return value
 
-
-def _listen(value: Any) -> tuple[str, int]:
-    host, sep, port = _string(value).rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f'expected "host:port" like "127.0.0.1:8089", got {_describe(value)}')
-    return host.strip("[]"), int(port)
 
 
 def _public_url(value: Any) -> str:
@@ -258,6 +269,7 @@ _WEBSUB: Spec = {"listen": _listen, "public_url": _public_url, "lease": _positiv
                  "max_size": _size, "poll_interval": _positive_duration}
 _REPORT: Spec = {"schedule": _report_schedule, "since": _positive_duration,
                  "channels": _string_list, "watchlists": _string_list}
+_METRICS: Spec = {"listen": _listen}
 _HEALTH: Spec = {"broken_after": _positive_duration, "stale_after_min": _positive_duration,
                  "channels": _string_list}
 _CHANNELS: dict[str, Spec] = {
@@ -357,7 +369,8 @@ def settings_from_toml(data: Mapping[str, Any], file: Path | None,
     env = os.environ if env is None else env
     base = file.parent if file else Path.cwd()
     top = _check(file, "", data, _TOP, sections=("fetch", "digest", "channels", "health",
-                                                         "stories", "websub", "report"))
+                                                         "stories", "websub", "report",
+                                                         "metrics"))
     fetch = FetchSettings(**_check(file, "fetch.", _table(file, data, "fetch"), _FETCH))
     digest = DigestSettings(**_check(file, "digest.", _table(file, data, "digest"), _DIGEST))
     defaults = default_paths(env) if file is None else {
@@ -377,6 +390,8 @@ def settings_from_toml(data: Mapping[str, Any], file: Path | None,
         health=_health(file, data, channels), stories=_stories(file, data),
         websub=_websub(file, data),
         report=_report(file, data, channels),
+        metrics=MetricsSettings(**_check(file, "metrics.", _table(file, data, "metrics"),
+                                         _METRICS)),
     )
 
 

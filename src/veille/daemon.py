@@ -9,12 +9,13 @@ housekeeping, reloading its files live and speaking sd_notify to systemd.
            retry     every 30 s: wake the channel workers for backoffs that expired
            reload    every second: did a file change? (and on SIGHUP)
            heartbeat proof for the watchdog that the scheduler fires jobs
-           summary   every minute: one log line, if anything happened
-           housekeep every 6 hours: retention, PRAGMA optimize
+           summary   every minute: one log line, if anything happened (activity.py)
+           housekeep every 6 hours: retention, PRAGMA optimize, freed pages given back
            websub    every 5 s, with [websub]: subscribe, renew, unsubscribe (websub_agent.py)
     tasks: one delivery worker per channel (dispatch.py): instant alerts leave as soon as
            their feed is stored; a hung channel delays only itself
            the watchdog pinger: WATCHDOG=1 only while progress is made (watchdog.py)
+    thread: /metrics and /healthz, when [metrics] listen is set (metrics.py)
     stop:  SIGTERM/SIGINT -> STOPPING=1, in-flight work gets a few seconds, exit 0
 """
 
@@ -45,6 +46,7 @@ from .errors import VeilleError
 from .fetch import Fetcher
 from .health_watch import HealthWatch
 from .match import Matcher
+from .metrics import Metrics, MetricsServer, daemon_health, stored_counts
 from .models import FeedOutcome, FeedState, PassSummary
 from .notices import NoticeBox, NoticeOutcome
 from .notify import Notifier, watchdog_interval
@@ -122,6 +124,11 @@ class Daemon:
         self.outbox: Outbox | None = None
         self.websub: WebSubAgent | None = None
         self.activity = Activity()
+        self.metrics = Metrics(lambda: stored_counts(
+            self.app.store, self.loaded.watchlists, list(self.loaded.settings.channels),
+            self.clock()))
+        self.metrics_server: MetricsServer | None = None
+        self.last_beat = time.monotonic()  # the every-second reload job's last run
         self.watchdog = Watchdog(stall_after=self._poll_bound())
         self.poller = Poller(
             feeds=lambda: self.app.store.feeds(counts=False),
@@ -165,6 +172,9 @@ class Daemon:
                                                       database=self.loaded.settings.database))
         if loaded.settings.websub != self.loaded.settings.websub:
             log.warning("[websub] changed: restart veille to apply it")
+        if loaded.settings.metrics != self.loaded.settings.metrics:
+            log.warning("[metrics] changed in %s: restart veille to apply it",
+                        loaded.settings.config_file)
         if loaded.settings.fetch != self.loaded.settings.fetch and self.fetcher is not None:
             old, self.fetcher = self.fetcher, Fetcher(loaded.settings.fetch)
             self._spawn(self._close_when_idle(old, set(self.poller.batches)))
@@ -258,12 +268,9 @@ class Daemon:
     def _feed_done(self, outcome: FeedOutcome) -> None:
         """Each feed as it finishes: its matches leave now, not when the slowest feed is done."""
         self.watchdog.made_progress()
-        self.activity.add(outcome)
-        if outcome.failing:
-            log.warning("feed %s %s: %s", outcome.url, outcome.status, outcome.message)
-        if outcome.moved_to:
-            log.warning("feed %s moved permanently to %s (run: veille feeds move %s %s)",
-                        outcome.url, outcome.moved_to, outcome.url, outcome.moved_to)
+        self.metrics.observe(outcome)
+        for change in self.activity.add(outcome):  # trouble starting or ending, not retries
+            log.log(logging.WARNING if change.failing else logging.INFO, "%s", change.line)
         if outcome.new_matches:
             self.dispatcher.wake()
 
@@ -320,6 +327,7 @@ class Daemon:
 
     def _log_deliveries(self, outcomes: list[Any]) -> None:
         for o in outcomes:
+            self.metrics.delivered(o.channel, o.ok)
             if o.ok:
                 log.info("delivered %d matches of %s to %s: %s", o.matches, o.watchlist,
                          o.channel, o.detail)
@@ -329,6 +337,7 @@ class Daemon:
 
     def _log_notices(self, outcomes: list[NoticeOutcome]) -> None:
         for o in outcomes:
+            self.metrics.alert_sent(o.kind, o.channel, o.ok)
             if o.ok:
                 log.info("sent %s alert %s to %s: %s", o.kind, o.notice_id, o.channel, o.detail)
             else:
@@ -388,6 +397,7 @@ class Daemon:
         self.dispatcher.wake()
 
     def _check_files(self) -> None:
+        self.last_beat = time.monotonic()
         if self.reload_requested:
             self.reload_requested = False
             self.reload("SIGHUP")
@@ -409,6 +419,20 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), every)
 
+    def _health(self) -> str | None:
+        """Why /healthz answers 503 (None: it answers 200). Called from the metrics thread."""
+        running = self.scheduler is not None and self.scheduler.running
+        return daemon_health(self.stopping.is_set(), running,
+                             time.monotonic() - self.last_beat, self.app.store)
+
+    def _start_metrics(self) -> None:
+        listen = self.loaded.settings.metrics.listen
+        if listen is not None:
+            self.metrics_server = MetricsServer(listen, self.metrics, self._health)
+            self.metrics_server.start()
+            log.info("metrics on %s/metrics, health on %s/healthz", self.metrics_server.url,
+                     self.metrics_server.url)
+
     def _housekeeping(self) -> None:
         cutoff = self.clock() - timedelta(seconds=self.loaded.settings.digest.retention)
         deleted = self.app.store.prune(cutoff)
@@ -416,6 +440,13 @@ class Daemon:
         if deleted:
             log.info("housekeeping: deleted %d unmatched entries older than %s", deleted,
                      cutoff.date())
+        done = self.app.store.reclaim()
+        if done.converted:
+            log.info("housekeeping: database converted to incremental auto-vacuum, %d bytes "
+                     "given back", done.freed_bytes)
+        elif done.skipped:
+            log.warning("housekeeping: database not converted to incremental auto-vacuum: %s",
+                        done.skipped)
 
     def _status(self, feeds: list[FeedState] | None = None) -> None:
         feeds = self.app.store.feeds() if feeds is None else feeds
@@ -441,6 +472,7 @@ class Daemon:
             self.scheduler = AsyncIOScheduler(event_loop=loop)
             self.scheduler.start()
             self._apply(starting=True)
+            self._start_metrics()
             store = self.app.store
             store.set_meta("daemon_pid", str(os.getpid()))
             store.set_meta("daemon_started", iso(self.clock()))
@@ -465,6 +497,7 @@ class Daemon:
             self.dispatcher.wake()  # what a previous run left pending, if its backoff is over
             self.notifier.send("READY=1")
             feeds = store.feeds()
+            self.activity.known_failing(f.url for f in feeds if f.failures or f.gone)
             self._status(feeds)
             log.info("veille running: %d feeds, %d watchlists, database %s",
                      len(feeds), len(self.loaded.watchlists),
@@ -472,6 +505,8 @@ class Daemon:
             await self.stopping.wait()
             await self._shutdown()
         finally:
+            if self.metrics_server is not None:
+                self.metrics_server.stop()
             self.parser.close()
             self.app.close()
             self.lock.release()

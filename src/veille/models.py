@@ -234,6 +234,7 @@ class FeedOutcome:
     new_matches: int = 0
     message: str | None = None
     moved_to: str | None = None
+    fetch_seconds: float | None = None  # the HTTP exchange alone; None when none took place
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", OutcomeStatus(self.status))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -81,8 +82,16 @@ class FeedPass:
         return summary
 
     async def poll(self, feed: FeedState) -> FeedOutcome:
+        started = time.monotonic()
         result = await self.fetcher.fetch(FetchRequest(feed.url, feed.fetch_url, feed.etag,
                                                        feed.last_modified))
+        elapsed = time.monotonic() - started
+        outcome = await self._after_fetch(feed, result)
+        if result.status == FetchStatus.DEFERRED:  # nothing was asked of the server
+            return outcome
+        return replace(outcome, fetch_seconds=elapsed)
+
+    async def _after_fetch(self, feed: FeedState, result: FetchResult) -> FeedOutcome:
         if result.http_status in (429, 503):
             wait = retry_after(result.headers, self.clock())
             if wait:  # the whole host asked us to wait, not just this feed

@@ -21,6 +21,7 @@ from ..models import FeedOutcome, PassSummary, StoredEntry
 from ..outcomes import OutcomeStatus
 from ..status import build_status
 from .common import FORMAT, STARTER_FILES, _app, _json, _since, _when, cli
+from .db import db
 from .delivery import channels, digest
 from .feeds import feeds
 from .report import report
@@ -164,6 +165,7 @@ cli.add_command(watch)
 cli.add_command(digest)
 cli.add_command(channels)
 cli.add_command(report)
+cli.add_command(db)
 
 
 # --- the daemon ----------------------------------------------------------------------------
