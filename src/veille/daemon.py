@@ -22,7 +22,6 @@ housekeeping, reloading its files live and speaking sd_notify to systemd.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -39,25 +38,26 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from .activity import Activity
 from .app import App, utcnow
 from .config import Settings, load_settings
-from .cron import parse_schedule
 from .daemon_lock import DaemonLock
+from .daemon_sending import SendingJobs
+from .daemon_upkeep import Upkeep
 from .dispatch import Dispatcher, settle
 from .errors import VeilleError
 from .fetch import Fetcher
 from .health_watch import HealthWatch
 from .match import Matcher
-from .metrics import Metrics, MetricsServer, daemon_health, stored_counts
+from .metrics import Metrics, MetricsServer, stored_counts
 from .models import FeedOutcome, FeedState, PassSummary
-from .notices import NoticeBox, NoticeOutcome
+from .notices import NoticeBox
 from .notify import Notifier, watchdog_interval
 from .outbox import Outbox
 from .outcomes import OutcomeStatus
 from .pipeline import FeedPass
 from .poller import Poller
 from .report_watch import ReportWatch
-from .schedule import first_poll, next_digest
+from .schedule import first_poll
 from .spike_watch import SpikeWatch
-from .store import from_iso, iso
+from .store import iso
 from .stories import StoryIndex
 from .watchdog import Watchdog
 from .watchlists import Watchlist, build_matcher
@@ -102,7 +102,7 @@ def _stamps(settings: Settings) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
-class Daemon:
+class Daemon(SendingJobs, Upkeep):
     def __init__(self, config: Path | None, env: Mapping[str, str], stdout: TextIO,
                  clock: Callable[[], datetime] | None = None,
                  rng: random.Random | None = None) -> None:
@@ -317,85 +317,6 @@ class Daemon:
             log.warning("spike: %s", notice.subject)
             self.dispatcher.wake()
 
-    def _summary(self) -> None:
-        if line := self.activity.flush():
-            log.info("%s", line)
-
-    def _instant_watchlists(self) -> list[str]:
-        return [w.name for w in self.loaded.watchlists
-                if w.enabled and parse_schedule(w.schedule).instant]
-
-    def _log_deliveries(self, outcomes: list[Any]) -> None:
-        for o in outcomes:
-            self.metrics.delivered(o.channel, o.ok)
-            if o.ok:
-                log.info("delivered %d matches of %s to %s: %s", o.matches, o.watchlist,
-                         o.channel, o.detail)
-            else:
-                log.error("delivery of %s to %s failed (will retry): %s", o.watchlist,
-                          o.channel, o.detail)
-
-    def _log_notices(self, outcomes: list[NoticeOutcome]) -> None:
-        for o in outcomes:
-            self.metrics.alert_sent(o.kind, o.channel, o.ok)
-            if o.ok:
-                log.info("sent %s alert %s to %s: %s", o.kind, o.notice_id, o.channel, o.detail)
-            else:
-                log.error("%s alert %s to %s failed (will retry): %s", o.kind, o.notice_id,
-                          o.channel, o.detail)
-
-    def _schedule_digests(self) -> None:
-        assert self.scheduler is not None
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("digest:"):
-                job.remove()
-        now = self.clock()
-        tz = self.loaded.settings.tz
-        for w in self.loaded.watchlists:
-            if not w.enabled:
-                continue
-            last = from_iso(self.app.store.get_meta(f"digest_last:{w.name}"))
-            when = next_digest(parse_schedule(w.schedule), last, now, tz)
-            if when is None:
-                continue
-            if last is None:  # remember from when this watchlist's slots count
-                self.app.store.set_meta(f"digest_last:{w.name}", iso(now))
-            self.app.store.set_meta(f"digest_next:{w.name}", iso(when))
-            self._add(self._digest_job(w.name), "date", f"digest:{w.name}", run_date=when)
-
-    def _digest_job(self, name: str) -> Callable[[], Any]:
-        async def digest() -> None:
-            outcomes = []
-            if self.outbox is not None:
-                outcomes = await self.outbox.deliver([name], due_only=True)
-            # the next slot is stored before the line saying this one went out: whoever reads
-            # `status` on seeing that line finds the next slot, not the one just served
-            self.app.store.set_meta(f"digest_last:{name}", iso(self.clock()))
-            self._schedule_digests()
-            self._log_deliveries(outcomes)
-        digest.__name__ = f"digest:{name}"
-        return digest
-
-    def _schedule_report(self) -> None:
-        assert self.scheduler is not None and self.report_watch is not None
-        when = self.report_watch.plan()
-        if when is not None:
-            self._add(self._send_report, "date", "report", run_date=when)
-        elif self.scheduler.get_job("report"):
-            self.scheduler.remove_job("report")
-
-    async def _send_report(self) -> None:
-        watch = self.report_watch
-        if watch is not None:
-            notice = await asyncio.to_thread(watch.send, self.loaded.watchlists)  # seconds
-            log.info("report %s queued for %s", notice.id,
-                     ", ".join(self.loaded.settings.report.targets))
-            self.dispatcher.wake(self.loaded.settings.report.targets)
-        self._schedule_report()
-
-    def _retry(self) -> None:
-        self.dispatcher.wake()
-
     def _check_files(self) -> None:
         self.last_beat = time.monotonic()
         if self.reload_requested:
@@ -403,61 +324,6 @@ class Daemon:
             self.reload("SIGHUP")
         elif _stamps(self.loaded.settings) != self.loaded.stamps:
             self.reload("file changed")
-
-    async def _ping_watchdog(self, every: float) -> None:
-        """Outside the scheduler on purpose: a scheduler that stops firing jobs stops the
-        heartbeat, and then these pings stop too (see watchdog.py)."""
-        while not self.stopping.is_set():
-            try:
-                self.app.store.db.execute("SELECT count(*) FROM meta").fetchone()
-                answers = True
-            except Exception as e:
-                log.error("watchdog: the database does not answer: %s", e)
-                answers = False
-            if self.watchdog.should_ping(answers, self.poller.oldest_in_flight()):
-                self.notifier.send("WATCHDOG=1")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), every)
-
-    def _health(self) -> str | None:
-        """Why /healthz answers 503 (None: it answers 200). Called from the metrics thread."""
-        running = self.scheduler is not None and self.scheduler.running
-        return daemon_health(self.stopping.is_set(), running,
-                             time.monotonic() - self.last_beat, self.app.store)
-
-    def _start_metrics(self) -> None:
-        listen = self.loaded.settings.metrics.listen
-        if listen is not None:
-            self.metrics_server = MetricsServer(listen, self.metrics, self._health)
-            self.metrics_server.start()
-            log.info("metrics on %s/metrics, health on %s/healthz", self.metrics_server.url,
-                     self.metrics_server.url)
-
-    def _housekeeping(self) -> None:
-        cutoff = self.clock() - timedelta(seconds=self.loaded.settings.digest.retention)
-        deleted = self.app.store.prune(cutoff)
-        self.app.store.optimize()
-        if deleted:
-            log.info("housekeeping: deleted %d unmatched entries older than %s", deleted,
-                     cutoff.date())
-        done = self.app.store.reclaim()
-        if done.converted:
-            log.info("housekeeping: database converted to incremental auto-vacuum, %d bytes "
-                     "given back", done.freed_bytes)
-        elif done.skipped:
-            log.warning("housekeeping: database not converted to incremental auto-vacuum: %s",
-                        done.skipped)
-
-    def _status(self, feeds: list[FeedState] | None = None) -> None:
-        feeds = self.app.store.feeds() if feeds is None else feeds
-        failing = sum(1 for f in feeds if f.failures and not f.gone)
-        nexts = [from_iso(self.app.store.get_meta(f"digest_next:{w.name}"))
-                 for w in self.loaded.watchlists]
-        upcoming = min((n for n in nexts if n), default=None)
-        text = f"{len(feeds)} feeds, {failing} failing"
-        if upcoming:
-            text += f", next digest {upcoming.astimezone(self.loaded.settings.tz):%H:%M}"
-        self.notifier.send(f"STATUS={text}")
 
     # --- life cycle ---------------------------------------------------------------------------
 
