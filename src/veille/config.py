@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from . import __version__
-from .cron import parse_schedule
+from . import config_values as v
 from .errors import ConfigError
 from .stories import StoryConfig
-from .units import parse_duration, parse_size
 
 DEFAULT_USER_AGENT = f"veille/{__version__} (feed watcher; +https://github.com/veille/veille)"
 CONSOLE_CHANNEL = "console"
@@ -135,153 +134,36 @@ class Settings:
         return self.database.with_suffix(self.database.suffix + ".lock")
 
 
-# --- value converters: each raises ValueError with the message a user should read --------------
-
-def _describe(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else str(value).lower() if isinstance(
-        value, bool) else str(value)
-
-
-def _path(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"expected a path, got {_describe(value)}")
-    return value
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {_describe(value)}")
-    return value
-
-
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"expected a whole number of at least 1, got {_describe(value)}")
-    return value
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {_describe(value)}")
-    return value
-
-
-def _fraction(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise ValueError(f"expected a number between 0 and 1, got {_describe(value)}")
-    return float(value)
-
-
-def _duration(value: Any) -> float:
-    try:
-        return parse_duration(value)
-    except (ValueError, TypeError):
-        raise ValueError(
-            f'expected a duration like "90s", "30m" or "2h", got {_describe(value)}'
-        ) from None
-
-
-def _positive_duration(value: Any) -> float:
-    seconds = _duration(value)
-    if seconds <= 0:
-        raise ValueError(f"expected a duration above zero, got {_describe(value)}")
-    return seconds
-
-
-def _size(value: Any) -> int:
-    try:
-        size = parse_size(value)
-    except (ValueError, TypeError):
-        raise ValueError(f'expected a size like "10MiB", got {_describe(value)}') from None
-    if size <= 0:
-        raise ValueError(f"expected a size above zero, got {_describe(value)}")
-    return size
-
-
-def _timezone(value: Any) -> str:
-    value = _string(value)
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f'unknown time zone {value!r} (try "Europe/Paris" or "UTC")') from None
-    return value
-
-
-def _string_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"expected a list of strings, got {_describe(value)}")
-    return value
-
-
-def _report_schedule(value: Any) -> str:
-    value = _string(value)
-    if parse_schedule(value).instant:  # raises ValueError for what is not a schedule at all
-        raise ValueError('a report cannot be "instant": try "weekly mon 08:00"')
-    return value
-
-
-def _listen(value: Any) -> tuple[str, int]:
-    """ "127.0.0.1:9357", "[::1]:9357" or "localhost:9357" -> (host, port)."""
-    host, sep, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ValueError(f'expected an address like "127.0.0.1:9357", got {_describe(value)}')
-    return host, int(port)
-
-
-def _port(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-        raise ValueError(f"expected a port number, got {_describe(value)}")
-    return value
-
-
-
-def _public_url(value: Any) -> str:
-    if not _string(value).startswith(("https://", "http://")):
-        raise ValueError(f"expected an http(s) URL, got {_describe(value)}")
-    return value
-
-
-def _choice(*options: str) -> Callable[[Any], str]:
-    def convert(value: Any) -> str:
-        if value not in options:
-            raise ValueError(f"expected one of {', '.join(options)}, got {_describe(value)}")
-        return value
-    return convert
-
-
 Spec = Mapping[str, Callable[[Any], Any]]
 
-_TOP: Spec = {"database": _path, "feeds": _path, "watchlists": _path, "timezone": _timezone,
-              "language": _choice("fr", "en")}
+_TOP: Spec = {"database": v.path, "feeds": v.path, "watchlists": v.path, "timezone": v.timezone,
+              "language": v.choice("fr", "en")}
 _FETCH: Spec = {
-    "interval": _positive_duration, "concurrency": _positive_int, "per_host": _positive_int,
-    "timeout": _positive_duration, "connect_timeout": _positive_duration, "max_size": _size,
-    "max_redirects": _positive_int, "user_agent": _string, "host_delay": _duration,
-    "max_interval": _positive_duration, "parse_timeout": _positive_duration,
-    "allow_private": _boolean,
+    "interval": v.positive_duration, "concurrency": v.positive_int, "per_host": v.positive_int,
+    "timeout": v.positive_duration, "connect_timeout": v.positive_duration, "max_size": v.size,
+    "max_redirects": v.positive_int, "user_agent": v.string, "host_delay": v.duration,
+    "max_interval": v.positive_duration, "parse_timeout": v.positive_duration,
+    "allow_private": v.boolean,
 }
-_DIGEST: Spec = {"catchup": _duration, "retention": _duration}
-_STORIES: Spec = {"enabled": _boolean, "threshold": _fraction, "window": _positive_duration}
-_WEBSUB: Spec = {"listen": _listen, "public_url": _public_url, "lease": _positive_duration,
-                 "max_size": _size, "poll_interval": _positive_duration}
-_REPORT: Spec = {"schedule": _report_schedule, "since": _positive_duration,
-                 "channels": _string_list, "watchlists": _string_list}
-_METRICS: Spec = {"listen": _listen}
-_HEALTH: Spec = {"broken_after": _positive_duration, "stale_after_min": _positive_duration,
-                 "channels": _string_list}
+_DIGEST: Spec = {"catchup": v.duration, "retention": v.duration}
+_STORIES: Spec = {"enabled": v.boolean, "threshold": v.fraction, "window": v.positive_duration}
+_WEBSUB: Spec = {"listen": v.listen, "public_url": v.public_url, "lease": v.positive_duration,
+                 "max_size": v.size, "poll_interval": v.positive_duration}
+_REPORT: Spec = {"schedule": v.report_schedule, "since": v.positive_duration,
+                 "channels": v.string_list, "watchlists": v.string_list}
+_METRICS: Spec = {"listen": v.listen}
+_HEALTH: Spec = {"broken_after": v.positive_duration, "stale_after_min": v.positive_duration,
+                 "channels": v.string_list}
 _CHANNELS: dict[str, Spec] = {
     "email": {
-        "host": _string, "port": _port, "security": _choice("starttls", "ssl", "none"),
-        "username": _string, "password_env": _string, "password_file": _path,
-        "password_credential": _string,
-        "from": _string, "to": _string_list, "timeout": _duration, "ca_file": _path,
+        "host": v.string, "port": v.port, "security": v.choice("starttls", "ssl", "none"),
+        "username": v.string, "password_env": v.string, "password_file": v.path,
+        "password_credential": v.string,
+        "from": v.string, "to": v.string_list, "timeout": v.duration, "ca_file": v.path,
     },
-    "webhook": {"url": _string, "secret_env": _string, "secret_file": _path,
-                "secret_credential": _string, "timeout": _duration},
-    "apprise": {"urls": _string_list},
+    "webhook": {"url": v.string, "secret_env": v.string, "secret_file": v.path,
+                "secret_credential": v.string, "timeout": v.duration},
+    "apprise": {"urls": v.string_list},
     "console": {},
 }
 _REQUIRED = {"email": ("host", "from", "to"), "webhook": ("url",), "apprise": ("urls",)}
@@ -309,7 +191,7 @@ def _check(file: Path | None, prefix: str, table: Mapping[str, Any], spec: Spec,
 def _table(file: Path | None, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
-        raise ConfigError(file, key, f"expected a table [{key}], got {_describe(value)}")
+        raise ConfigError(file, key, f"expected a table [{key}], got {v.describe(value)}")
     return value
 
 
@@ -322,7 +204,7 @@ def _channels(file: Path | None, data: Mapping[str, Any]) -> dict[str, ChannelSe
         kind = table.get("type")
         if kind not in _CHANNELS:
             raise ConfigError(file, prefix + "type",
-                              f"expected one of {', '.join(_CHANNELS)}, got {_describe(kind)}")
+                              f"expected one of {', '.join(_CHANNELS)}, got {v.describe(kind)}")
         options = _check(file, prefix, {k: v for k, v in table.items() if k != "type"},
                          _CHANNELS[kind])
         for key in _REQUIRED.get(kind, ()):
