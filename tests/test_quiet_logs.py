@@ -3,15 +3,18 @@ minute at most and only when something happened; counted on the daemon as a subp
 
 from __future__ import annotations
 
-import time
+import asyncio
 
 import pytest
 
 from veille.activity import Activity
+from veille.app import App
+from veille.config import load_settings
 from veille.models import FeedOutcome
+from veille.watchlists import build_matcher, load_watchlists
 
 from .conftest import FeedServer, Workspace, rss
-from .test_daemon import item, start
+from .test_daemon import item
 
 FEED = "https://f.example/rss"
 
@@ -63,40 +66,33 @@ def test_the_summary_says_what_happened_and_nothing_when_nothing_did():
     assert activity.flush() is None
 
 
-HEALTHY = 150
-FAILING = 3
+def test_the_summary_names_the_watchlists_that_alerted():
+    activity = Activity()
+    activity.add(FeedOutcome(FEED, "ok", new_entries=2, new_matches=3,
+                             matched=("danone", "nestle", "danone")))
+    activity.add(FeedOutcome("https://b", "ok", new_entries=9, new_matches=9))  # archives: silent
+    assert activity.flush() == ("2 feeds polled in the last minute: 11 new entries, 12 new "
+                                "matches (danone ×2, nestle), 0 failing")
+    activity.add(FeedOutcome(FEED, "ok", new_entries=7, new_matches=7,
+                             matched=tuple(f"w{i}" for i in range(7))))
+    assert activity.flush().endswith("7 new matches (w0, w1, w2, w3, w4 and 2 more), 0 failing")
 
 
-def test_daemon_steady_state_writes_few_lines(feed_server: FeedServer, workspace: Workspace):
-    """150 healthy feeds and 3 failing ones polled every 20 s (backoff capped at 20 s too):
-    each failing feed is logged once however often it fails, once when it recovers, and the
-    whole log stays far under 60 lines a minute (bench/bench_logs.py measures 1,000 feeds)."""
-    urls = [feed_server.serve(f"/ok{i}.xml", rss([item(i, f"Article {i}")]))
-            for i in range(HEALTHY)]
-    bad = [feed_server.url(f"/bad{i}.xml") for i in range(FAILING)]  # 404
-    workspace.config.write_text(
-        'database = "var/veille.db"\nfeeds = "feeds.opml"\nwatchlists = "watchlists.toml"\n'
-        '[fetch]\ninterval = "20s"\nmax_interval = "20s"\ntimeout = "5s"\n')
-    workspace.write_feeds(urls + bad)
-    workspace.write_watchlists("")
-    daemon = start(workspace, None)
+def test_a_poll_tells_which_watchlists_its_new_matches_alert(feed_server: FeedServer,
+                                                            workspace: Workspace):
+    """The outcome names each new alerting match's watchlist; a match already recorded does
+    not count again when the feed is polled once more."""
+    feed_server.serve("/f.xml", rss([item(1, "Nestlé rappelle des pizzas")]))
+    workspace.write_feeds([feed_server.url("/f.xml")])
+    workspace.write_watchlists('[[watchlist]]\nname = "nestle"\nquery = "nestlé"\nschedule = "instant"\n')
+    workspace.run("fetch")  # entry 1 and its match recorded
+    feed_server.serve("/f.xml", rss([item(1, "Nestlé rappelle des pizzas"),
+                                     item(2, "Nestlé encore")]))
+    settings = load_settings(workspace.config)
+    app = App(settings)
     try:
-        daemon.wait_for_line("veille running")
-        started = time.monotonic()
-        for i in range(FAILING):  # each failing feed failed three times
-            feed_server.wait_for(f"/bad{i}.xml", count=3, timeout=120)
-        feed_server.wait_for("/ok0.xml", count=3, timeout=120)
-        feed_server.serve("/bad0.xml", rss([item(999, "De retour")]))
-        daemon.wait_for_line("bad0.xml recovered", timeout=60)
-        minutes = (time.monotonic() - started) / 60
-        lines = [line for line in daemon.log.splitlines()
-                 if " DEBUG " not in line and "veille running" not in line]
+        matcher = build_matcher(load_watchlists(settings.watchlists))
+        summary = asyncio.run(app.fetch(app.store.feeds(), matcher))
     finally:
-        daemon.stop()
-    for i in range(FAILING):
-        assert sum(f"/bad{i}.xml failed" in line for line in lines) == 1, lines
-    assert sum("recovered" in line for line in lines) == 1, lines
-    # the summary of the first polls, the 3 failures, 1 recovery, and a summary per minute
-    # that saw a change at most
-    assert len(lines) <= FAILING + 2 + 2 * (minutes + 1), lines
-    assert len(lines) / max(minutes, 1) < 60
+        app.close()
+    assert [o.matched for o in summary.outcomes] == [("nestle",)]  # entry 2 only

@@ -8,6 +8,7 @@ two (its first failure, its recovery), not one per poll.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -28,6 +29,7 @@ class Activity:
     polled: int = 0
     new_entries: int = 0
     new_matches: int = 0
+    matched: Counter[str] = field(default_factory=Counter)  # new alerting matches by watchlist
     changes: int = 0  # feeds that began failing or recovered in this period
     failing: set[str] = field(default_factory=set)  # feeds that failed in this period
     told_failing: set[str] = field(default_factory=set)  # failing, until they recover
@@ -42,6 +44,7 @@ class Activity:
         self.polled += 1
         self.new_entries += outcome.new_entries
         self.new_matches += outcome.new_matches
+        self.matched.update(outcome.matched)
         url = outcome.url
         out = []
         if outcome.failing:
@@ -69,7 +72,18 @@ class Activity:
         line = None
         if self.new_entries or self.new_matches or self.changes:
             line = (f"{self.polled} feeds polled in the last minute: {self.new_entries} new "
-                    f"entries, {self.new_matches} new matches, {len(self.failing)} failing")
+                    f"entries, {self.new_matches} new matches{self._by_watchlist()}, "
+                    f"{len(self.failing)} failing")
         self.polled = self.new_entries = self.new_matches = self.changes = 0
         self.failing.clear()
+        self.matched.clear()
         return line
+
+    def _by_watchlist(self, most: int = 5) -> str:
+        """ " (nestle, danone ×3)": which watchlists alerted, the busiest first; silent
+        matches (archives on a first fetch) are counted above but named nowhere."""
+        if not self.matched:
+            return ""
+        names = [name if n == 1 else f"{name} ×{n}" for name, n in self.matched.most_common(most)]
+        more = len(self.matched) - most
+        return f" ({', '.join(names)}{f' and {more} more' if more > 0 else ''})"

@@ -235,6 +235,7 @@ class FeedOutcome:
     message: str | None = None
     moved_to: str | None = None
     fetch_seconds: float | None = None  # the HTTP exchange alone; None when none took place
+    matched: tuple[str, ...] = ()  # the watchlist of each new match that alerts (not silent)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", OutcomeStatus(self.status))

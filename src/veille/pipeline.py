@@ -158,11 +158,12 @@ class FeedPass:
                                        self.settings.digest.catchup))
                    for i, w in enumerate(plan) if not w.silent
                    for m in self.matcher.match(w.change.entry)]
+        alerting: list[str] = []
         with self.store.transaction():
             ids = self.store.write_entries(feed.url, plan, now)
             new_matches = self.store.add_matches(
                 [(replace(m, entry_id=ids[i]), silent) for i, m, silent in matched if i in ids],
-                now)
+                now, alerting)
             if self.stories is not None:  # only matched entries make stories
                 self.store.save_stories(
                     self.stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
@@ -174,4 +175,4 @@ class FeedPass:
         return FeedOutcome(
             feed.url, OutcomeStatus.OK, new_entries=sum(w.change.new for w in changes),
             updated_entries=sum(not w.change.new for w in changes), new_matches=new_matches,
-            message=parsed.warning, moved_to=moved_to)
+            message=parsed.warning, moved_to=moved_to, matched=tuple(alerting))

@@ -15,9 +15,11 @@ from .rows import _ENTRY_SELECT, _stored_entry, at, iso
 
 class MatchTables(StoreBase):
 
-    def add_matches(self, results: Iterable[tuple[MatchResult, bool]], now: datetime) -> int:
+    def add_matches(self, results: Iterable[tuple[MatchResult, bool]], now: datetime,
+                    alerting: list[str] | None = None) -> int:
         """Record (match, silent) pairs; an entry already matched by a watchlist is left alone,
-        so an entry edited by its feed never alerts twice. Returns how many were new."""
+        so an entry edited by its feed never alerts twice. Returns how many were new;
+        `alerting` gets the watchlist of each new one that is not silent (for the log)."""
         added = 0
         for m, silent in results:
             cursor = self.db.execute(
@@ -27,6 +29,8 @@ class MatchTables(StoreBase):
                  m.snippet, iso(now), int(silent)],
             )
             added += cursor.rowcount
+            if alerting is not None and cursor.rowcount and not silent:
+                alerting.append(m.watchlist)
         return added
 
     def match_counts(self, since: datetime) -> dict[str, int]:
