@@ -25,6 +25,7 @@ from .outbox import Outbox
 from .parser_pool import ParserPool
 from .pipeline import FeedPass, silent_match
 from .schedule import is_due
+from .search import candidates
 from .spike_watch import SpikeWatch
 from .store import Store
 from .stories import StoryIndex
@@ -128,10 +129,14 @@ class App:
         """Apply one watchlist to stored entries; old ones are recorded silently (no flood).
         Returns (entries examined, new matches)."""
         matcher = build_matcher([watchlist])
+        if watchlist.compiled is None or not matcher.watchlists:
+            return 0, 0  # disabled: nothing to apply
         now = self.clock()
         examined = added = 0
         batch = []
-        for entry in self.store.iter_entries(since=since):
+        # the search index lets through the entries that can match; the matcher decides
+        _, entries = candidates(self.store, watchlist.compiled.node, since=since, batch=500)
+        for entry, _story in entries:
             examined += 1
             batch += [(m, silent_match(entry, True, now, self.settings.digest.catchup))
                       for m in matcher.match(entry)]

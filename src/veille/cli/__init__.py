@@ -23,6 +23,7 @@ from ..status import build_status
 from .common import FORMAT, STARTER_FILES, _app, _json, _since, _when, cli
 from .delivery import channels, digest
 from .feeds import feeds
+from .search import search
 from .watch import watch
 
 # --- init ------------------------------------------------------------------------------------
@@ -160,6 +161,7 @@ def entries(ctx: click.Context, since: str | None, feed: str | None, limit: int,
 
 cli.add_command(feeds)
 cli.add_command(watch)
+cli.add_command(search)
 cli.add_command(digest)
 cli.add_command(channels)
 

@@ -7,6 +7,7 @@
     entries.py     entries, deduplicated and updated in place
     matches.py     which watchlist matched which entry
     deliveries.py  the outbox of delivery batches
+    search.py      the FTS5 index behind `veille search`
 
 WAL mode and a busy timeout let the CLI read while the daemon writes.
 """
@@ -22,6 +23,7 @@ from .moves import MoveTables
 from .notices import NoticeTables
 from .rows import EntryChange, at, from_iso, iso
 from .schema import migrations
+from .search import SearchTables
 from .spikes import SpikeTables
 from .stories import StoryTables
 
@@ -29,5 +31,5 @@ __all__ = ["EntryChange", "Store", "at", "from_iso", "iso", "migrations"]
 
 
 class Store(FeedTables, EntryTables, MatchTables, DeliveryTables, MoveTables, NoticeTables,
-            HealthTables, StoryTables, SpikeTables):
+            HealthTables, StoryTables, SpikeTables, SearchTables):
     """Everything veille keeps, behind one object; each table family lives in its own module."""

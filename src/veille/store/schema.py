@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
+
+from ..search import index_row
 
 migrations = Migrations("veille")
 
@@ -176,3 +180,28 @@ def m006_stories_and_spikes(db: sqlite_utils.Database) -> None:
         updated_at TEXT NOT NULL
     );
     """)
+
+
+@migrations()
+def m007_search_index(db: sqlite_utils.Database) -> None:
+    """The FTS5 index behind `veille search`, `watch test` and `watch backfill` (search.py):
+    veille's folded words per matcher scope, tokenized by `ascii` (which splits on ASCII
+    spaces only, as the folded text needs). Deleting an entry deletes its row (retention).
+    Existing entries are indexed here, in batches."""
+    db.execute("CREATE VIRTUAL TABLE entry_search USING fts5("
+               "title, body, author, source, category, tokenize = 'ascii')")
+    db.execute("CREATE TRIGGER entries_search_delete AFTER DELETE ON entries BEGIN "
+               "DELETE FROM entry_search WHERE rowid = old.id; END")
+    last = 0
+    while True:
+        rows = db.execute(
+            "SELECT id, title, summary_text, content_text, author, link, feed_url, categories "
+            "FROM entries WHERE id > ? ORDER BY id LIMIT 2000", [last]).fetchall()
+        if not rows:
+            return
+        db.conn.executemany(
+            "INSERT INTO entry_search (rowid, title, body, author, source, category) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(r[0], *index_row(r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7])))
+             for r in rows])
+        last = rows[-1][0]

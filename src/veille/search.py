@@ -1,0 +1,134 @@
+"""Searching stored history with the watchlist query language: an FTS5 index narrows the
+entries down, the exact matcher (match.py) decides. Pure: the store is passed in.
+
+The index holds veille's own folded token text (normalize.token_text), one column per matcher
+scope, tokenized by FTS5's `ascii` tokenizer: it splits on ASCII spaces and punctuation only
+and keeps every non-ASCII character inside its token, so its tokens are exactly the words of
+the token text (stock `unicode61` would not turn `œ` into `oe`, nor agree with Python on every
+letter). A word, a phrase and a prefix of the query language are then an FTS5 phrase in the
+matching columns. What FTS5 cannot say (a /regex/, a NOT, a source term that a feed's current
+name could satisfy) becomes "no condition" in the prefilter, so the prefilter only ever lets
+through more entries than match, never fewer; the matcher removes the extra ones.
+
+    query -> parse_query -> prefilter() -> FTS5 MATCH (store) -> candidate ids, newest first
+          -> Matcher.match on each, in batches, until `limit` hits
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from .match import ANY, And, CompiledWatchlist, Matcher, Node, Not, Term, _domain
+from .models import StoredEntry, StoredMatch
+from .normalize import token_text
+
+#: The index's columns, in order; ANY (the default scope) is title and body together.
+INDEX_COLUMNS = ("title", "body", "author", "source", "category")
+_COLUMNS = {ANY: "{title body}", "title": "title", "author": "author", "source": "source",
+            "category": "category"}
+
+
+def index_row(title: str, summary_text: str, content_text: str, author: str | None,
+              link: str | None, feed_url: str, categories: Iterable[str]) -> tuple[str, ...]:
+    """The folded text of one entry, per INDEX_COLUMNS, as match.EntryText folds it.
+
+    `source` holds the link's and the feed URL's domains but not the feed's name: a feed can
+    be renamed after its entries were indexed, so a source term a feed name could satisfy is
+    left out of the prefilter instead (see prefilter()).
+    """
+    return (token_text(title), token_text(summary_text) + token_text(content_text),
+            token_text(author or ""), token_text(_domain(link)) + token_text(_domain(feed_url)),
+            "".join(token_text(c) for c in categories) or " ")
+
+
+def entry_index_row(e: StoredEntry) -> tuple[str, ...]:
+    return index_row(e.title, e.summary_text, e.content_text, e.author, e.link, e.feed_url,
+                     e.categories)
+
+
+def prefilter(node: Node, feed_names: Sequence[str] = ()) -> str | None:
+    """An FTS5 query true for every entry the query matches (usually for few others), or None
+    when nothing narrower than "every entry" can be said.
+
+    `feed_names`: the names feeds are shown under now; a `source:` term found in one of them
+    gives no condition, since the index does not hold feed names.
+    """
+    if isinstance(node, Term):
+        if node.pattern is None:
+            return None  # a /regex/ sees the raw text, not the folded words
+        if node.scope == "source":
+            docs = [token_text(name) for name in feed_names]
+            if any(node.pattern in doc for doc in docs):
+                return None
+        prefix = "" if node.pattern.endswith(" ") else " *"
+        return f'{_COLUMNS[node.scope]} : "{node.pattern.strip()}"{prefix}'
+    if isinstance(node, Not):
+        return None  # FTS5's NOT needs a positive left side; the And around it keeps its own
+    parts = [prefilter(c, feed_names) for c in node.children]
+    if isinstance(node, And):
+        kept = [p for p in parts if p is not None]
+        return " AND ".join(f"({p})" for p in kept) if kept else None
+    if any(p is None for p in parts):
+        return None  # one side of an OR that can be anything makes the OR anything
+    return " OR ".join(f"({p})" for p in parts if p is not None)
+
+
+# --- running a search -------------------------------------------------------------------------
+
+class SearchSource(Protocol):
+    """What a search needs from the store (store/search.py)."""
+
+    def feed_names(self) -> list[str]: ...
+
+    def search_ids(self, fts: str | None, *, since: datetime | None = None,
+                   feed_url: str | None = None, watchlist: str | None = None) -> list[int]: ...
+
+    def entries_by_id(self, ids: Sequence[int]) -> list[tuple[StoredEntry, int | None]]: ...
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    matches: list[StoredMatch]  # newest first; `id` is the entry's id
+    candidates: int  # entries the index let through
+    examined: int  # of those, how many the matcher looked at
+    complete: bool  # every candidate was examined: `matches` is all there is
+
+    @property
+    def more(self) -> bool:
+        return not self.complete and self.examined < self.candidates
+
+
+def candidates(source: SearchSource, node: Node, *, since: datetime | None = None,
+               feed_url: str | None = None, watchlist: str | None = None,
+               batch: int = 200) -> tuple[int, Iterator[tuple[StoredEntry, int | None]]]:
+    """How many entries the index lets through, and those entries (with their story ids),
+    newest first, read `batch` at a time."""
+    fts = prefilter(node, source.feed_names())
+    ids = source.search_ids(fts, since=since, feed_url=feed_url, watchlist=watchlist)
+
+    def read() -> Iterator[tuple[StoredEntry, int | None]]:
+        for start in range(0, len(ids), batch):
+            yield from source.entries_by_id(ids[start:start + batch])
+
+    return len(ids), read()
+
+
+def search(source: SearchSource, query: CompiledWatchlist, *, now: datetime,
+           since: datetime | None = None, feed_url: str | None = None,
+           watchlist: str | None = None, limit: int | None = None) -> SearchResult:
+    """The entries `query` matches, newest first: at most `limit` (None: all of them)."""
+    matcher = Matcher([query])
+    total, entries = candidates(source, query.node, since=since, feed_url=feed_url,
+                                watchlist=watchlist, batch=50 if limit and limit <= 50 else 200)
+    found: list[StoredMatch] = []
+    examined = 0
+    for entry, story_id in entries:
+        if limit is not None and len(found) >= limit:
+            break
+        examined += 1
+        found += [StoredMatch(entry.id, query.name, r.terms, r.snippet, now, False, entry,
+                              story_id) for r in matcher.match(entry)]
+    return SearchResult(found, total, examined, examined == total)
