@@ -6,7 +6,7 @@
         plan    = store.plan_entries(parsed.entries)       # one read: what is new or changed
         matches = matcher.match(plan)                      # CPU work, before taking the lock
         with store.transaction():                          # all of a feed, or none of it
-            ids = store.write_entries(plan)
+            ids = store.write_entries(plan)                # with their search index rows
             store.add_matches(matches for the entries written)
             store.save_stories(stories.add(matched entries))  # near-duplicates: one story
             store.save_state(after_fetch(feed, result))    # decision: schedule.after_fetch
