@@ -86,15 +86,19 @@ def test_search_filters(feed_server, workspace):
                                             "danone")] == [
         "L’usine Danone de Saint-Étienne ferme", "Danone et Nestlé au salon"]
     assert search_json(workspace, "coeur", "--watchlist", "danone") == []
-    limited = search_json(workspace, "danone OR nestlé", "--limit", "1")
-    assert [i["title"] for i in limited] == ["Nestlé rappelle des pizzas Buitoni"]
+    # --limit keeps the last stored: within a feed, the order of its document
+    limited = search_json(workspace, "danone OR nestlé", "--limit", "1", "--feed", blog)
+    assert [i["title"] for i in limited] == ["Danone et Nestlé au salon"]
 
 
 def test_search_text_output(feed_server, workspace):
-    fetched(feed_server, workspace)
-    out = workspace.run("search", "danone OR nestlé", "--limit", "2").stdout
+    _, blog = fetched(feed_server, workspace)
+    out = workspace.run("search", "danone OR nestlé", "--limit", "2", "--feed", blog).stdout
+    assert "Danone et Nestlé au salon  — Le blog conso" in out
     assert "Nestlé rappelle des pizzas Buitoni  — Le blog conso" in out
-    assert "https://www.lemonde.fr/economie/nestle-pizzas" in out
+    assert "https://www.lemonde.fr/economie/nestle-pizzas" in out  # tracking parameter gone
+    assert "2 entries in 2 stories" in out
+    out = workspace.run("search", "danone OR nestlé", "--limit", "2").stdout
     assert "2 entries in 2 stories (stopped at --limit 2; there may be more)" in out
     out = workspace.run("search", "pizza*").stdout
     assert "(also in Le blog conso)" in out and "2 entries in 1 story" in out

@@ -134,8 +134,9 @@ class App:
         now = self.clock()
         examined = added = 0
         batch = []
-        # the search index lets through the entries that can match; the matcher decides
-        _, entries = candidates(self.store, watchlist.compiled.node, since=since, batch=500)
+        # the search index lets through the entries that can match; the matcher decides.
+        # All of them are read first: matches are written while they are examined.
+        entries = list(candidates(self.store, watchlist.compiled.node, since=since, batch=500))
         for entry, _story in entries:
             examined += 1
             batch += [(m, silent_match(entry, True, now, self.settings.digest.catchup))

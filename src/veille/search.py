@@ -10,7 +10,7 @@ matching columns. What FTS5 cannot say (a /regex/, a NOT, a source term that a f
 name could satisfy) becomes "no condition" in the prefilter, so the prefilter only ever lets
 through more entries than match, never fewer; the matcher removes the extra ones.
 
-    query -> parse_query -> prefilter() -> FTS5 MATCH (store) -> candidate ids, newest first
+    query -> parse_query -> prefilter() -> FTS5 MATCH (store) -> ids, the last stored first
           -> Matcher.match on each, in batches, until `limit` hits
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from .match import ANY, And, CompiledWatchlist, Matcher, Node, Not, Term, _domain
+from .match import ANY, And, CompiledWatchlist, Matcher, Node, Not, Term, _domain, all_terms
 from .models import StoredEntry, StoredMatch
 from .normalize import token_text
 
@@ -84,51 +84,52 @@ class SearchSource(Protocol):
     def feed_names(self) -> list[str]: ...
 
     def search_ids(self, fts: str | None, *, since: datetime | None = None,
-                   feed_url: str | None = None, watchlist: str | None = None) -> list[int]: ...
+                   feed_url: str | None = None, watchlist: str | None = None,
+                   batch: int = 200) -> Iterator[list[int]]: ...
 
     def entries_by_id(self, ids: Sequence[int]) -> list[tuple[StoredEntry, int | None]]: ...
 
 
 @dataclass(frozen=True)
 class SearchResult:
-    matches: list[StoredMatch]  # newest first; `id` is the entry's id
-    candidates: int  # entries the index let through
-    examined: int  # of those, how many the matcher looked at
-    complete: bool  # every candidate was examined: `matches` is all there is
+    matches: list[StoredMatch]  # newest published first; `id` is the entry's id
+    examined: int  # entries the index let through that the matcher looked at
+    complete: bool  # every entry the index let through was examined: nothing more to find
 
     @property
     def more(self) -> bool:
-        return not self.complete and self.examined < self.candidates
+        return not self.complete
 
 
 def candidates(source: SearchSource, node: Node, *, since: datetime | None = None,
                feed_url: str | None = None, watchlist: str | None = None,
-               batch: int = 200) -> tuple[int, Iterator[tuple[StoredEntry, int | None]]]:
-    """How many entries the index lets through, and those entries (with their story ids),
-    newest first, read `batch` at a time."""
-    fts = prefilter(node, source.feed_names())
-    ids = source.search_ids(fts, since=since, feed_url=feed_url, watchlist=watchlist)
-
-    def read() -> Iterator[tuple[StoredEntry, int | None]]:
-        for start in range(0, len(ids), batch):
-            yield from source.entries_by_id(ids[start:start + batch])
-
-    return len(ids), read()
+               batch: int = 200) -> Iterator[tuple[StoredEntry, int | None]]:
+    """The entries the index lets through (with their story ids), the last stored first,
+    read `batch` at a time."""
+    has_source = any(t.scope == "source" for t in all_terms(node))
+    fts = prefilter(node, source.feed_names() if has_source else ())
+    for ids in source.search_ids(fts, since=since, feed_url=feed_url, watchlist=watchlist,
+                                 batch=batch):
+        yield from source.entries_by_id(ids)
 
 
 def search(source: SearchSource, query: CompiledWatchlist, *, now: datetime,
            since: datetime | None = None, feed_url: str | None = None,
            watchlist: str | None = None, limit: int | None = None) -> SearchResult:
-    """The entries `query` matches, newest first: at most `limit` (None: all of them)."""
+    """The entries `query` matches: the `limit` last stored (None: all of them), newest
+    published first."""
     matcher = Matcher([query])
-    total, entries = candidates(source, query.node, since=since, feed_url=feed_url,
-                                watchlist=watchlist, batch=50 if limit and limit <= 50 else 200)
     found: list[StoredMatch] = []
     examined = 0
-    for entry, story_id in entries:
+    complete = True
+    batch = 200 if limit is None else min(200, limit + 10)
+    for entry, story_id in candidates(source, query.node, since=since, feed_url=feed_url,
+                                      watchlist=watchlist, batch=batch):
         if limit is not None and len(found) >= limit:
+            complete = False
             break
         examined += 1
         found += [StoredMatch(entry.id, query.name, r.terms, r.snippet, now, False, entry,
                               story_id) for r in matcher.match(entry)]
-    return SearchResult(found, total, examined, examined == total)
+    found.sort(key=lambda m: (m.entry.published, m.entry.id), reverse=True)
+    return SearchResult(found, examined, complete)
