@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from veille.match import Matcher, compile_watchlist, parse_query
 from veille.models import FeedSource, ParsedEntry
-from veille.search import prefilter, search
+from veille.search import entry_index_row, entry_text, prefilter, search
 from veille.store import Store, migrations
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -264,6 +264,9 @@ def test_search_returns_exactly_what_the_matcher_finds(entries, query, feed_titl
     every = store.entries(limit=None)
     matcher = Matcher([compiled])
     expected = {e.id for e in every if matcher.match(e)}
+    # at ingest the matcher reads the index row's folding instead of folding again
+    assert all(matcher.match(e, entry_text(e, entry_index_row(e))) == matcher.match(e)
+               for e in every)
     result = search(store, compiled, now=NOW)
     assert {m.entry.id for m in result.matches} == expected
     assert result.complete

@@ -32,6 +32,7 @@ from .outcomes import ErrorKind, FetchStatus, OutcomeStatus
 from .parse import ParseFailure
 from .parser_pool import ParserPool, ParserTrouble
 from .schedule import after_fetch, retry_after
+from .search import entry_text
 from .store import Store
 from .stories import StoryIndex
 
@@ -121,7 +122,8 @@ class FeedPass:
         matched = [(i, m, silent_match(w.change.entry, feed.never_fetched, now,
                                        self.settings.digest.catchup))
                    for i, w in enumerate(plan) if not w.silent
-                   for m in self.matcher.match(w.change.entry)]
+                   for m in self.matcher.match(w.change.entry,
+                                               entry_text(w.change.entry, w.index))]
         with self.store.transaction():
             ids = self.store.write_entries(feed.url, plan, now)
             new_matches = self.store.add_matches(
