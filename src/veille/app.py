@@ -25,7 +25,7 @@ from .outbox import Outbox
 from .parser_pool import ParserPool
 from .pipeline import FeedPass, silent_match
 from .schedule import is_due
-from .search import candidates
+from .search import candidate_ids
 from .spike_watch import SpikeWatch
 from .store import Store
 from .stories import StoryIndex
@@ -135,9 +135,13 @@ class App:
         examined = added = 0
         batch = []
         # the search index lets through the entries that can match; the matcher decides.
-        # All of them are read first: matches are written while they are examined.
-        entries = list(candidates(self.store, watchlist.compiled.node, since=since, batch=500))
-        for entry, _story in entries:
+        # Their ids are read first (matches are written while the entries are examined),
+        # the entries themselves 500 at a time.
+        ids = [i for chunk in candidate_ids(self.store, watchlist.compiled.node, since=since,
+                                            batch=5000) for i in chunk]
+        entries = (e for start in range(0, len(ids), 500)
+                   for e, _story in self.store.entries_by_id(ids[start:start + 500]))
+        for entry in entries:
             examined += 1
             batch += [(m, silent_match(entry, True, now, self.settings.digest.catchup))
                       for m in matcher.match(entry)]

@@ -117,15 +117,23 @@ class SearchResult:
         return not self.complete
 
 
+def candidate_ids(source: SearchSource, node: Node, *, since: datetime | None = None,
+                  feed_url: str | None = None, watchlist: str | None = None,
+                  batch: int = 200) -> Iterator[list[int]]:
+    """Ids of the entries the index lets through, the last stored first, `batch` at a time."""
+    has_source = any(t.scope == "source" for t in all_terms(node))
+    fts = prefilter(node, source.feed_names() if has_source else ())
+    return source.search_ids(fts, since=since, feed_url=feed_url, watchlist=watchlist,
+                             batch=batch)
+
+
 def candidates(source: SearchSource, node: Node, *, since: datetime | None = None,
                feed_url: str | None = None, watchlist: str | None = None,
                batch: int = 200) -> Iterator[tuple[StoredEntry, int | None]]:
     """The entries the index lets through (with their story ids), the last stored first,
     read `batch` at a time."""
-    has_source = any(t.scope == "source" for t in all_terms(node))
-    fts = prefilter(node, source.feed_names() if has_source else ())
-    for ids in source.search_ids(fts, since=since, feed_url=feed_url, watchlist=watchlist,
-                                 batch=batch):
+    for ids in candidate_ids(source, node, since=since, feed_url=feed_url, watchlist=watchlist,
+                             batch=batch):
         yield from source.entries_by_id(ids)
 
 
