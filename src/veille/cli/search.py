@@ -19,7 +19,7 @@ from .common import FORMAT, _app, _highlight, _json, _since, _when, compile_quer
 @click.option("--feed", "feed_url", metavar="URL", help="Only entries of this feed.")
 @click.option("--watchlist", metavar="NAME", help="Only entries this watchlist matched.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
-              help="At most this many entries, newest first.")
+              help="At most this many entries (the last stored), shown newest first.")
 @FORMAT
 @click.pass_context
 def search(ctx: click.Context, query: str, since: str | None, feed_url: str | None,
@@ -32,7 +32,7 @@ def search(ctx: click.Context, query: str, since: str | None, feed_url: str | No
     \b
     Examples:
       veille search 'nestlé -"nestlé waters"' --since 30d
-      veille search 'source:ouestfrance OR source:letelegramme danone' --format json
+      veille search 'danone (source:ouest-france OR source:letelegramme)' --format json
       veille search 'title:rappel*' --watchlist lactalis --limit 20
     """
     app = _app(ctx)
