@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_ingest.py
 	$(PY) bench/eval_stories.py --no-sweep
 	$(PY) bench/eval_spikes.py
+	$(PY) bench/bench_websub.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

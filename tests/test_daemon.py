@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import FeedServer, Workspace, pubdate, rss
+from .notify_socket import NotifySocket
 
 WATCH = """
 [[watchlist]]
@@ -91,32 +91,6 @@ class Process:
                                  ) from None
         assert code == 0, f"exit code {code}:\n{self.log}"
         assert "Traceback" not in self.log, self.log
-
-
-class NotifySocket:
-    """What systemd would read: every datagram, as it comes (a unix datagram queue holds only
-    a few, so the daemon's messages would be dropped if nobody read them)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.seen: list[str] = []
-        self.changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        while True:
-            fields = self.sock.recv(4096).decode().split("\n")
-            with self.changed:
-                self.seen += fields
-                self.changed.notify_all()
-
-    def wait_for(self, field: str, timeout: float = WAIT) -> None:
-        with self.changed:
-            ok = self.changed.wait_for(lambda: field in self.seen, timeout)
-            seen = list(self.seen)
-        assert ok, f"{field!r} not notified within {timeout:g}s; received: {seen}"
 
 
 def start(ws: Workspace, notify: Path | None, env_extra: dict[str, str] | None = None

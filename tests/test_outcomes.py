@@ -36,7 +36,8 @@ def test_values_are_the_stored_and_printed_strings():
     assert values(OutcomeStatus) == {"ok", "unchanged", "failed", "gone", "deferred"}
     assert values(ErrorKind) == {
         "timeout", "connect", "url", "protocol", "network", "redirect", "http", "too_large",
-        "decoding", "gone", "parse", "parse_timeout", "parser_crash", "internal", "not_a_feed"}
+        "decoding", "gone", "parse", "parse_timeout", "parser_crash", "internal", "not_a_feed",
+        "private_address"}
 
 
 @pytest.mark.parametrize("enum", [FeedStatus, FetchStatus, OutcomeStatus, ErrorKind])

@@ -23,10 +23,12 @@ OTHER = "https://blog.example.org/feed"
 
 def parsed(key: str, title: str, text: str = "", *, author: str | None = None,
            link: str | None = None, categories: tuple[str, ...] = (),
-           published: datetime = NOW) -> ParsedEntry:
+           published: datetime = NOW, outlet: str | None = None,
+           outlet_url: str | None = None) -> ParsedEntry:
     return ParsedEntry(key=key, guid=key, title=title, link=link, author=author,
                        published=published, updated=None, summary_html=text, summary_text=text,
-                       content_html="", content_text="", categories=categories)
+                       content_html="", content_text="", categories=categories, outlet=outlet,
+                       outlet_url=outlet_url)
 
 
 def make_store(*feeds: tuple[str, str]) -> Store:
@@ -177,10 +179,12 @@ def test_index_rows_roll_back_with_their_entries():
     assert store.search_index_size() == 0 and store.entries() == []
 
 
-def test_migration_indexes_a_m006_database(tmp_path):
+@pytest.mark.parametrize("schema", ["m008_entry_outlet", "m007_search_index"])
+def test_migration_indexes_an_existing_database(tmp_path, schema):
+    """From m006 (what this index was written against) and from m009 (outlets stored)."""
     path = tmp_path / "old.db"
     db = sqlite_utils.Database(path)
-    migrations.apply(db, stop_before="m007_search_index")
+    migrations.apply(db, stop_before=schema)
     db.execute("INSERT INTO feeds (url, title) VALUES (?, 'Ouest-France')", [FEED])
     for i, (title, text, cats) in enumerate([
             ("Nestlé à Vittel", "L’eau en question", ["Économie"]),
@@ -191,10 +195,16 @@ def test_migration_indexes_a_m006_database(tmp_path):
             "categories, content_hash, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, 'h', ?)",
             [FEED, f"k{i}", title, f"https://www.ouest-france.fr/{i}", NOW.isoformat(), text,
              json.dumps(cats), NOW.isoformat()])
+    if schema == "m007_search_index":  # an aggregator's entry credited to its outlet
+        db.execute("UPDATE entries SET outlet = 'Le Télégramme', "
+                   "outlet_url = 'https://www.letelegramme.fr/' WHERE key = 'k2'")
     db.conn.commit()
     db.conn.close()
     store = Store.open(path)
     assert "m007_search_index" in [m.name for m in migrations.applied(store.db)]
+    if schema == "m007_search_index":
+        assert found(store, "source:telegramme") == ["Rien à voir"]
+        assert found(store, "source:letelegramme.fr") == ["Rien à voir"]
     assert store.search_index_size() == 3
     assert found(store, "nestle eau") == ["Nestlé à Vittel"]
     assert found(store, "coeur category:social") == ["Le cœur de Danone"]
@@ -243,6 +253,7 @@ _ENTRY = st.fixed_dictionaries({
     "categories": st.lists(_TEXT, max_size=2).map(tuple),
     "host": st.sampled_from(["www.ouest-france.fr", "le-monde.fr", "xn--cur-ena.fr", "e.org",
                              "eau.pirate.fr"]),
+    "outlet": st.none() | _NAME,
 })
 
 
@@ -257,7 +268,8 @@ def test_search_returns_exactly_what_the_matcher_finds(entries, query, feed_titl
     store = make_store((FEED, feed_title))
     store.upsert_entries(FEED, [
         parsed(f"k{i}", e["title"], e["text"], author=e["author"],
-               link=f"https://{e['host']}/{i}", categories=e["categories"])
+               link=f"https://{e['host']}/{i}", categories=e["categories"],
+               outlet=e["outlet"], outlet_url=e["outlet"] and f"https://{e['host']}/")
         for i, e in enumerate(entries)], NOW)
     if renamed is not None:  # the feed's name changes after its entries were indexed
         store.sync_feeds([FeedSource(FEED, renamed)])

@@ -18,6 +18,8 @@ from veille.stories import (
     StoryIndex,
     _text_jaccard,
     features,
+    is_series,
+    numbers_differ,
     similarity,
     strip_outlet_suffix,
 )
@@ -25,6 +27,8 @@ from veille.stories import (
 T0 = datetime(2024, 3, 18, 8, tzinfo=UTC)
 PAIRS = [json.loads(line) for line in
          (Path(__file__).parent / "data" / "story_pairs.jsonl").read_text("utf-8").splitlines()]
+HOLDOUT = [json.loads(line) for line in (Path(__file__).parent / "data" /
+           "story_pairs_holdout.jsonl").read_text("utf-8").splitlines()]
 
 AFP_TITLE = "Nestlé rappelle des pizzas surgelées Buitoni en raison d'une possible contamination à E. coli"
 AFP = ("Nestlé France a annoncé vendredi le rappel de plusieurs lots de pizzas surgelées de la gamme "
@@ -170,6 +174,7 @@ def test_fast_text_score_is_the_general_one() -> None:
             assert fast == pytest.approx(similarity(a, b)[0])
         decoded = Features.from_signature(a.signature())
         assert decoded is not None and similarity(decoded, b) == similarity(a, b)
+        assert decoded.numbers == a.numbers and decoded.title == a.title
 
 
 def test_numbers_are_whole_words() -> None:
@@ -210,14 +215,11 @@ def test_a_digest_shows_one_item_per_story_from_its_earliest_article() -> None:
 
 # --- the labelled pairs -------------------------------------------------------------------
 
-def test_labelled_pairs_hold_their_measured_precision_and_recall() -> None:
-    """Regression guard at the measured level (bench/eval_stories.py prints the breakdown).
-    Precision meets its 0.95 target. Recall does not meet 0.85: 0.63 overall and 0.79
-    without the independently written dispatches, which word overlap cannot tell apart
-    from a different event on the same topic (0/24 of them)."""
+def _pairwise(pairs: list[dict]) -> tuple[float, float, float]:
+    """(precision, recall, recall without independent dispatches), each pair in a fresh index."""
     same = predicted = hits = 0
     easy = easy_hits = 0
-    for p in PAIRS:
+    for p in pairs:
         index = StoryIndex()
         a = add(index, 1, p["a"]["title"], p["a"]["summary"], p["a"]["link"])
         b = add(index, 2, p["b"]["title"], p["b"]["summary"], p["b"]["link"], hours=1)
@@ -228,7 +230,107 @@ def test_labelled_pairs_hold_their_measured_precision_and_recall() -> None:
         if p["same"] and p["case"] != "independent_dispatch":
             easy += 1
             easy_hits += grouped
-    assert len(PAIRS) >= 200 and same / len(PAIRS) >= 0.4
-    assert hits / predicted >= 0.95
-    assert hits / same >= 0.62
-    assert easy_hits / easy >= 0.78
+    return hits / predicted, hits / same, easy_hits / easy
+
+
+def test_labelled_pairs_hold_their_measured_precision_and_recall() -> None:
+    """Regression guard at the measured level (bench/eval_stories.py prints the breakdown).
+    Precision meets its 0.95 target (1.0). Recall does not meet 0.85: 0.67 overall and 0.83
+    without the independently written dispatches, which word overlap cannot tell apart
+    from a different event on the same topic (0/24 of them); an update that only revises
+    the figure of its title is given up to keep series apart (see stories.is_series)."""
+    assert len(PAIRS) >= 200 and sum(p["same"] for p in PAIRS) / len(PAIRS) >= 0.4
+    precision, recall, recall_easy = _pairwise(PAIRS)
+    assert precision >= 0.95
+    assert recall >= 0.66
+    assert recall_easy >= 0.83
+
+
+def test_held_out_pairs_hold_their_measured_level() -> None:
+    """The held-out set was written before the similarity was tuned and is not tuned on;
+    this only guards its measured level (precision 0.94, recall 0.37: its updates share
+    little more than a place or a name, its series one template)."""
+    assert len(HOLDOUT) >= 80 and {p["lang"] for p in HOLDOUT} == {"fr", "en"}
+    precision, recall, _ = _pairwise(HOLDOUT)
+    assert precision >= 0.94
+    assert recall >= 0.36
+
+
+# --- the signals beyond word overlap ------------------------------------------------------
+
+WORDLE = "Stuck on today's Wordle? Here are hints for the puzzle, a clue for each letter and " \
+         "then the answer, if you just want to keep your streak going."
+
+
+@pytest.mark.parametrize(("title_a", "title_b"), [
+    ("Wordle today: answer and hints for puzzle #1,024",
+     "Wordle today: answer and hints for puzzle #1,025"),
+    ("Premier League predictions: Gameweek 12 picks", "Premier League predictions: Gameweek 13 picks"),
+    ("Résultat du Loto : le tirage du samedi 12 octobre 2024",
+     "Résultat du Loto : le tirage du samedi 19 octobre 2024"),
+])
+def test_a_series_whose_title_numbers_differ_is_not_one_story(title_a: str, title_b: str) -> None:
+    index = StoryIndex()
+    add(index, 1, title_a, WORDLE)
+    assert add(index, 2, title_b, WORDLE, hours=24) == 2
+    # the same item carried twice, or a title that adds a number to a numberless one, still is
+    assert add(index, 3, title_a, WORDLE, hours=25) == 1
+    assert not numbers_differ(features("Wordle: answer", "").numbers,
+                              features(title_b, "").numbers)
+
+
+def test_stemming_lets_an_update_join_on_its_place_and_reworded_title() -> None:
+    """An update rewrites the title around the same names: "Disparition ... à Rennes" then
+    "Adolescente disparue à Rennes". Stems (disparition/disparue, recherchent/recherchée,
+    appel/appelé) and the shared names carry it over the threshold (0.57); unstemmed, its
+    score is 0.48."""
+    first = ("Disparition inquiétante d'une adolescente à Rennes",
+             "Les policiers recherchent activement Léa, une adolescente disparue vendredi soir "
+             "près de la station Villejean-Université. Les enquêteurs lancent un appel aux témoins.")
+    update = ("Adolescente disparue à Rennes : Léa retrouvée",
+              "Recherchée depuis vendredi soir, Léa, adolescente signalée disparue près de la station "
+              "Villejean-Université, a été retrouvée. Les policiers remercient les témoins ayant "
+              "appelé.")
+    index = StoryIndex()
+    add(index, 1, *first)
+    assert add(index, 2, *update, hours=30) == 1
+    assert similarity(features(*first), features(*update))[0] >= StoryConfig().threshold
+    assert features("Disparition à Rennes", "").title == features("Disparue à Rennes", "").title
+    assert features("Storm hits Texas", "").title == features("Storms hit Texas", "").title
+    assert features("Intel cuts jobs", "").title == features("Intel cut job", "").title
+
+
+def test_an_update_that_rewords_its_title_around_a_new_figure_is_no_series() -> None:
+    """Numbers differ, but the title is reworded too: not a template, so scored as usual."""
+    first = ("Toulouse : un violent orage provoque 250 interventions des pompiers",
+             "Un violent orage s'est abattu jeudi soir sur l'agglomération toulousaine. Caves "
+             "inondées, arbres arrachés, quartiers privés d'électricité : les pompiers de la "
+             "Haute-Garonne ont multiplié les interventions, selon Enedis et la préfecture.")
+    update = ("Orage à Toulouse : plus de 600 interventions, des milliers de foyers sans courant",
+              "Après le violent orage de jeudi soir sur l'agglomération toulousaine, les pompiers "
+              "de la Haute-Garonne ont multiplié les interventions : caves inondées, arbres "
+              "arrachés, quartiers privés d'électricité, selon Enedis et la préfecture.")
+    a, b = features(*first), features(*update)
+    assert numbers_differ(a.numbers, b.numbers) and not is_series(a, b)
+    index = StoryIndex()
+    add(index, 1, *first)
+    assert add(index, 2, *update, hours=3) == 1
+    # the same two titles as a template ("... 250 interventions" / "... 600 interventions")
+    # are a series: the same leads do not make them one story
+    series = features("Orages : 250 interventions des pompiers", first[1])
+    assert is_series(series, features("Orages : 600 interventions des pompiers", first[1]))
+
+
+def test_a_wire_revision_mark_is_not_a_title_number() -> None:
+    assert strip_outlet_suffix("UPDATE 3-Boeing CEO Calhoun to exit") == "Boeing CEO Calhoun to exit"
+    assert features("UPDATE 3-Boeing CEO to exit", "").numbers == ()
+    assert features("Boeing 737 MAX grounded", "").numbers != ()
+
+
+def test_a_signature_of_the_unstemmed_version_attracts_none() -> None:
+    """Version 1 signatures hashed whole words: their hashes cannot meet stemmed ones."""
+    row = StoryIndex().add(1, AFP_TITLE, AFP, None, T0)
+    old = bytes((1, 0, 1)) + row.signature[4:12]
+    assert Features.from_signature(old) is None
+    restored = StoryIndex.restore([replace(row, signature=old)])
+    assert restored.story_of(1) == 1 and add(restored, 2, COPY_TITLE, COPY, hours=1) == 2

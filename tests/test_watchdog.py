@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import socket
-import threading
-import time
-from pathlib import Path
 
 from veille.daemon import Daemon
 from veille.watchdog import Watchdog
 
 from .conftest import Workspace
+from .notify_socket import NotifySocket
+
+PING = "WATCHDOG=1"
 
 
 def test_a_ping_needs_fresh_progress_a_database_and_no_stalled_poll():
@@ -29,48 +28,25 @@ def test_a_ping_needs_fresh_progress_a_database_and_no_stalled_poll():
     assert dog.should_ping(True, None)
 
 
-class Pings:
-    def __init__(self, path: Path) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.times: list[float] = []
-        self.changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                fields = self.sock.recv(4096).decode().split("\n")
-            except OSError:
-                return
-            with self.changed:
-                self.times += [time.monotonic() for f in fields if f == "WATCHDOG=1"]
-                self.changed.notify_all()
-
-    def wait_for(self, count: int, timeout: float = 30) -> None:
-        with self.changed:
-            assert self.changed.wait_for(lambda: len(self.times) >= count, timeout), self.times
-
-
 def test_a_scheduler_that_stops_firing_jobs_stops_the_pings(workspace: Workspace, tmp_path):
-    pings = Pings(tmp_path / "notify.sock")
+    pings = NotifySocket(tmp_path / "notify.sock")
     env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
            "WATCHDOG_USEC": "400000"}  # a ping every 0.2 s, a heartbeat every 0.1 s
     daemon = Daemon(workspace.config, env, io.StringIO())
 
     async def scenario() -> None:
         running = asyncio.create_task(daemon.run())
-        await asyncio.to_thread(pings.wait_for, 3)
+        await asyncio.to_thread(pings.wait_for, PING, 30, 3)
         assert daemon.scheduler is not None
         daemon.scheduler.pause()  # alive, but no job fires any more
         await asyncio.sleep(0.5)  # the ping already decided may still go out
-        stalled_from = len(pings.times)
+        stalled_from = pings.count(PING)
         await asyncio.sleep(2.0)  # ten ping periods
-        assert len(pings.times) == stalled_from, "pinged while nothing progressed"
+        assert pings.count(PING) == stalled_from, "pinged while nothing progressed"
         daemon.scheduler.resume()
-        await asyncio.to_thread(pings.wait_for, stalled_from + 2)
+        await asyncio.to_thread(pings.wait_for, PING, 30, stalled_from + 2)
         daemon.stopping.set()
         assert await running == 0
 
     asyncio.run(scenario())
-    pings.sock.close()
+    pings.close()

@@ -73,11 +73,12 @@ class App:
 
     def outbox(self, watchlists: Sequence[Watchlist], stdout: TextIO) -> Outbox:
         return Outbox(self.store, self.channels(stdout), watchlists, self.settings.timezone,
-                      self.clock)
+                      self.clock, self.settings.language)
 
     def spike_watch(self, stdout: TextIO) -> SpikeWatch:
         return SpikeWatch(self.store, NoticeBox(self.store, self.channels(stdout), self.clock),
-                          self.clock, self.settings.timezone, lag=self.settings.fetch.interval)
+                          self.clock, self.settings.timezone, lag=self.settings.fetch.interval,
+                          language=self.settings.language)
 
     def sync_feeds(self) -> list[FeedState]:
         """Read feeds.opml and make the store follow it; returns the feeds to poll."""
@@ -111,9 +112,11 @@ class App:
         return StoryIndex.restore(self.store.story_rows(now - config.window), config, now)
 
     def feed_pass(self, fetcher: Fetcher, parser: ParserPool, matcher: Matcher,
-                  stories: StoryIndex | None = None) -> FeedPass:
+                  stories: StoryIndex | None = None,
+                  poll_floor: Callable[[str], float | None] | None = None) -> FeedPass:
         return FeedPass(self.settings, self.store, fetcher, parser, matcher, self.clock,
-                        self.rng, stories if stories is not None else self.story_index())
+                        self.rng, stories if stories is not None else self.story_index(),
+                        poll_floor)
 
     async def fetch(self, feeds: Sequence[FeedState], matcher: Matcher,
                     on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:

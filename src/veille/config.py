@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import __version__
+from .cron import parse_schedule
 from .errors import ConfigError
 from .stories import StoryConfig
 from .units import parse_duration, parse_size
@@ -39,6 +40,7 @@ class FetchSettings:
     host_delay: float = 0.0
     max_interval: float = 86400.0  # what feed hints may not go above; the cap of backoff
     parse_timeout: float = 60.0  # a parse taking longer has its worker killed
+    allow_private: bool = True  # false: refuse loopback/private addresses (address_guard.py)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,43 @@ class HealthSettings:
 
 
 @dataclass(frozen=True)
+class WebSubSettings:
+    """[websub]: push from hubs, off unless `listen` and `public_url` are both set."""
+
+    host: str = "127.0.0.1"
+    port: int = 8089  # 0: any free port (it is logged), for tests
+    public_url: str = ""  # what hubs call: the user's reverse proxy in front of listen
+    lease: float = 10 * 86400.0  # the lease we ask for; the hub decides
+    max_size: int = 1024 * 1024  # a push body larger than this is refused (413)
+    poll_interval: float = 6 * 3600.0  # safety-net polling of a feed with an active push
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.public_url)
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The report the daemon sends on its own (report/); no schedule: never."""
+
+    schedule: str | None = None  # "weekly mon 08:00", "daily 08:00" or cron
+    since: float = 7 * 86400.0  # the period each report covers
+    channels: tuple[str, ...] = ()  # empty: the console
+    watchlists: tuple[str, ...] = ()  # empty: every enabled watchlist
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return self.channels or (CONSOLE_CHANNEL,)
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """[metrics]: where /metrics and /healthz are served; nowhere unless `listen` is set."""
+
+    listen: tuple[str, int] | None = None  # host, port (0: any free port, logged at start)
+
+
+@dataclass(frozen=True)
 class ChannelSettings:
     name: str
     type: str  # email | webhook | apprise | console
@@ -77,11 +116,15 @@ class Settings:
     feeds: Path
     watchlists: Path
     timezone: str = "UTC"
+    language: str = "fr"  # what digests, alerts and reports speak (i18n.py); the CLI: English
     fetch: FetchSettings = field(default_factory=FetchSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     channels: Mapping[str, ChannelSettings] = field(default_factory=dict)
     health: HealthSettings = field(default_factory=HealthSettings)
     stories: StoryConfig = field(default_factory=StoryConfig)
+    websub: WebSubSettings = field(default_factory=WebSubSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -172,9 +215,32 @@ def _string_list(value: Any) -> list[str]:
     return value
 
 
+def _report_schedule(value: Any) -> str:
+    value = _string(value)
+    if parse_schedule(value).instant:  # raises ValueError for what is not a schedule at all
+        raise ValueError('a report cannot be "instant": try "weekly mon 08:00"')
+    return value
+
+
+def _listen(value: Any) -> tuple[str, int]:
+    """ "127.0.0.1:9357", "[::1]:9357" or "localhost:9357" -> (host, port)."""
+    host, sep, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f'expected an address like "127.0.0.1:9357", got {_describe(value)}')
+    return host, int(port)
+
+
 def _port(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
         raise ValueError(f"expected a port number, got {_describe(value)}")
+    return value
+
+
+
+def _public_url(value: Any) -> str:
+    if not _string(value).startswith(("https://", "http://")):
+        raise ValueError(f"expected an http(s) URL, got {_describe(value)}")
     return value
 
 
@@ -188,15 +254,22 @@ def _choice(*options: str) -> Callable[[Any], str]:
 
 Spec = Mapping[str, Callable[[Any], Any]]
 
-_TOP: Spec = {"database": _path, "feeds": _path, "watchlists": _path, "timezone": _timezone}
+_TOP: Spec = {"database": _path, "feeds": _path, "watchlists": _path, "timezone": _timezone,
+              "language": _choice("fr", "en")}
 _FETCH: Spec = {
     "interval": _positive_duration, "concurrency": _positive_int, "per_host": _positive_int,
     "timeout": _positive_duration, "connect_timeout": _positive_duration, "max_size": _size,
     "max_redirects": _positive_int, "user_agent": _string, "host_delay": _duration,
     "max_interval": _positive_duration, "parse_timeout": _positive_duration,
+    "allow_private": _boolean,
 }
 _DIGEST: Spec = {"catchup": _duration, "retention": _duration}
 _STORIES: Spec = {"enabled": _boolean, "threshold": _fraction, "window": _positive_duration}
+_WEBSUB: Spec = {"listen": _listen, "public_url": _public_url, "lease": _positive_duration,
+                 "max_size": _size, "poll_interval": _positive_duration}
+_REPORT: Spec = {"schedule": _report_schedule, "since": _positive_duration,
+                 "channels": _string_list, "watchlists": _string_list}
+_METRICS: Spec = {"listen": _listen}
 _HEALTH: Spec = {"broken_after": _positive_duration, "stale_after_min": _positive_duration,
                  "channels": _string_list}
 _CHANNELS: dict[str, Spec] = {
@@ -260,18 +333,34 @@ def _channels(file: Path | None, data: Mapping[str, Any]) -> dict[str, ChannelSe
     return out
 
 
-def _health(file: Path | None, data: Mapping[str, Any], channels: Mapping[str, ChannelSettings]
-            ) -> HealthSettings:
-    """[health], its channels checked against those configured, as watchlists' are."""
-    options = _check(file, "health.", _table(file, data, "health"), _HEALTH)
+def _channel_names(file: Path | None, key: str, options: dict[str, Any],
+                   channels: Mapping[str, ChannelSettings]) -> tuple[str, ...]:
+    """A section's `channels`, each checked against those configured, as watchlists' are."""
     names = tuple(dict.fromkeys(options.pop("channels", ())))
     for name in names:
         if name not in channels:
             close = difflib.get_close_matches(name, list(channels), n=1)
             hint = f' (did you mean "{close[0]}"?)' if close else ""
-            raise ConfigError(file, "health.channels",
-                              f"no channel named {name!r} in the configuration{hint}")
+            raise ConfigError(file, key, f"no channel named {name!r} in the configuration{hint}")
+    return names
+
+
+def _health(file: Path | None, data: Mapping[str, Any], channels: Mapping[str, ChannelSettings]
+            ) -> HealthSettings:
+    """[health], its channels checked against those configured."""
+    options = _check(file, "health.", _table(file, data, "health"), _HEALTH)
+    names = _channel_names(file, "health.channels", options, channels)
     return HealthSettings(**options, channels=names)
+
+
+def _report(file: Path | None, data: Mapping[str, Any], channels: Mapping[str, ChannelSettings]
+            ) -> ReportSettings:
+    """[report]: when the daemon sends it, over which period, to which channels."""
+    options = _check(file, "report.", _table(file, data, "report"), _REPORT)
+    names = _channel_names(file, "report.channels", options, channels)
+    if "watchlists" in options:
+        options["watchlists"] = tuple(dict.fromkeys(options["watchlists"]))
+    return ReportSettings(**options, channels=names)
 
 
 def settings_from_toml(data: Mapping[str, Any], file: Path | None,
@@ -280,7 +369,8 @@ def settings_from_toml(data: Mapping[str, Any], file: Path | None,
     env = os.environ if env is None else env
     base = file.parent if file else Path.cwd()
     top = _check(file, "", data, _TOP, sections=("fetch", "digest", "channels", "health",
-                                                         "stories"))
+                                                         "stories", "websub", "report",
+                                                         "metrics"))
     fetch = FetchSettings(**_check(file, "fetch.", _table(file, data, "fetch"), _FETCH))
     digest = DigestSettings(**_check(file, "digest.", _table(file, data, "digest"), _DIGEST))
     defaults = default_paths(env) if file is None else {
@@ -296,9 +386,25 @@ def settings_from_toml(data: Mapping[str, Any], file: Path | None,
     return Settings(
         config_file=file, database=path("database"), feeds=path("feeds"),
         watchlists=path("watchlists"), timezone=top.get("timezone", "UTC"),
-        fetch=fetch, digest=digest, channels=channels,
+        language=top.get("language", "fr"), fetch=fetch, digest=digest, channels=channels,
         health=_health(file, data, channels), stories=_stories(file, data),
+        websub=_websub(file, data),
+        report=_report(file, data, channels),
+        metrics=MetricsSettings(**_check(file, "metrics.", _table(file, data, "metrics"),
+                                         _METRICS)),
     )
+
+
+def _websub(file: Path | None, data: Mapping[str, Any]) -> WebSubSettings:
+    """[websub]: `listen` and `public_url` go together (one without the other is a mistake)."""
+    options = _check(file, "websub.", _table(file, data, "websub"), _WEBSUB)
+    if options and ("listen" in options) != ("public_url" in options):
+        missing = "public_url" if "listen" in options else "listen"
+        raise ConfigError(file, f"websub.{missing}", "missing (push needs both listen and "
+                          "public_url)")
+    if "listen" in options:
+        options["host"], options["port"] = options.pop("listen")
+    return WebSubSettings(**options)
 
 
 def _stories(file: Path | None, data: Mapping[str, Any]) -> StoryConfig:

@@ -5,21 +5,23 @@ housekeeping, reloading its files live and speaking sd_notify to systemd.
     jobs:  poll      at the earliest due time of the feeds not in flight (poller.py: no pass
                      barrier, a slow feed holds only itself)
            digest:W  at watchlist W's next schedule slot (a missed slot runs once)
+           report    at [report] schedule's next slot (report_watch.py), likewise
            retry     every 30 s: wake the channel workers for backoffs that expired
            reload    every second: did a file change? (and on SIGHUP)
            heartbeat proof for the watchdog that the scheduler fires jobs
-           summary   every minute: one log line, if anything happened
-           housekeep every 6 hours: retention, PRAGMA optimize
+           summary   every minute: one log line, if anything happened (activity.py)
+           housekeep every 6 hours: retention, PRAGMA optimize, freed pages given back
+           websub    every 5 s, with [websub]: subscribe, renew, unsubscribe (websub_agent.py)
     tasks: one delivery worker per channel (dispatch.py): instant alerts leave as soon as
            their feed is stored; a hung channel delays only itself
            the watchdog pinger: WATCHDOG=1 only while progress is made (watchdog.py)
+    thread: /metrics and /healthz, when [metrics] listen is set (metrics.py)
     stop:  SIGTERM/SIGINT -> STOPPING=1, in-flight work gets a few seconds, exit 0
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -36,25 +38,30 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from .activity import Activity
 from .app import App, utcnow
 from .config import Settings, load_settings
-from .cron import parse_schedule
 from .daemon_lock import DaemonLock
+from .daemon_sending import SendingJobs
+from .daemon_upkeep import Upkeep
 from .dispatch import Dispatcher, settle
 from .errors import VeilleError
 from .fetch import Fetcher
 from .health_watch import HealthWatch
 from .match import Matcher
+from .metrics import Metrics, MetricsServer, stored_counts
 from .models import FeedOutcome, FeedState, PassSummary
-from .notices import NoticeBox, NoticeOutcome
+from .notices import NoticeBox
 from .notify import Notifier, watchdog_interval
 from .outbox import Outbox
 from .outcomes import OutcomeStatus
+from .pipeline import FeedPass
 from .poller import Poller
-from .schedule import first_poll, next_digest
+from .report_watch import ReportWatch
+from .schedule import first_poll
 from .spike_watch import SpikeWatch
-from .store import from_iso, iso
+from .store import iso
 from .stories import StoryIndex
 from .watchdog import Watchdog
 from .watchlists import Watchlist, build_matcher
+from .websub_agent import WebSubAgent
 
 log = logging.getLogger("veille")
 
@@ -63,6 +70,7 @@ RELOAD_CHECK = 1.0
 RETRY_EVERY = 30.0
 HOUSEKEEPING_EVERY = 6 * 3600.0
 SUMMARY_EVERY = 60.0
+WEBSUB_EVERY = 5.0
 CHECK_EVERY = 300.0  # spikes and feed health are looked at this often…
 SOON = 10.0  # …and after a poll that found matches, at most this often
 HEALTH_SOON = 60.0  # …or failures (assessing 10,000 feeds takes about a second)
@@ -94,7 +102,7 @@ def _stamps(settings: Settings) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
-class Daemon:
+class Daemon(SendingJobs, Upkeep):
     def __init__(self, config: Path | None, env: Mapping[str, str], stdout: TextIO,
                  clock: Callable[[], datetime] | None = None,
                  rng: random.Random | None = None) -> None:
@@ -114,7 +122,13 @@ class Daemon:
         self.parser = self.app.parser_pool()
         self.fetcher: Fetcher | None = None
         self.outbox: Outbox | None = None
+        self.websub: WebSubAgent | None = None
         self.activity = Activity()
+        self.metrics = Metrics(lambda: stored_counts(
+            self.app.store, self.loaded.watchlists, list(self.loaded.settings.channels),
+            self.clock()))
+        self.metrics_server: MetricsServer | None = None
+        self.last_beat = time.monotonic()  # the every-second reload job's last run
         self.watchdog = Watchdog(stall_after=self._poll_bound())
         self.poller = Poller(
             feeds=lambda: self.app.store.feeds(counts=False),
@@ -125,6 +139,7 @@ class Daemon:
         self.stories: StoryIndex | None = None
         self.spike_watch: SpikeWatch | None = None
         self.health_watch: HealthWatch | None = None
+        self.report_watch: ReportWatch | None = None
         self.last_spike_check = self.last_health_check = 0.0
         self.dispatcher = Dispatcher(lambda: self.outbox, self._instant_watchlists,
                                      self._log_deliveries, lambda: self.notices,
@@ -155,6 +170,11 @@ class Daemon:
                         loaded.settings.config_file)
             loaded = replace(loaded, settings=replace(loaded.settings,
                                                       database=self.loaded.settings.database))
+        if loaded.settings.websub != self.loaded.settings.websub:
+            log.warning("[websub] changed: restart veille to apply it")
+        if loaded.settings.metrics != self.loaded.settings.metrics:
+            log.warning("[metrics] changed in %s: restart veille to apply it",
+                        loaded.settings.config_file)
         if loaded.settings.fetch != self.loaded.settings.fetch and self.fetcher is not None:
             old, self.fetcher = self.fetcher, Fetcher(loaded.settings.fetch)
             self._spawn(self._close_when_idle(old, set(self.poller.batches)))
@@ -183,15 +203,16 @@ class Daemon:
             feeds.append(feed)
         self.outbox = self.app.outbox(self.loaded.watchlists, self.stdout)
         self.notices = NoticeBox(self.app.store, self.outbox.channels, self.clock)
-        self.spike_watch = SpikeWatch(self.app.store, self.notices, self.clock,
-                                      self.loaded.settings.timezone,
-                                      lag=self.loaded.settings.fetch.interval)
-        self.health_watch = HealthWatch(self.app.store, self.notices,
-                                        self.loaded.settings.health, self.clock,
-                                        self.loaded.settings.timezone)
+        settings, store = self.loaded.settings, self.app.store
+        self.spike_watch = SpikeWatch(store, self.notices, self.clock, settings.timezone,
+                                      lag=settings.fetch.interval, language=settings.language)
+        self.health_watch = HealthWatch(store, self.notices, settings.health, self.clock,
+                                        settings.timezone, settings.language)
+        self.report_watch = ReportWatch(store, self.notices, settings, self.clock)
         if self.stories is None or self.stories.config != self.loaded.settings.stories:
             self.stories = self.app.story_index()
         self._schedule_digests()
+        self._schedule_report()
         self.poller.tick()
         return feeds
 
@@ -237,19 +258,19 @@ class Daemon:
     async def _run_batch(self, feeds: list[FeedState],
                          on_done: Callable[[FeedOutcome], None]) -> PassSummary:
         assert self.fetcher is not None
-        feed_pass = self.app.feed_pass(self.fetcher, self.parser, self.loaded.matcher,
-                                       self.stories)
-        return await feed_pass.run(feeds, on_done)
+        return await self._feed_pass().run(feeds, on_done)
+
+    def _feed_pass(self) -> FeedPass:
+        assert self.fetcher is not None
+        return self.app.feed_pass(self.fetcher, self.parser, self.loaded.matcher, self.stories,
+                                  self.websub.poll_floor if self.websub else None)
 
     def _feed_done(self, outcome: FeedOutcome) -> None:
         """Each feed as it finishes: its matches leave now, not when the slowest feed is done."""
         self.watchdog.made_progress()
-        self.activity.add(outcome)
-        if outcome.failing:
-            log.warning("feed %s %s: %s", outcome.url, outcome.status, outcome.message)
-        if outcome.moved_to:
-            log.warning("feed %s moved permanently to %s (run: veille feeds move %s %s)",
-                        outcome.url, outcome.moved_to, outcome.url, outcome.moved_to)
+        self.metrics.observe(outcome)
+        for change in self.activity.add(outcome):  # trouble starting or ending, not retries
+            log.log(logging.WARNING if change.failing else logging.INFO, "%s", change.line)
         if outcome.new_matches:
             self.dispatcher.wake()
 
@@ -296,106 +317,13 @@ class Daemon:
             log.warning("spike: %s", notice.subject)
             self.dispatcher.wake()
 
-    def _summary(self) -> None:
-        if line := self.activity.flush():
-            log.info("%s", line)
-
-    def _instant_watchlists(self) -> list[str]:
-        return [w.name for w in self.loaded.watchlists
-                if w.enabled and parse_schedule(w.schedule).instant]
-
-    def _log_deliveries(self, outcomes: list[Any]) -> None:
-        for o in outcomes:
-            if o.ok:
-                log.info("delivered %d matches of %s to %s: %s", o.matches, o.watchlist,
-                         o.channel, o.detail)
-            else:
-                log.error("delivery of %s to %s failed (will retry): %s", o.watchlist,
-                          o.channel, o.detail)
-
-    def _log_notices(self, outcomes: list[NoticeOutcome]) -> None:
-        for o in outcomes:
-            if o.ok:
-                log.info("sent %s alert %s to %s: %s", o.kind, o.notice_id, o.channel, o.detail)
-            else:
-                log.error("%s alert %s to %s failed (will retry): %s", o.kind, o.notice_id,
-                          o.channel, o.detail)
-
-    def _schedule_digests(self) -> None:
-        assert self.scheduler is not None
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("digest:"):
-                job.remove()
-        now = self.clock()
-        tz = self.loaded.settings.tz
-        for w in self.loaded.watchlists:
-            if not w.enabled:
-                continue
-            last = from_iso(self.app.store.get_meta(f"digest_last:{w.name}"))
-            when = next_digest(parse_schedule(w.schedule), last, now, tz)
-            if when is None:
-                continue
-            if last is None:  # remember from when this watchlist's slots count
-                self.app.store.set_meta(f"digest_last:{w.name}", iso(now))
-            self.app.store.set_meta(f"digest_next:{w.name}", iso(when))
-            self._add(self._digest_job(w.name), "date", f"digest:{w.name}", run_date=when)
-
-    def _digest_job(self, name: str) -> Callable[[], Any]:
-        async def digest() -> None:
-            outcomes = []
-            if self.outbox is not None:
-                outcomes = await self.outbox.deliver([name], due_only=True)
-            # the next slot is stored before the line saying this one went out: whoever reads
-            # `status` on seeing that line finds the next slot, not the one just served
-            self.app.store.set_meta(f"digest_last:{name}", iso(self.clock()))
-            self._schedule_digests()
-            self._log_deliveries(outcomes)
-        digest.__name__ = f"digest:{name}"
-        return digest
-
-    def _retry(self) -> None:
-        self.dispatcher.wake()
-
     def _check_files(self) -> None:
+        self.last_beat = time.monotonic()
         if self.reload_requested:
             self.reload_requested = False
             self.reload("SIGHUP")
         elif _stamps(self.loaded.settings) != self.loaded.stamps:
             self.reload("file changed")
-
-    async def _ping_watchdog(self, every: float) -> None:
-        """Outside the scheduler on purpose: a scheduler that stops firing jobs stops the
-        heartbeat, and then these pings stop too (see watchdog.py)."""
-        while not self.stopping.is_set():
-            try:
-                self.app.store.db.execute("SELECT count(*) FROM meta").fetchone()
-                answers = True
-            except Exception as e:
-                log.error("watchdog: the database does not answer: %s", e)
-                answers = False
-            if self.watchdog.should_ping(answers, self.poller.oldest_in_flight()):
-                self.notifier.send("WATCHDOG=1")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), every)
-
-    def _housekeeping(self) -> None:
-        cutoff = self.clock() - timedelta(seconds=self.loaded.settings.digest.retention)
-        deleted = self.app.store.prune(cutoff)
-        self.app.store.optimize()
-        if deleted:
-            log.info("housekeeping: deleted %d unmatched entries older than %s", deleted,
-                     cutoff.date())
-
-    def _status(self, feeds: list[FeedState] | None = None) -> None:
-        feeds = self.app.store.feeds() if feeds is None else feeds
-        failing = sum(1 for f in feeds if f.failures and not f.gone)
-        nexts = [from_iso(self.app.store.get_meta(f"digest_next:{w.name}"))
-                 for w in self.loaded.watchlists]
-        upcoming = min((n for n in nexts if n), default=None)
-        text = f"{len(feeds)} feeds, {failing} failing"
-        if upcoming:
-            text += f", next digest {upcoming.astimezone(self.loaded.settings.tz):%H:%M}"
-        self.notifier.send(f"STATUS={text}")
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -410,6 +338,7 @@ class Daemon:
             self.scheduler = AsyncIOScheduler(event_loop=loop)
             self.scheduler.start()
             self._apply(starting=True)
+            self._start_metrics()
             store = self.app.store
             store.set_meta("daemon_pid", str(os.getpid()))
             store.set_meta("daemon_started", iso(self.clock()))
@@ -430,9 +359,11 @@ class Daemon:
                 self._add(self.watchdog.made_progress, "interval", "heartbeat",
                           seconds=interval / 2)
                 self._spawn(self._ping_watchdog(interval))
+            await self._start_websub()
             self.dispatcher.wake()  # what a previous run left pending, if its backoff is over
             self.notifier.send("READY=1")
             feeds = store.feeds()
+            self.activity.known_failing(f.url for f in feeds if f.failures or f.gone)
             self._status(feeds)
             log.info("veille running: %d feeds, %d watchlists, database %s",
                      len(feeds), len(self.loaded.watchlists),
@@ -440,11 +371,24 @@ class Daemon:
             await self.stopping.wait()
             await self._shutdown()
         finally:
+            if self.metrics_server is not None:
+                self.metrics_server.stop()
             self.parser.close()
             self.app.close()
             self.lock.release()
             self.notifier.close()
         return 0
+
+    async def _start_websub(self) -> None:
+        settings = self.loaded.settings
+        if settings.websub.enabled:
+            self.websub = WebSubAgent(settings.websub, self.app.store, self.clock,
+                                      self._feed_pass, self._feed_done,
+                                      settings.fetch.user_agent, settings.fetch.timeout,
+                                      settings.fetch.allow_private)
+            await self.websub.start()
+            self._add(self.websub.reconcile, "interval", "websub", seconds=WEBSUB_EVERY,
+                      next_run_time=self.clock())
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -474,6 +418,8 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
         if self.fetcher is not None:
             await self.fetcher.aclose()
+        if self.websub is not None:
+            await self.websub.close()
         self.app.store.set_meta("daemon_stopped", iso(self.clock()))
         self._summary()
         log.info("stopped")

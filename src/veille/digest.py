@@ -17,9 +17,13 @@ from zoneinfo import ZoneInfo
 import nh3
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from . import i18n
 from .match import highlight_spans
 from .models import StoredMatch
 from .normalize import canonical_url, clean_link
+from .outlets import host_of
+
+UNTITLED = "(sans titre)"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class DigestItem:
     feed_url: str = ""
     story_id: int | None = None
     mentions: int = 1  # articles telling this story, the first one included
+    outlet: str | None = None  # the publisher an aggregator credits the item to (outlets.py)
 
     def segments(self) -> list[tuple[str, bool]]:
         """The snippet cut into (text, is_a_matched_term) pieces, for highlighting."""
@@ -71,6 +76,7 @@ class Digest:
     generated_at: datetime
     timezone: str
     watchlists: tuple[WatchlistDigest, ...]
+    language: str = "fr"  # what its text speaks (i18n.py)
 
     @property
     def match_count(self) -> int:
@@ -78,7 +84,8 @@ class Digest:
 
     @property
     def counts(self) -> str:
-        return counts(sum(len(w.items) for w in self.watchlists), self.match_count)
+        return i18n.counts(self.language, sum(len(w.items) for w in self.watchlists),
+                           self.match_count)
 
     @property
     def match_ids(self) -> list[int]:
@@ -98,8 +105,7 @@ def _segments(text: str, terms: Sequence[str]) -> list[tuple[str, bool]]:
 
 
 def counts(stories: int, mentions: int) -> str:
-    return (f"{stories} {'sujet' if stories == 1 else 'sujets'}, "
-            f"{mentions} {'mention' if mentions == 1 else 'mentions'}")
+    return i18n.counts("fr", stories, mentions)
 
 
 def _story_key(m: StoredMatch) -> str:
@@ -108,6 +114,31 @@ def _story_key(m: StoredMatch) -> str:
     if m.story_id is not None:
         return f"story:{m.story_id}"
     return "link:" + canonical_url(m.entry.link) if m.entry.link else f"entry:{m.entry.id}"
+
+
+def _other_outlets(group: Sequence[StoredMatch]) -> tuple[str, ...]:
+    """The "also in" names, each once, the story's first one left out. An outlet credited by
+    an aggregator is the same publisher as a feed of its site: "Le Monde" via Google News and
+    the "Le Monde.fr" feed are both lemonde.fr. (Plain feeds compare by name, as before.)"""
+    names: set[str] = set()
+    outlet_hosts: set[str] = set()  # sites of credited outlets
+    link_hosts: set[str] = set()  # sites of the articles of plain feeds
+    out: list[str] = []
+    for i, m in enumerate(group):
+        e = m.entry
+        name = e.source_name
+        if e.outlet:
+            host = host_of(e.outlet_url)
+            same = name in names or (bool(host) and host in outlet_hosts | link_hosts)
+            outlet_hosts.add(host)
+        else:
+            host = host_of(e.link)
+            same = name in names or (bool(host) and host in outlet_hosts)
+            link_hosts.add(host)
+        if i and not same:
+            out.append(name)
+        names.add(name)
+    return tuple(out)
 
 
 def merge_stories(matches: Sequence[StoredMatch]) -> list[DigestItem]:
@@ -121,15 +152,14 @@ def merge_stories(matches: Sequence[StoredMatch]) -> list[DigestItem]:
                         reverse=True):
         first = group[0]
         e = first.entry
-        others = tuple(dict.fromkeys(m.entry.feed_title for m in group[1:]
-                                     if m.entry.feed_title != e.feed_title))
+        others = _other_outlets(group)
         terms = tuple(dict.fromkeys(t for m in group for t in m.terms))
         items.append(DigestItem(
-            title=e.title or "(sans titre)", link=clean_link(e.link) if e.link else None,
+            title=e.title or UNTITLED, link=clean_link(e.link) if e.link else None,
             feed=e.feed_title or e.feed_url, published=e.published, first_seen=e.first_seen,
             terms=terms, snippet=first.snippet, also_in=others,
             match_ids=tuple(m.id for m in group), feed_url=e.feed_url, story_id=first.story_id,
-            mentions=len(group)))
+            mentions=len(group), outlet=e.outlet))
     return items
 
 
@@ -139,13 +169,13 @@ def digest_id(parts: Iterable[str]) -> str:
 
 
 def build_digest(groups: Sequence[tuple[str, str, Sequence[StoredMatch]]], now: datetime,
-                 timezone: str, digest_id_: str | None = None) -> Digest:
+                 timezone: str, digest_id_: str | None = None, language: str = "fr") -> Digest:
     """`groups`: (watchlist name, description, its matches), in the order to show them."""
     watchlists = tuple(WatchlistDigest(name, description, tuple(merge_stories(matches)),
                                        len(matches)) for name, description, matches in groups)
     ids = [str(m.id) for _, _, matches in groups for m in matches]
     return Digest(digest_id_ or digest_id([*(g[0] for g in groups), *sorted(ids)]), now,
-                  timezone, watchlists)
+                  timezone, watchlists, language)
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -157,20 +187,20 @@ _HTML_TAGS = {"div", "span", "p", "a", "h1", "h2", "h3", "table", "tr", "td", "t
               "strong", "em", "small", "br", "ul", "li", "hr"}
 
 
-def _local(value: datetime, tz: ZoneInfo) -> str:
-    return value.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-
-
 def _context(digest: Digest) -> dict[str, Any]:
-    tz = ZoneInfo(digest.timezone)
-    return {"digest": digest, "local": lambda d: _local(d, tz),
-            "plural": lambda n, one, many: one if n == 1 else many}
+    tz, lang = ZoneInfo(digest.timezone), digest.language
+    return {"digest": digest, "local": lambda d: i18n.format_datetime(d, tz, lang),
+            "plural": lambda n, one, many: one if n == 1 else many, "lang": lang,
+            "t": lambda text: i18n.tr(lang, text), "colon": i18n.colon(lang),
+            "counts": lambda w: i18n.counts(lang, len(w.items), w.match_count),
+            "title": lambda item: i18n.tr(lang, item.title) if item.title == UNTITLED
+            else item.title}
 
 
 def subject(digest: Digest) -> str:
     """`[veille] parti-pirate — 3 sujets, 12 mentions`."""
     if not any(w.items for w in digest.watchlists):
-        return "[veille] message de test"
+        return f"[veille] {i18n.tr(digest.language, 'message de test')}"
     names = ", ".join(w.name for w in digest.watchlists if w.items) or "veille"
     return f"[veille] {names} — {digest.counts}"
 
@@ -189,14 +219,15 @@ def render_html(digest: Digest) -> str:
     clean = nh3.clean(body, tags=_HTML_TAGS, attributes={"*": {"style"}, "a": {"href"}},
                       url_schemes={"http", "https"}, link_rel="noopener noreferrer",
                       strip_comments=True)
-    return _ENV.get_template("digest.html").render(body=clean, title=subject(digest))
+    return _ENV.get_template("digest.html").render(body=clean, title=subject(digest),
+                                                   lang=digest.language)
 
 
 def item_json(item: DigestItem) -> dict[str, Any]:
     return {"title": item.title, "link": item.link, "feed": item.feed, "feed_url": item.feed_url,
             "published": item.published.isoformat(), "first_seen": item.first_seen.isoformat(),
             "terms": list(item.terms), "snippet": item.snippet, "also_in": list(item.also_in),
-            "story_id": item.story_id, "mentions": item.mentions}
+            "story_id": item.story_id, "mentions": item.mentions, "outlet": item.outlet}
 
 
 def render_json(digest: Digest) -> dict[str, Any]:
@@ -217,9 +248,10 @@ def webhook_payload(digest: Digest) -> dict[str, Any]:
 def short_text(digest: Digest, limit: int = 20) -> str:
     """Chat services want a few lines: title and link per match."""
     lines = []
+    more = i18n.tr(digest.language, "et {n} autres")
     for w in digest.watchlists:
         for item in w.items[:limit]:
             lines.append(f"• {item.title} — {item.feed}\n  {item.link or ''}".rstrip())
         if len(w.items) > limit:
-            lines.append(f"… et {len(w.items) - limit} autres")
+            lines.append("… " + more.replace("{n}", str(len(w.items) - limit)))
     return "\n".join(lines)

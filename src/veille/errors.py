@@ -5,6 +5,7 @@
     ├── OpmlError          feeds.opml cannot be read or written (file, line, column)
     ├── WatchlistError     watchlists.toml or a query (file, watchlist, column)
     ├── StorageError       the database is unusable (path)
+    ├── DiscoveryError     `feeds add` found no feed at an address (url)
     └── DeliveryError      a channel refused or could not be reached (channel)
 
 The CLI prints `str(error)` as one line and exits non-zero; nothing else catches these broadly.
@@ -71,3 +72,12 @@ class DeliveryError(VeilleError):
         self.channel = channel
         self.message = message
         super().__init__(f"channel {channel}: {message}")
+
+
+class DiscoveryError(VeilleError):
+    """`veille feeds add` could not find, or check, a feed at the address it was given."""
+
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url
+        self.message = message
+        super().__init__(f"{url}: {message}")

@@ -13,21 +13,24 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from urllib.parse import urljoin, urlsplit
 
 import brotli
 import httpx
 
+from .address_guard import guarded_transport, is_private_refusal
 from .config import FetchSettings
 from .models import FetchResult
 from .outcomes import ErrorKind, FetchStatus
 
-ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
+          "application/rdf+xml;q=0.9, "
           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8")
 #: Pool size of one client shard: a large httpx pool costs CPU per request, many small ones do not.
 SHARD_SIZE = 10
 _KEPT_HEADERS = ("content-type", "content-location", "content-language", "etag", "last-modified",
-                 "cache-control", "expires", "retry-after", "date", "age")
+                 "cache-control", "expires", "retry-after", "date", "age", "link")
 
 
 @dataclass(frozen=True)
@@ -120,11 +123,13 @@ class Fetcher:
         per_shard = min(SHARD_SIZE, settings.concurrency)
         timeout = httpx.Timeout(settings.timeout, connect=min(settings.connect_timeout,
                                                               settings.timeout))
+        limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
+        if transport is None and not settings.allow_private:
+            transport = partial(guarded_transport, limits)
         self._clients = [
             httpx.AsyncClient(
                 timeout=timeout,
-                limits=httpx.Limits(max_connections=per_shard,
-                                    max_keepalive_connections=per_shard),
+                limits=limits,
                 headers={"User-Agent": settings.user_agent, "Accept": ACCEPT,
                          "Accept-Encoding": "gzip, deflate, br"},
                 follow_redirects=False,
@@ -260,6 +265,8 @@ def _with_move(result: FetchResult, moved_to: str | None, final_url: str) -> Fet
 
 
 def _error_kind(e: Exception) -> ErrorKind:
+    if is_private_refusal(e):
+        return ErrorKind.PRIVATE_ADDRESS
     if isinstance(e, httpx.TimeoutException):
         return ErrorKind.TIMEOUT
     if isinstance(e, httpx.ConnectError):

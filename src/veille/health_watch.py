@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from . import health, health_en
 from .config import HealthSettings
-from .health import assess_all, build_summary, event_message, summary_message, transition
+from .health import assess_all, build_summary, transition
 from .models import Notice
 from .notices import NoticeBox
 from .store import Store
@@ -26,6 +28,11 @@ class HealthWatch:
     settings: HealthSettings
     clock: Callable[[], datetime]
     timezone: str = "UTC"
+    language: str = "fr"  # what alerts speak: health.py's French, or health_en.py's English
+
+    @property
+    def _texts(self) -> Any:
+        return health_en if self.language == "en" else health
 
     def check(self) -> list[Notice]:
         """Alerts for the transitions since the last check. The very first check only records
@@ -44,7 +51,7 @@ class HealthWatch:
             with self.store.transaction():
                 self.store.set_health_state(a.feed_url, a.state, a.since, now, a.advertised)
                 if not first:
-                    notice = Notice(**vars(event_message(event, self.timezone)))
+                    notice = Notice(**vars(self._texts.event_message(event, self.timezone)))
                     self.notices.queue(notice, self.settings.targets)
                     sent.append(notice)
         if first:
@@ -58,7 +65,7 @@ class HealthWatch:
                                            records, now, self.settings), now)
         if summary.empty:
             return None
-        notice = Notice(**vars(summary_message(summary, self.timezone)))
+        notice = Notice(**vars(self._texts.summary_message(summary, self.timezone)))
         with self.store.transaction():
             self.notices.queue(notice, self.settings.targets)
         return notice

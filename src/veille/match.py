@@ -290,7 +290,8 @@ class EntryText:
                 doc = token_text(e.author or "")
             elif scope == "source":
                 doc = (token_text(e.feed_title) + token_text(_domain(e.link))
-                       + token_text(_domain(e.feed_url)))
+                       + token_text(_domain(e.feed_url)) + token_text(e.outlet or "")
+                       + token_text(_domain(e.outlet_url)))
             else:
                 doc = "".join(token_text(c) for c in e.categories) or " "
             self._docs[scope] = doc
@@ -389,7 +390,8 @@ def _scope_plain(entry: StoredEntry, scope: str) -> str:
     if scope == "author":
         return entry.author or ""
     if scope == "source":
-        return f"{entry.feed_title} {_domain(entry.link)}"
+        return (f"{entry.feed_title} {_domain(entry.link)} {entry.outlet or ''} "
+                f"{_domain(entry.outlet_url)}")
     return " | ".join(entry.categories)
 
 

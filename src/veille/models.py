@@ -85,6 +85,8 @@ class ParsedEntry:
     content_text: str
     categories: tuple[str, ...] = ()
     language: str | None = None
+    outlet: str | None = None  # the publisher an aggregator credits (outlets.py)
+    outlet_url: str | None = None
 
     @property
     def content_hash(self) -> str:
@@ -105,6 +107,7 @@ class ParsedFeed:
     entries: tuple[ParsedEntry, ...]
     warning: str | None = None  # feedparser's bozo exception, when entries were still recovered
     parser: str = ""  # which parser, at which version, made these entries (see PARSER_ID)
+    links: tuple[tuple[str, str], ...] = ()  # (rel, href) of the feed's hub and self links
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,13 @@ class StoredEntry:
     changed_at: datetime | None
     changes: int
     dated: bool = True  # False when the feed gave no date
+    outlet: str | None = None  # the publisher an aggregator credits (outlets.py)
+    outlet_url: str | None = None
+
+    @property
+    def source_name(self) -> str:
+        """Who published it: the credited outlet, else the feed."""
+        return self.outlet or self.feed_title or self.feed_url
 
 
 @dataclass(frozen=True)
@@ -224,6 +234,7 @@ class FeedOutcome:
     new_matches: int = 0
     message: str | None = None
     moved_to: str | None = None
+    fetch_seconds: float | None = None  # the HTTP exchange alone; None when none took place
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", OutcomeStatus(self.status))
@@ -241,11 +252,13 @@ class Notice:
     `id` and `kind`). Queued and sent by notices.NoticeBox."""
 
     id: str
-    kind: str  # spike | health | health_summary
+    kind: str  # spike | health | health_summary | report
     subject: str
     text: str
     payload: Mapping[str, Any]
     generated_at: datetime
+    html: str = ""  # a report: its HTML for email, charts referenced as cid:NAME…
+    images: tuple[tuple[str, bytes], ...] = ()  # …and the (NAME, PNG) they point at
 
 
 @dataclass

@@ -8,10 +8,12 @@ only once the channel accepted them, retried with backoff, never lost.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from .deliver import Channel
 from .errors import DeliveryError
@@ -24,15 +26,20 @@ CLAIM_SECONDS = 600.0
 
 
 def notice_json(notice: Notice) -> str:
-    return json.dumps({"id": notice.id, "kind": notice.kind, "subject": notice.subject,
-                       "text": notice.text, "payload": notice.payload,
-                       "generated_at": iso(notice.generated_at)}, ensure_ascii=False)
+    data: dict[str, Any] = {"id": notice.id, "kind": notice.kind, "subject": notice.subject,
+                            "text": notice.text, "payload": notice.payload,
+                            "generated_at": iso(notice.generated_at)}
+    if notice.html:  # a report's email body and charts (a few hundred kB at most)
+        data["html"] = notice.html
+        data["images"] = [[name, base64.b64encode(png).decode()] for name, png in notice.images]
+    return json.dumps(data, ensure_ascii=False)
 
 
 def notice_from_json(text: str) -> Notice:
     data = json.loads(text)
+    images = tuple((name, base64.b64decode(png)) for name, png in data.get("images", ()))
     return Notice(data["id"], data["kind"], data["subject"], data["text"], data["payload"],
-                  at(data["generated_at"]))
+                  at(data["generated_at"]), data.get("html", ""), images)
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,9 @@ def channels_of(watchlist: Watchlist) -> tuple[str, ...]:
 class Outbox:
     def __init__(self, store: Store, channels: Mapping[str, Channel],
                  watchlists: Sequence[Watchlist], timezone: str,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], language: str = "fr") -> None:
         self.store = store
+        self.language = language  # what the digests speak (i18n.py)
         self.channels = channels
         self.watchlists = {w.name: w for w in watchlists}
         self.timezone = timezone
@@ -132,7 +133,7 @@ class Outbox:
         now = self.clock()
         description = watchlist.description if watchlist else ""
         digest = build_digest([(batch.watchlist, description, matches)], now, self.timezone,
-                              batch.id)
+                              batch.id, self.language)
         try:
             if channel is None:
                 raise DeliveryError(batch.channel, "not configured any more")

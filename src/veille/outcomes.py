@@ -55,6 +55,7 @@ class ErrorKind(StrEnum):
     TOO_LARGE = "too_large"
     DECODING = "decoding"
     GONE = "gone"
+    PRIVATE_ADDRESS = "private_address"  # refused by [fetch] allow_private = false
     # the body (schedule.after_fetch, when parsing found no feed)
     PARSE = "parse"
     NOT_A_FEED = "not_a_feed"  # an HTML page; its error_message names the feeds it advertises

@@ -20,6 +20,8 @@ import nh3
 
 from .models import ParsedEntry, ParsedFeed
 from .normalize import entry_key, html_to_text
+from .outlets import credit
+from .parse_json import looks_like_json, parse_json_feed
 
 # feedparser would otherwise try to fetch a URL given as a string; we only hand it bytes.
 _HEADER_NAMES = ("content-type", "content-location", "content-language", "content-encoding")
@@ -196,6 +198,9 @@ def advertised_feeds(url: str, body: bytes, headers: dict[str, str]) -> tuple[st
 
 def parse_feed(url: str, body: bytes, headers: dict[str, str]) -> ParsedFeed | ParseFailure:
     """Parse one feed document. Bozo feeds still yield whatever entries feedparser recovers."""
+    if looks_like_json(body, headers):  # JSON Feed (parse_json.py); feedparser reads no JSON
+        found = parse_json_feed(url, body, headers)
+        return found if isinstance(found, ParsedFeed) else ParseFailure(found)
     response_headers = {k: v for k, v in headers.items() if k in _HEADER_NAMES}
     response_headers.setdefault("content-location", url)
     try:
@@ -214,7 +219,7 @@ def parse_feed(url: str, body: bytes, headers: dict[str, str]) -> ParsedFeed | P
     language = feed.get("language") or headers.get("content-language") or None
     entries: dict[str, ParsedEntry] = {}
     for item in d.entries:
-        parsed = _entry(item, language)
+        parsed = credit(_entry(item, language), item.get("source"))
         entries.setdefault(parsed.key, parsed)  # a feed that repeats an entry: keep the first
     return ParsedFeed(
         title=_text(feed.get("title_detail"), feed.get("title", "") or ""),
@@ -223,4 +228,12 @@ def parse_feed(url: str, body: bytes, headers: dict[str, str]) -> ParsedFeed | P
         ttl=_ttl(feed),
         entries=tuple(entries.values()),
         warning=f"{type(problem).__name__}: {problem}" if problem else None,
+        links=_push_links(feed),
     )
+
+
+def _push_links(feed: Any) -> tuple[tuple[str, str], ...]:
+    """The feed's rel="hub" and rel="self" links (Atom <link>, or <atom:link> in RSS): where
+    WebSub pushes come from, and the topic to subscribe to."""
+    return tuple((link.get("rel", ""), link.get("href", "")) for link in feed.get("links", [])
+                 if link.get("rel") in ("hub", "self") and link.get("href"))

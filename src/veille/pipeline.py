@@ -10,6 +10,9 @@
             store.add_matches(matches for the entries written)
             store.save_stories(stories.add(matched entries))  # near-duplicates: one story
             store.save_state(after_fetch(feed, result))    # decision: schedule.after_fetch
+            store.note_hub(websub.discover(result, parsed))  # a hub to subscribe to?
+
+A WebSub push enters at `push`: parse, then the same plan/match/transaction (`_ingest`).
 
 The pipeline calls the stages in order and decides nothing itself.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -35,6 +39,7 @@ from .schedule import after_fetch, retry_after
 from .search import entry_text
 from .store import Store
 from .stories import StoryIndex
+from .websub import discover
 
 
 def silent_match(entry: StoredEntry, first_fetch: bool, now: datetime, catchup: float) -> bool:
@@ -47,7 +52,8 @@ class FeedPass:
 
     def __init__(self, settings: Settings, store: Store, fetcher: Fetcher, parser: ParserPool,
                  matcher: Matcher, clock: Callable[[], datetime],
-                 rng: random.Random | None = None, stories: StoryIndex | None = None) -> None:
+                 rng: random.Random | None = None, stories: StoryIndex | None = None,
+                 poll_floor: Callable[[str], float | None] | None = None) -> None:
         self.settings = settings
         self.store = store
         self.fetcher = fetcher
@@ -56,6 +62,7 @@ class FeedPass:
         self.clock = clock
         self.rng = rng or random.Random()
         self.stories = stories
+        self.poll_floor = poll_floor  # feed URL -> the slower interval of a pushed feed
 
     async def run(self, feeds: Sequence[FeedState],
                   on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:
@@ -76,8 +83,16 @@ class FeedPass:
         return summary
 
     async def poll(self, feed: FeedState) -> FeedOutcome:
+        started = time.monotonic()
         result = await self.fetcher.fetch(FetchRequest(feed.url, feed.fetch_url, feed.etag,
                                                        feed.last_modified))
+        elapsed = time.monotonic() - started
+        outcome = await self._after_fetch(feed, result)
+        if result.status == FetchStatus.DEFERRED:  # nothing was asked of the server
+            return outcome
+        return replace(outcome, fetch_seconds=elapsed)
+
+    async def _after_fetch(self, feed: FeedState, result: FetchResult) -> FeedOutcome:
         if result.http_status in (429, 503):
             wait = retry_after(result.headers, self.clock())
             if wait:  # the whole host asked us to wait, not just this feed
@@ -101,7 +116,8 @@ class FeedPass:
                 parse_error: str | None = None) -> FeedOutcome:
         now = self.clock()
         state = after_fetch(feed, result, now, self.settings.fetch, self.rng,
-                            body_hash=body_hash, parse_error=parse_error)
+                            body_hash=body_hash, parse_error=parse_error,
+                            floor=self._floor(feed))
         self.store.save_state(state)
         if result.status in (FetchStatus.GONE, FetchStatus.DEFERRED):
             return FeedOutcome(feed.url, OutcomeStatus(result.status.value),
@@ -115,10 +131,30 @@ class FeedPass:
                body_hash: str) -> FeedOutcome:
         now = self.clock()
         state = after_fetch(feed, result, now, self.settings.fetch, self.rng,
-                            body_hash=body_hash, parsed=parsed)
+                            body_hash=body_hash, parsed=parsed, floor=self._floor(feed))
         state = replace(state, feed_title=parsed.title or None, site_link=parsed.link)
-        plan = self.store.plan_entries(feed.url, parsed.entries, now, state.name,
-                                       parsed.parser)
+        hub = discover(result.headers, parsed.links, result.final_url or feed.fetch_url)
+        return self._ingest(feed, parsed, now, state, hub, result.moved_to)
+
+    def _floor(self, feed: FeedState) -> float | None:
+        return self.poll_floor(feed.url) if self.poll_floor is not None else None
+
+    async def push(self, feed: FeedState, body: bytes, headers: dict[str, str]) -> FeedOutcome:
+        """A body a WebSub hub pushed: parsed, deduplicated, matched and stored like a poll's,
+        leaving the feed's fetch state (validators, next poll) alone."""
+        parsed = await self.parser.parse(feed.fetch_url, body, headers)
+        if isinstance(parsed, ParserTrouble | ParseFailure):
+            message = parsed.message if isinstance(parsed, ParserTrouble) else str(parsed)
+            return FeedOutcome(feed.url, OutcomeStatus.FAILED, message=f"push: {message}")
+        return self._ingest(feed, parsed, self.clock(), None, None, None)
+
+    def _ingest(self, feed: FeedState, parsed: ParsedFeed, now: datetime,
+                state: FeedState | None, hub: tuple[str, str] | None,
+                moved_to: str | None) -> FeedOutcome:
+        """Plan, match and write one feed's entries (and its new state, after a poll) in one
+        transaction: the one path from a parsed feed to alerts, for polls and pushes."""
+        name = state.name if state is not None else feed.name
+        plan = self.store.plan_entries(feed.url, parsed.entries, now, name, parsed.parser)
         matched = [(i, m, silent_match(w.change.entry, feed.never_fetched, now,
                                        self.settings.digest.catchup))
                    for i, w in enumerate(plan) if not w.silent
@@ -133,11 +169,11 @@ class FeedPass:
                 self.store.save_stories(
                     self.stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
                     for i in dict.fromkeys(i for i, _, _ in matched) if i in ids)
-            self.store.save_state(state)
+            if state is not None:
+                self.store.save_state(state)
+                self.store.note_hub(feed.url, hub)
         changes = [w for i, w in enumerate(plan) if i in ids and not w.silent]
         return FeedOutcome(
             feed.url, OutcomeStatus.OK, new_entries=sum(w.change.new for w in changes),
             updated_entries=sum(not w.change.new for w in changes), new_matches=new_matches,
-            message=parsed.warning, moved_to=result.moved_to)
-
-
+            message=parsed.warning, moved_to=moved_to)

@@ -99,11 +99,13 @@ def is_due(feed: FeedState, now: datetime) -> bool:
 
 def after_fetch(feed: FeedState, result: FetchResult, now: datetime, settings: FetchSettings,
                 rng: random.Random, *, body_hash: str | None = None,
-                parsed: ParsedFeed | None = None, parse_error: str | None = None) -> FeedState:
+                parsed: ParsedFeed | None = None, parse_error: str | None = None,
+                floor: float | None = None) -> FeedState:
     """The feed's new state after one fetch (and parse): what the store will write.
 
     Success resets the failure count; a failure keeps the validators (ETag, Last-Modified) so
     that the next success can still be a cheap 304; a 410 marks the feed gone for this outline.
+    `floor` stretches the wait: a feed a WebSub hub pushes to us is polled only as a safety net.
     """
     if result.status == FetchStatus.DEFERRED:
         host_wait = retry_after(result.headers, now) or 0.0
@@ -131,6 +133,8 @@ def after_fetch(feed: FeedState, result: FetchResult, now: datetime, settings: F
             changes["ttl"] = parsed.ttl
     state = replace(feed, **changes)
     wait = retry_after(result.headers, now) if result.http_status in (429, 503) else None
+    if floor:
+        wait = max(wait or 0.0, floor * rng.uniform(0.9, 1.1))
     return replace(state, next_due=next_poll(state, settings, now, rng, wait))
 
 

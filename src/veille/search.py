@@ -33,15 +33,19 @@ _COLUMNS = {ANY: "{title body}", "title": "title", "author": "author", "source":
 
 
 def index_row(title: str, summary_text: str, content_text: str, author: str | None,
-              link: str | None, feed_url: str, categories: Iterable[str]) -> tuple[str, ...]:
+              link: str | None, feed_url: str, categories: Iterable[str],
+              outlet: str | None = None, outlet_url: str | None = None) -> tuple[str, ...]:
     """The folded text of one entry, per INDEX_COLUMNS, as match.EntryText folds it.
 
-    `source` holds the link's and the feed URL's domains but not the feed's name: a feed can
-    be renamed after its entries were indexed, so a source term a feed name could satisfy is
-    left out of the prefilter instead (see prefilter()).
+    `source` holds the link's and the feed URL's domains and the outlet an aggregator credits
+    (its name and domain), but not the feed's name: a feed can be renamed after its entries
+    were indexed, so a source term a feed name could satisfy is left out of the prefilter
+    instead (see prefilter()).
     """
     return (token_text(title), token_text(summary_text) + token_text(content_text),
-            token_text(author or ""), token_text(_domain(link)) + _feed_source(feed_url),
+            token_text(author or ""),
+            token_text(_domain(link)) + _feed_source(feed_url) + token_text(outlet or "")
+            + token_text(_domain(outlet_url)),
             "".join(token_text(c) for c in categories) or " ")
 
 
@@ -53,7 +57,7 @@ def _feed_source(feed_url: str) -> str:
 
 def entry_index_row(e: StoredEntry) -> tuple[str, ...]:
     return index_row(e.title, e.summary_text, e.content_text, e.author, e.link, e.feed_url,
-                     e.categories)
+                     e.categories, e.outlet, e.outlet_url)
 
 
 def entry_text(e: StoredEntry, row: tuple[str, ...]) -> EntryText:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from . import spikes
+from . import i18n, spikes
 from .digest import DigestItem, item_json, merge_stories
 from .models import Notice, StoredMatch
 from .notices import NoticeBox
@@ -33,6 +33,7 @@ class SpikeWatch:
     clock: Callable[[], datetime]
     timezone: str = "UTC"
     lag: float = 0.0  # the poll interval: the newest stories are not all fetched yet
+    language: str = "fr"  # what alerts speak (i18n.py)
     _baselines: dict[str, tuple[datetime, Baseline]] = field(default_factory=dict)
 
     def check(self, watchlists: Sequence[Watchlist]) -> list[Notice]:
@@ -88,8 +89,8 @@ class SpikeWatch:
         matches = self.store.matched_entries([w.name], matched_since=since, include_silent=True)
         items = story_items(matches)
         shown = [items[s] for s in dict.fromkeys((*event.first, *event.biggest)) if s in items]
-        return Notice(event.id, "spike", spikes.subject(event), alert_text(event, shown,
-                                                                            self._tz),
+        return Notice(event.id, "spike", spikes.subject(event, self.language),
+                      alert_text(event, shown, self._tz, self.language),
                       spikes.webhook_body(event, [item_json(i) for i in shown]),
                       event.generated_at)
 
@@ -103,8 +104,11 @@ def story_items(matches: Sequence[StoredMatch]) -> dict[str, DigestItem]:
     return {key: merge_stories(group)[0] for key, group in groups.items()}
 
 
-def alert_text(event: SpikeEvent, items: Sequence[DigestItem], tz: tzinfo) -> str:
+def alert_text(event: SpikeEvent, items: Sequence[DigestItem], tz: tzinfo,
+               language: str = "fr") -> str:
     """What, how much and why, then the first and biggest stories with their outlets."""
+    if language == "en":
+        return _alert_text_en(event, items, tz)
     lines = [
         f"{event.watchlist} : {event.count} articles en {spikes.format_window(event.window)}, "
         f"pour {event.baseline:.1f} d'habitude à cette heure-ci "
@@ -112,6 +116,20 @@ def alert_text(event: SpikeEvent, items: Sequence[DigestItem], tz: tzinfo) -> st
         f"Début estimé : {event.started_at.astimezone(tz):%d/%m/%Y %H:%M}.", ""]
     for item in items:
         outlets = f" (aussi dans : {', '.join(item.also_in)})" if item.also_in else ""
+        lines.append(f"• {item.title} — {item.feed}{outlets}")
+        if item.link:
+            lines.append(f"  {item.link}")
+    return "\n".join(lines) + "\n"
+
+
+def _alert_text_en(event: SpikeEvent, items: Sequence[DigestItem], tz: tzinfo) -> str:
+    start = i18n.format_datetime(event.started_at, ZoneInfo(str(tz)), "en")
+    lines = [
+        f"{event.watchlist}: {event.count} articles in {spikes.format_window(event.window)}, "
+        f"against {event.baseline:.1f} usually at this time "
+        f"({spikes.format_factor(event.factor)}).", f"Estimated start: {start}.", ""]
+    for item in items:
+        outlets = f" (also in: {', '.join(item.also_in)})" if item.also_in else ""
         lines.append(f"• {item.title} — {item.feed}{outlets}")
         if item.link:
             lines.append(f"  {item.link}")

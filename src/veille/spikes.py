@@ -283,9 +283,13 @@ def format_factor(factor: float) -> str:
     return "∞×" if math.isinf(factor) else f"{int(math.floor(factor + 0.5))}×"
 
 
-def subject(event: SpikeEvent) -> str:
-    """`[veille] ALERTE nestle — 38 articles en 2 h (9× l'habituel)`."""
+def subject(event: SpikeEvent, language: str = "fr") -> str:
+    """`[veille] ALERTE nestle — 38 articles en 2 h (9× l'habituel)`; in English,
+    `[veille] ALERT nestle — 38 articles in 2 h (9× the usual)`."""
     noun = "article" if event.count == 1 else "articles"
+    if language == "en":
+        return (f"[veille] ALERT {event.watchlist} — {event.count} {noun} in "
+                f"{format_window(event.window)} ({format_factor(event.factor)} the usual)")
     return (f"[veille] ALERTE {event.watchlist} — {event.count} {noun} en "
             f"{format_window(event.window)} ({format_factor(event.factor)} l'habituel)")
 
@@ -358,13 +362,15 @@ def spike_report(watchlist: str, state: SpikeState, history: History, stories: I
 
 
 def past_episodes(history: History, since: datetime, now: datetime, settings: SpikeSettings,
-                  tz: tzinfo = UTC) -> list[Episode]:
+                  tz: tzinfo = UTC, relearn: int = 24) -> list[Episode]:
     """Episodes between `since` and `now`, replayed hour by hour on the hourly counts with
-    the detector's rules: alert on `is_spike`, end after a window of `is_calm`."""
+    the detector's rules: alert on `is_spike`, end after a window of `is_calm`. The baseline
+    is relearnt every `relearn` hours (a report over months relearns weekly: a relearn costs
+    milliseconds, and the baseline moves slowly)."""
     episodes: list[Episode] = []
     current: Episode | None = None
     calm = 0
-    for at, reading, started in _hourly_readings(history, since, now, settings, tz):
+    for at, reading, started in _hourly_readings(history, since, now, settings, tz, relearn):
         if current is None:
             if started is not None:
                 current, calm = Episode(started, None, reading.count, reading.factor,
@@ -383,7 +389,8 @@ def past_episodes(history: History, since: datetime, now: datetime, settings: Sp
 
 
 def _hourly_readings(history: History, since: datetime, now: datetime, settings: SpikeSettings,
-                     tz: tzinfo) -> Iterable[tuple[datetime, Reading, datetime | None]]:
+                     tz: tzinfo, relearn: int = 24
+                     ) -> Iterable[tuple[datetime, Reading, datetime | None]]:
     """(hour, window reading, burst start when the reading is a spike) at each hour from
     `since` to `now`; windows are whole hours, the baseline is relearnt daily."""
     counts = {_epoch_hour(k): c for k, c in history.hourly.items() if c > 0}
@@ -394,11 +401,17 @@ def _hourly_readings(history: History, since: datetime, now: datetime, settings:
     baseline = learn_baseline(history, _from_epoch_hour(first), hourly, tz)
     for hour in range(first, _epoch_hour(now) + 1):
         at = _from_epoch_hour(hour)
-        if hour > first and (hour - first) % 24 == 0:
+        if hour > first and (hour - first) % relearn == 0:
             baseline = learn_baseline(history, at, hourly, tz)
         lo, hi = bisect_right(hours, hour - width - 1), bisect_right(hours, hour - 1)
         window = [(h, counts[h]) for h in hours[lo:hi]]
-        reading = Reading(sum(c for _, c in window), baseline.expected(at - hourly.window_delta, at))
+        count = sum(c for _, c in window)
+        if count < hourly.min_count / 2:
+            # under half the minimum excess: calm and no spike whatever the baseline, so its
+            # expected count (most of a long replay's cost) is not worked out; 0 says so
+            yield at, Reading(count, 0.0), None
+            continue
+        reading = Reading(count, baseline.expected(at - hourly.window_delta, at))
         spike = baseline.ready and is_spike(reading, hourly)
         yield at, reading, _hourly_start(window, hour, reading, hourly) if spike else None
 

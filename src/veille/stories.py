@@ -4,7 +4,9 @@ An AFP or Reuters dispatch is republished by twenty sites with small edits to it
 lead; Google News lists the publisher's article again as "Titre - Le Monde". A digest should
 show that story once, with the other outlets under "also in". Entries with the same canonical
 link are always one story; otherwise two entries are one story when the folded words of their
-title and first paragraph are similar enough (Jaccard over word shingles, stop words out).
+title and first paragraph are similar enough (Jaccard over word shingles, stop words out,
+words cut to a light stem so that "disparition" and "disparue" agree), unless their titles
+carry different numbers: "puzzle #1,024" and "#1,025" are two items of one series.
 
 Everything here is pure: no clock, no I/O. `StoryIndex.add()` assigns a story at ingest and
 returns the `StoryRow` a store keeps; `StoryIndex.restore(rows)` rebuilds the same index after
@@ -18,220 +20,36 @@ permutations) plus ~100 us per LSH query+insert, before any folding; one add() h
 about 5x normalize.token_text of the same text, canonical link included.
 Candidates come from an inverted index on the 16 smallest hashes and on the title's, and are
 compared only when they share 3 of those keys: at Jaccard 0.55 (the threshold) a true match
-shares fewer with probability ~0.03 %. Postings are per story, so a dispatch carried 300
-times costs one posting per word, and a word in one story costs an int, not a dict.
+shares fewer with probability ~0.06 % (less with the title words, indexed too). Postings are
+per story, so a dispatch carried 300 times costs one posting per word, and a word in one
+story costs an int, not a dict.
 """
-
 from __future__ import annotations
 
 import heapq
-import re
-import sys
-import zlib
-from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
 
 from .models import StoredEntry
-from .normalize import canonical_url, token_text
+from .normalize import canonical_url
+from .story_signature import (  # noqa: F401 - re-exported: the signature is part of stories
+    Features,
+    _text_jaccard,
+    features,
+    is_series,
+    numbers_differ,
+    similarity,
+    strip_outlet_suffix,
+)
 
 DEFAULT_WINDOW = timedelta(hours=72)
-SKETCH_SIZE = 96  # smallest word hashes kept per entry: the whole set for typical entries
-INDEXED = 16  # of those, how many go into the inverted index
-TITLE_SIZE = 24  # title shingles kept (titles longer than this are rare)
-MIN_TITLE = 4  # a title-only entry needs this many content words to be compared at all
-MIN_BODY = 4  # fewer content words than this in the first paragraph: a title-only entry
-FIRST_PARAGRAPH = 500  # characters of summary read: the lead, not the whole article
 MAX_STORIES_PER_KEY = 32  # a word in more stories than this is not looked up (like "france")
 RARE_KEYS = 10  # postings read per add: the new entry's keys in the fewest stories
 MIN_SHARED = 3  # keys a candidate must share to be compared (2 for a title-only entry)
 MIN_SHARED_TITLE = 2
 MAX_CANDIDATES = 8  # entries compared per add, rarest shared words first
-_SIGNATURE_VERSION = 1
-
-_STOPWORDS = frozenset("""
-a b c d e f g h i j k l m n o p q r s t u v w x y z
-au aux avec ce ces cet cette ci ça ca dans de des du elle elles en et eux il ils je la le les
-leur leurs lui ma mais me meme mes moi mon ne nos notre nous on ou par pas pour qu que qui sa
-se ses son sur ta te tes toi ton tu un une vos votre vous est sont ete etre avoir ont avait
-sera fait faire comme donc car si tout tous toute toutes aussi deja encore apres avant depuis
-pendant selon lors sans sous entre vers chez dont ainsi alors plus moins tres cela celle celui
-ceux y afin dont quand
-the an and or of to in on at for from by with as is are was were be been being has have had
-it its this that these those he she they them his her their we you not no but if than then so
-up out over after before about into more said says will would can could also our us your who
-which what when where while there here all any some such only other own same too very just
-direct live update updated maj video videos exclusif breaking
-""".split())
-_DIGIT_GAP = re.compile("[0-9][.,\u00a0\u202f ][0-9]")  # "2,2" "3 000" "3.2": one word each
-_SEPARATORS = (" - ", " | ", " \u2013 ", " \u2014 ")  # before an outlet's name: " - Le Monde"
-_BIG_ENDIAN = sys.byteorder == "big"
-_MASK = 0xFFFFFFFF
-_HASHES: dict[str, int] = {}
-assert array("I").itemsize == 4
-
-
-# --- features -----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Features:
-    """What an entry is compared by: hashed shingles of its title and of title + lead, sorted."""
-
-    title: tuple[int, ...]
-    text: tuple[int, ...]  # the SKETCH_SIZE smallest hashes of title + first paragraph
-    title_only: bool  # no lead to speak of (aggregator items): compared by title
-    truncated: bool  # the text had more shingles than the sketch keeps
-
-    @cached_property
-    def key_set(self) -> frozenset[int]:
-        return self.keys()
-
-    @cached_property
-    def title_set(self) -> frozenset[int]:
-        return frozenset(self.title)
-
-    @cached_property
-    def text_set(self) -> frozenset[int]:
-        return frozenset(self.text)
-
-    def keys(self) -> frozenset[int]:
-        """Inverted-index keys: a few of the smallest text hashes, and every title hash (so
-        that a title-only aggregator item finds the article whose title it repeats)."""
-        return frozenset(self.text[:INDEXED]).union(self.title)
-
-    def signature(self) -> bytes:
-        """Plain bytes a store can keep: version, flags, title count, then uint32 hashes."""
-        hashes = array("I", self.title + self.text)
-        if _BIG_ENDIAN:
-            hashes.byteswap()
-        flags = self.title_only | self.truncated << 1
-        return bytes((_SIGNATURE_VERSION, flags, len(self.title))) + hashes.tobytes()
-
-    @classmethod
-    def from_signature(cls, data: bytes) -> Features | None:
-        """None for an empty or foreign signature: that entry keeps its story, attracts none."""
-        if len(data) < 3 or data[0] != _SIGNATURE_VERSION or (len(data) - 3) % 4:
-            return None
-        hashes = array("I")
-        hashes.frombytes(data[3:])
-        if _BIG_ENDIAN:
-            hashes.byteswap()
-        n = data[2]
-        return cls(tuple(hashes[:n]), tuple(hashes[n:]), bool(data[1] & 1), bool(data[1] & 2))
-
-
-def features(title: str, text: str, shingle: int = 1) -> Features:
-    """Features of an entry from its title and summary (only the first paragraph is read)."""
-    title_folded = _fold(strip_outlet_suffix(title))
-    lead = _fold(_lead(text))
-    if len(title_folded) > 2 and lead.startswith(title_folded):  # aggregators repeat the title
-        lead = lead[len(title_folded) - 1:]
-    title_words = [w for w in title_folded.split() if w not in _STOPWORDS]
-    body_words = [w for w in lead.split() if w not in _STOPWORDS]
-    title_only = len(body_words) < MIN_BODY
-    title_set = _shingles(title_words, shingle)
-    if title_only:
-        text_set = title_set
-    elif shingle <= 1:
-        text_set = title_set | _shingles(body_words, 1)
-    else:
-        text_set = _shingles(title_words + body_words, shingle)
-    text_sorted = sorted(text_set)
-    return Features(tuple(sorted(title_set)[:TITLE_SIZE]), tuple(text_sorted[:SKETCH_SIZE]),
-                    title_only, len(text_sorted) > SKETCH_SIZE)
-
-
-def strip_outlet_suffix(title: str) -> str:
-    """ "Titre - Le Monde" -> "Titre": aggregators and some feeds append the outlet's name.
-    A tail of up to four words after a spaced dash or bar is taken for a name."""
-    cut = max(title.rfind(sep) for sep in _SEPARATORS)
-    if cut > 0:
-        tail, head = title[cut + 3:], title[:cut]
-        if len(tail.split()) <= 4 and len(head.split()) >= 2:
-            return head
-    return title
-
-
-def _lead(text: str) -> str:
-    if len(text) <= FIRST_PARAGRAPH:
-        return text
-    return text[:FIRST_PARAGRAPH].rsplit(" ", 1)[0]
-
-
-def _fold(text: str) -> str:
-    """normalize.token_text, numbers kept whole first: "2,2 %", "3 000", "3.2%" are one word
-    each (wire copies agree on their figures; successive monthly releases do not)."""
-    gaps = [m.start() + 1 for m in _DIGIT_GAP.finditer(text)]
-    if gaps:
-        text = "".join(text[i + 1:j] for i, j in zip([-1, *gaps], [*gaps, len(text)], strict=True))
-    return token_text(text)
-
-
-def _new_hash(word: str) -> int:
-    """crc32 is stable across processes (str hash is salted) and fast; fmix32 spreads it so
-    that the smallest hashes are a fair sample of the words."""
-    if len(_HASHES) > 1 << 18:
-        _HASHES.clear()
-    h = _HASHES[word] = _fmix(zlib.crc32(word.encode()))
-    return h
-
-
-def _fmix(h: int) -> int:
-    h ^= h >> 16
-    h = (h * 0x85EBCA6B) & _MASK
-    h ^= h >> 13
-    h = (h * 0xC2B2AE35) & _MASK
-    return h ^ (h >> 16)
-
-
-def _shingles(words: list[str], size: int) -> set[int]:
-    get = _HASHES.get
-    if size <= 1 or len(words) < size:
-        return {get(w) or _new_hash(w) for w in set(words)}
-    hashes = [get(w) or _new_hash(w) for w in words]
-    out = set()
-    for i in range(len(hashes) - size + 1):
-        h = 0
-        for x in hashes[i:i + size]:
-            h = (h * 0x9E3779B1 + x) & _MASK
-        out.add(_fmix(h))
-    return out
-
-
-def similarity(a: Features, b: Features) -> tuple[float, bool]:
-    """(score, by_title). Two entries with a lead: Jaccard of their text shingles. When one
-    is title-only: the better of title Jaccard and how much of the shorter title is found in
-    the other entry; by_title is then True (that score has its own threshold)."""
-    if a.title_only or b.title_only:
-        short, other = (a, b) if len(a.title) <= len(b.title) else (b, a)
-        if len(short.title) < MIN_TITLE:
-            return 0.0, True
-        found = short.title_set & (other.text_set | other.title_set)
-        return max(_jaccard(a.title_set, b.title_set, False), len(found) / len(short.title)), True
-    return _jaccard(a.text_set, b.text_set, a.truncated or b.truncated), False
-
-
-def _jaccard(a: frozenset[int], b: frozenset[int], truncated: bool) -> float:
-    if not truncated:
-        inter = len(a & b)
-        union = len(a) + len(b) - inter
-        return inter / union if union else 0.0
-    # bottom-k estimator: the k smallest of the union, and how many of them both sets hold
-    bottom = sorted(a | b)[:SKETCH_SIZE]
-    return sum(1 for h in bottom if h in a and h in b) / len(bottom)
-
-
-def _text_jaccard(new: Features, signature: bytes) -> float | None:
-    """similarity() against a stored signature without decoding it, for the common case (both
-    entries with a lead, neither truncated); None when the general path must decide."""
-    if _BIG_ENDIAN or new.title_only or new.truncated or signature[1] & 3:
-        return None
-    text = memoryview(signature)[3 + 4 * signature[2]:].cast("I")
-    inter = len(new.text_set.intersection(text))
-    return inter / (len(new.text) + len(text) - inter)
 
 
 # --- the index -------------------------------------------------------------------------------
@@ -309,9 +127,13 @@ class StoryIndex:
         return [s.row for s in sorted(self._slots.values(), key=lambda s: (s.at, s.row.entry_id))]
 
     def add_entry(self, entry: StoredEntry) -> StoryRow:
-        """`add()` for a stored entry: its summary (else content) as lead, first seen as time."""
-        return self.add(entry.id, entry.title, entry.summary_text or entry.content_text,
-                        entry.link, entry.first_seen)
+        """`add()` for a stored entry: its summary (else content) as lead, first seen as time.
+        An aggregator's item is its outlet's article: Google News' lead is the title followed
+        by the outlet's name, which is no part of the story (outlets.py)."""
+        lead = entry.summary_text or entry.content_text
+        if entry.outlet and lead.endswith(entry.outlet):
+            lead = lead[:-len(entry.outlet)].rstrip()
+        return self.add(entry.id, entry.title, lead, entry.link, entry.first_seen)
 
     def add(self, entry_id: int, title: str, text: str, link: str | None,
             at: datetime) -> StoryRow:

@@ -21,8 +21,10 @@ from ..models import FeedOutcome, PassSummary, StoredEntry
 from ..outcomes import OutcomeStatus
 from ..status import build_status
 from .common import FORMAT, STARTER_FILES, _app, _json, _since, _when, cli
+from .db import db
 from .delivery import channels, digest
 from .feeds import feeds
+from .report import report
 from .search import search
 from .watch import watch
 
@@ -127,7 +129,7 @@ def _entry_json(e: StoredEntry) -> dict[str, Any]:
             "feed_title": e.feed_title, "author": e.author, "published": e.published,
             "updated": e.updated, "first_seen": e.first_seen, "changed_at": e.changed_at,
             "categories": list(e.categories), "language": e.language,
-            "summary": e.summary_text}
+            "summary": e.summary_text, "outlet": e.outlet}
 
 
 @cli.command()
@@ -164,6 +166,8 @@ cli.add_command(watch)
 cli.add_command(search)
 cli.add_command(digest)
 cli.add_command(channels)
+cli.add_command(report)
+cli.add_command(db)
 
 
 # --- the daemon ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import click
 from ..app import App
 from ..digest import build_digest, render_html, render_json, render_markdown, render_text
 from ..errors import ConfigError, WatchlistError
+from ..i18n import tr
 from ..outbox import channels_of
 from .common import FORMAT, VeilleGroup, _app, _json, _since
 
@@ -51,7 +52,8 @@ def digest(ctx: click.Context, names: tuple[str, ...], channels: tuple[str, ...]
                app.store.matched_entries([w.name], since=_since(since, app),
                                          pending_for=channels_of(w)))
               for w in selected]
-    preview = build_digest(groups, app.clock(), app.settings.timezone)
+    preview = build_digest(groups, app.clock(), app.settings.timezone,
+                           language=app.settings.language)
     if fmt == "json":
         _json(render_json(preview))
     elif fmt == "html":
@@ -126,7 +128,8 @@ def channels_test(ctx: click.Context, name: str) -> None:
     built = app.channels(sys.stdout)
     if name not in built:
         raise ConfigError(app.settings.config_file, f"channels.{name}", "no such channel")
-    test = build_digest([("test", "Message de test : le canal fonctionne.", [])], app.clock(),
-                        app.settings.timezone)
+    lang = app.settings.language
+    test = build_digest([("test", tr(lang, "Message de test : le canal fonctionne."), [])],
+                        app.clock(), app.settings.timezone, language=lang)
     receipt = asyncio.run(built[name].send(test))
     click.echo(f"{name}: accepted: {receipt.detail}")

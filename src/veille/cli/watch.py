@@ -73,7 +73,7 @@ def _match_json(m: StoredMatch) -> dict[str, Any]:
     e = m.entry
     return {"title": e.title, "link": e.link, "feed": e.feed_title or e.feed_url,
             "feed_url": e.feed_url, "published": e.published, "first_seen": e.first_seen,
-            "terms": list(m.terms), "snippet": m.snippet}
+            "terms": list(m.terms), "snippet": m.snippet, "outlet": e.outlet}
 
 
 @watch.command("test")

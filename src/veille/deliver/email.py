@@ -1,4 +1,5 @@
-"""Email digests over SMTP: multipart/alternative (plain text + HTML), UTF-8 throughout.
+"""Email digests over SMTP: multipart/alternative (plain text + HTML), UTF-8 throughout;
+reports add their charts as PNG parts (multipart/related) that the HTML shows by `cid:`.
 
 smtplib runs in a thread; the low-level MAIL/RCPT/DATA calls let us report exactly what the
 server answered, which is what people need when mail does not arrive.
@@ -57,7 +58,21 @@ def build_notice_message(notice: Notice, sender: str, recipients: list[str]) -> 
     msg["Message-ID"] = f"<veille.{notice.kind}.{notice.id}@{domain}>"
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(notice.text, charset="utf-8", cte="quoted-printable")
+    if notice.html:
+        _add_html(msg, notice)
     return msg
+
+
+def _add_html(msg: EmailMessage, notice: Notice) -> None:
+    """A report: multipart/alternative of the plain text and a multipart/related holding the
+    HTML and the PNG charts it shows by `cid:` (mail clients show no SVG, and many block
+    images fetched from elsewhere, so the pictures travel inside the message)."""
+    msg.add_alternative(notice.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    *_, html_part = msg.iter_parts()  # the alternative just added
+    assert isinstance(html_part, EmailMessage)
+    for name, png in notice.images:
+        html_part.add_related(png, maintype="image", subtype="png", cid=f"<{name}>",
+                              filename=f"{name}.png", disposition="inline")
 
 
 class EmailChannel:

@@ -19,6 +19,8 @@ from typing import Any
 import sqlite_utils
 
 from ..errors import StorageError
+from . import maintenance
+from .maintenance import backup, create_private, pre_migration_path
 from .schema import migrations
 
 BUSY_TIMEOUT = 30.0
@@ -27,6 +29,8 @@ BUSY_TIMEOUT = 30.0
 def connect(path: Path, timeout: float) -> sqlite_utils.Database:
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    # before the first table exists, or it cannot take effect without a VACUUM (maintenance.py)
+    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -45,12 +49,15 @@ class StoreBase:
 
     @classmethod
     def open(cls, path: Path | str, *, timeout: float = BUSY_TIMEOUT) -> Any:
-        """Open (creating if needed) and migrate. Any failure is a StorageError naming the file."""
+        """Open (creating if needed, private to its owner) and migrate, keeping a copy of the
+        database as it was before a migration. Any failure is a StorageError naming the file."""
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(path)
             store = cls(path=path, timeout=timeout)
             db = store.db
+            if migrations.applied(db) and migrations.pending(db):
+                backup(db.conn, pre_migration_path(path))
             with store.transaction():
                 migrations.apply(db)
         except (sqlite3.Error, OSError) as e:
@@ -118,6 +125,24 @@ class StoreBase:
         cursor = self.db.execute(sql, params)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    # --- the file (maintenance.py) ---------------------------------------------------------
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy at `target`, even while another process writes."""
+        if self.path is not None and target.resolve() == self.path.resolve():
+            raise StorageError(target, "is the database itself: choose another file")
+        try:
+            maintenance.backup(self.db.conn, target)
+        except (sqlite3.Error, OSError) as e:
+            raise StorageError(target, f"cannot write the backup: {e}") from None
+
+    def check(self) -> maintenance.CheckReport:
+        return maintenance.check(self.db.conn)
+
+    def reclaim(self) -> maintenance.Reclaimed:
+        """Give the pages freed by retention back to the file system (see maintenance.py)."""
+        return maintenance.reclaim(self.db.conn, self.path)
 
     # --- meta ---------------------------------------------------------------------------------
 

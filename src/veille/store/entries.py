@@ -74,6 +74,7 @@ class EntryTables(StoreBase):
                 "content_text": e.content_text, "categories": json.dumps(list(e.categories),
                                                                          ensure_ascii=False),
                 "language": e.language, "content_hash": content_hash, "hash_version": parser,
+                "outlet": e.outlet, "outlet_url": e.outlet_url,
             }
             old = existing.get(e.key)
             if old is None:

@@ -53,6 +53,7 @@ def _stored_entry(row: dict[str, Any]) -> StoredEntry:
         content_html=row["content_html"], categories=tuple(json.loads(row["categories"])),
         language=row["language"], first_seen=at(row["first_seen"]),
         changed_at=from_iso(row["changed_at"]), changes=row["changes"], dated=bool(row["dated"]),
+        outlet=row.get("outlet"), outlet_url=row.get("outlet_url"),
     )
 
 
@@ -66,7 +67,7 @@ def _entry_from(entry_id: int, feed_url: str, feed_name: str, e: ParsedEntry,
         summary_text=e.summary_text, content_text=e.content_text, summary_html=e.summary_html,
         content_html=e.content_html, categories=e.categories, language=e.language,
         first_seen=first_seen, changed_at=changed_at,
-        changes=changes, dated=dated)
+        changes=changes, dated=dated, outlet=e.outlet, outlet_url=e.outlet_url)
 
 
 @dataclass(frozen=True)

@@ -183,11 +183,43 @@ def m006_stories_and_spikes(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m008_entry_outlet(db: sqlite_utils.Database) -> None:
+    """The outlet an aggregator credits an entry to (Google News' <source>), so `source:`
+    queries, digests and webhooks name Le Monde rather than the aggregator's feed."""
+    db.execute("ALTER TABLE entries ADD COLUMN outlet TEXT")
+    db.execute("ALTER TABLE entries ADD COLUMN outlet_url TEXT")
+
+
+@migrations()
+def m009_websub(db: sqlite_utils.Database) -> None:
+    """WebSub: the hub each feed advertises, and our subscription to it (websub.py)."""
+    _execute_all(db, """
+    CREATE TABLE websub (
+        feed_url TEXT PRIMARY KEY,
+        hub TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        token TEXT NOT NULL UNIQUE,
+        secret TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'discovered',
+        lease_seconds INTEGER,
+        expires_at TEXT,
+        requested_at TEXT,
+        next_attempt TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_push TEXT,
+        pushes INTEGER NOT NULL DEFAULT 0
+    );
+    """)
+
+
+@migrations()
 def m007_search_index(db: sqlite_utils.Database) -> None:
     """The FTS5 index behind `veille search`, `watch test` and `watch backfill` (search.py):
     veille's folded words per matcher scope, tokenized by `ascii` (which splits on ASCII
     spaces only, as the folded text needs). Deleting an entry deletes its row (retention).
-    Existing entries are indexed here, in batches."""
+    Existing entries are indexed here, in batches. It comes after m008 and m009 so that the
+    outlets m008 stores (which `source:` finds) are there to be indexed."""
     db.execute("CREATE VIRTUAL TABLE entry_search USING fts5("
                "title, body, author, source, category, tokenize = 'ascii')")
     db.execute("CREATE TRIGGER entries_search_delete AFTER DELETE ON entries BEGIN "
@@ -206,13 +238,15 @@ def _index_entries(db: sqlite_utils.Database) -> None:
     last = 0
     while True:
         rows = db.execute(
-            "SELECT id, title, summary_text, content_text, author, link, feed_url, categories "
-            "FROM entries WHERE id > ? ORDER BY id LIMIT 2000", [last]).fetchall()
+            "SELECT id, title, summary_text, content_text, author, link, feed_url, categories, "
+            "outlet, outlet_url FROM entries WHERE id > ? ORDER BY id LIMIT 2000",
+            [last]).fetchall()
         if not rows:
             return
         db.conn.executemany(
             "INSERT INTO entry_search (rowid, title, body, author, source, category) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [(r[0], *index_row(r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7])))
+            [(r[0], *index_row(r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8],
+                               r[9]))
              for r in rows])
         last = rows[-1][0]

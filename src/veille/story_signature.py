@@ -1,0 +1,258 @@
+"""What two entries are compared on: a story signature of the folded words of an entry's title
+and first paragraph, and the similarity of two signatures.
+
+Words are folded (normalize.token_text), stop words dropped, cut to a light stem so that
+"disparition" and "disparue" agree, and hashed (one cached crc32 per word). A bottom-k sketch
+of the 96 smallest hashes is, for nearly every entry, the whole set, so Jaccard is exact. Two
+titles that carry different numbers but are otherwise one template ("puzzle #1,024" and
+"#1,025") are two items of one series, not one story. Pure: no clock, no I/O; the index that
+uses this is stories.py.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import zlib
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from .normalize import token_text
+
+SKETCH_SIZE = 96  # smallest word hashes kept per entry: the whole set for typical entries
+INDEXED = 16  # of those, how many go into the inverted index
+TITLE_SIZE = 24  # title shingles kept (titles longer than this are rare)
+MIN_TITLE = 4  # a title-only entry needs this many content words to be compared at all
+MIN_BODY = 4  # fewer content words than this in the first paragraph: a title-only entry
+FIRST_PARAGRAPH = 500  # characters of summary read: the lead, not the whole article
+TEMPLATE = 0.6  # titles this alike once numbers are set aside: one template, a series
+STEM = 6  # letters of a word kept once a plural s/x is off: "disparition", "disparue" agree
+_SIGNATURE_VERSION = 2  # 2: stemmed words, title numbers
+
+_STOPWORDS = frozenset("""
+a b c d e f g h i j k l m n o p q r s t u v w x y z
+au aux avec ce ces cet cette ci ça ca dans de des du elle elles en et eux il ils je la le les
+leur leurs lui ma mais me meme mes moi mon ne nos notre nous on ou par pas pour qu que qui sa
+se ses son sur ta te tes toi ton tu un une vos votre vous est sont ete etre avoir ont avait
+sera fait faire comme donc car si tout tous toute toutes aussi deja encore apres avant depuis
+pendant selon lors sans sous entre vers chez dont ainsi alors plus moins tres cela celle celui
+ceux y afin dont quand
+the an and or of to in on at for from by with as is are was were be been being has have had
+it its this that these those he she they them his her their we you not no but if than then so
+up out over after before about into more said says will would can could also our us your who
+which what when where while there here all any some such only other own same too very just
+direct live update updated maj video videos exclusif breaking
+""".split())
+_DIGIT_GAP = re.compile("[0-9][.,\u00a0\u202f ][0-9]")  # "2,2" "3 000" "3.2": one word each
+_SEPARATORS = (" - ", " | ", " \u2013 ", " \u2014 ")  # before an outlet's name: " - Le Monde"
+_WIRE_PREFIX = re.compile(r"(?:UPDATE|REFILE|CORRECTED|WRAPUP)[ \d]*-")  # Reuters: "UPDATE 3-"
+_BIG_ENDIAN = sys.byteorder == "big"
+_MASK = 0xFFFFFFFF
+_HASHES: dict[str, int] = {}
+assert array("I").itemsize == 4
+
+
+# --- features -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Features:
+    """What an entry is compared by: hashed shingles of its title and of title + lead, sorted,
+    and the hashes of the numbers in its title (a series tells its items apart by them)."""
+
+    title: tuple[int, ...]
+    text: tuple[int, ...]  # the SKETCH_SIZE smallest hashes of title + first paragraph
+    title_only: bool  # no lead to speak of (aggregator items): compared by title
+    truncated: bool  # the text had more shingles than the sketch keeps
+    numbers: tuple[int, ...] = ()  # hashes of the title's words with a digit ("1024", "12e")
+
+    @cached_property
+    def key_set(self) -> frozenset[int]:
+        return self.keys()
+
+    @cached_property
+    def title_set(self) -> frozenset[int]:
+        return frozenset(self.title)
+
+    @cached_property
+    def text_set(self) -> frozenset[int]:
+        return frozenset(self.text)
+
+    def keys(self) -> frozenset[int]:
+        """Inverted-index keys: a few of the smallest text hashes, and every title hash (so
+        that a title-only aggregator item finds the article whose title it repeats)."""
+        return frozenset(self.text[:INDEXED]).union(self.title)
+
+    def signature(self) -> bytes:
+        """Plain bytes a store can keep: version, flags, title count, number count, then
+        uint32 hashes (numbers, title, text)."""
+        hashes = array("I", self.numbers + self.title + self.text)
+        if _BIG_ENDIAN:
+            hashes.byteswap()
+        flags = self.title_only | self.truncated << 1
+        head = (_SIGNATURE_VERSION, flags, len(self.title), len(self.numbers))
+        return bytes(head) + hashes.tobytes()
+
+    @classmethod
+    def from_signature(cls, data: bytes) -> Features | None:
+        """None for an empty or foreign signature: that entry keeps its story, attracts none.
+        (Version 1 hashed unstemmed words: its entries leave the window within 72 h.)"""
+        if len(data) < 4 or data[0] != _SIGNATURE_VERSION or len(data) % 4:
+            return None
+        hashes = array("I")
+        hashes.frombytes(data[4:])
+        if _BIG_ENDIAN:
+            hashes.byteswap()
+        k, n = data[3], data[3] + data[2]
+        return cls(tuple(hashes[k:n]), tuple(hashes[n:]), bool(data[1] & 1), bool(data[1] & 2),
+                   tuple(hashes[:k]))
+
+
+def features(title: str, text: str, shingle: int = 1) -> Features:
+    """Features of an entry from its title and summary (only the first paragraph is read)."""
+    title_folded = _fold(strip_outlet_suffix(title))
+    lead = _fold(_lead(text))
+    if len(title_folded) > 2 and lead.startswith(title_folded):  # aggregators repeat the title
+        lead = lead[len(title_folded) - 1:]
+    title_words = [w for w in title_folded.split() if w not in _STOPWORDS]
+    body_words = [w for w in lead.split() if w not in _STOPWORDS]
+    title_only = len(body_words) < MIN_BODY
+    title_set = _shingles(title_words, shingle)
+    numbers = tuple(sorted(_shingles([w for w in title_words if not w.isalpha()], 1)))
+    if title_only:
+        text_set = title_set
+    elif shingle <= 1:
+        text_set = title_set | _shingles(body_words, 1)
+    else:
+        text_set = _shingles(title_words + body_words, shingle)
+    text_sorted = sorted(text_set)
+    return Features(tuple(sorted(title_set)[:TITLE_SIZE]), tuple(text_sorted[:SKETCH_SIZE]),
+                    title_only, len(text_sorted) > SKETCH_SIZE, numbers[:TITLE_SIZE])
+
+
+def strip_outlet_suffix(title: str) -> str:
+    """ "Titre - Le Monde" -> "Titre": aggregators and some feeds append the outlet's name.
+    A tail of up to four words after a spaced dash or bar is taken for a name. A wire
+    service's revision mark ("UPDATE 3-") goes too: its number is not the story's."""
+    if title[:1] in "UCRW" and (mark := _WIRE_PREFIX.match(title)):
+        title = title[mark.end():]
+    cut = max(title.rfind(sep) for sep in _SEPARATORS)
+    if cut > 0:
+        tail, head = title[cut + 3:], title[:cut]
+        if len(tail.split()) <= 4 and len(head.split()) >= 2:
+            return head
+    return title
+
+
+def _lead(text: str) -> str:
+    if len(text) <= FIRST_PARAGRAPH:
+        return text
+    return text[:FIRST_PARAGRAPH].rsplit(" ", 1)[0]
+
+
+def _fold(text: str) -> str:
+    """normalize.token_text, numbers kept whole first: "2,2 %", "3 000", "3.2%" are one word
+    each (wire copies agree on their figures; successive monthly releases do not)."""
+    gaps = [m.start() + 1 for m in _DIGIT_GAP.finditer(text)]
+    if gaps:
+        text = "".join(text[i + 1:j] for i, j in zip([-1, *gaps], [*gaps, len(text)], strict=True))
+    return token_text(text)
+
+
+def _new_hash(word: str) -> int:
+    """crc32 is stable across processes (str hash is salted) and fast; fmix32 spreads it so
+    that the smallest hashes are a fair sample of the words."""
+    if len(_HASHES) > 1 << 18:
+        _HASHES.clear()
+    h = _HASHES[word] = _fmix(zlib.crc32(_stem(word).encode()))
+    return h
+
+
+def _stem(word: str) -> str:
+    """Light stemming for French and English alike: a plural s or x off, then the first STEM
+    letters ("disparition"/"disparue", "cuts"/"cut", "effondrement"/"effondre"). Numbers are
+    kept whole: "1024" and "1025" are different puzzles."""
+    if not word.isalpha():
+        return word
+    if len(word) > 3 and word[-1] in "sx":
+        word = word[:-1]
+    return word[:STEM]
+
+
+def _fmix(h: int) -> int:
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & _MASK
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & _MASK
+    return h ^ (h >> 16)
+
+
+def _shingles(words: list[str], size: int) -> set[int]:
+    get = _HASHES.get
+    if size <= 1 or len(words) < size:
+        return {get(w) or _new_hash(w) for w in set(words)}
+    hashes = [get(w) or _new_hash(w) for w in words]
+    out = set()
+    for i in range(len(hashes) - size + 1):
+        h = 0
+        for x in hashes[i:i + size]:
+            h = (h * 0x9E3779B1 + x) & _MASK
+        out.add(_fmix(h))
+    return out
+
+
+def similarity(a: Features, b: Features) -> tuple[float, bool]:
+    """(score, by_title). Two entries with a lead: Jaccard of their text shingles. When one
+    is title-only: the better of title Jaccard and how much of the shorter title is found in
+    the other entry; by_title is then True (that score has its own threshold).
+    Items of a series score 0 (see `is_series`)."""
+    if is_series(a, b):
+        return 0.0, a.title_only or b.title_only
+    if a.title_only or b.title_only:
+        short, other = (a, b) if len(a.title) <= len(b.title) else (b, a)
+        if len(short.title) < MIN_TITLE:
+            return 0.0, True
+        found = short.title_set & (other.text_set | other.title_set)
+        return max(_jaccard(a.title_set, b.title_set, False), len(found) / len(short.title)), True
+    return _jaccard(a.text_set, b.text_set, a.truncated or b.truncated), False
+
+
+def is_series(a: Features, b: Features) -> bool:
+    """Two items of a series: one title template, different numbers in it ("puzzle #1,024"
+    and "#1,025", "Gameweek 12" and "13", "le gazole à 1,70 euro" and "à 1,78 euro"). However
+    alike their words, the number says which item each is. An update that revises a figure
+    but rewords its title too ("kills at least 6", then "Death toll rises to 27") is no
+    template and is scored as usual; one that keeps the title ("grows to 10,000 acres",
+    then "to 24,000 acres") is lost to this rule: the price of never hiding an item of a
+    series behind the previous one."""
+    if not numbers_differ(a.numbers, b.numbers):
+        return False
+    words_a, words_b = a.title_set.difference(a.numbers), b.title_set.difference(b.numbers)
+    return _jaccard(words_a, words_b, False) >= TEMPLATE
+
+
+def numbers_differ(a: Sequence[int], b: Sequence[int]) -> bool:
+    """Each title has a number the other lacks."""
+    return bool(a) and bool(b) and not set(a).issuperset(b) and not set(b).issuperset(a)
+
+
+def _jaccard(a: frozenset[int] | set[int], b: frozenset[int] | set[int], truncated: bool) -> float:
+    if not truncated:
+        inter = len(a & b)
+        union = len(a) + len(b) - inter
+        return inter / union if union else 0.0
+    # bottom-k estimator: the k smallest of the union, and how many of them both sets hold
+    bottom = sorted(a | b)[:SKETCH_SIZE]
+    return sum(1 for h in bottom if h in a and h in b) / len(bottom)
+
+
+def _text_jaccard(new: Features, signature: bytes) -> float | None:
+    """similarity() against a stored signature without decoding it, for the common case (both
+    entries with a lead, neither truncated); None when the general path must decide."""
+    if _BIG_ENDIAN or new.title_only or new.truncated or signature[1] & 3 or \
+            (new.numbers and signature[3]):
+        return None
+    text = memoryview(signature)[4 + 4 * (signature[2] + signature[3]):].cast("I")
+    inter = len(new.text_set.intersection(text))
+    return inter / (len(new.text) + len(text) - inter)
