@@ -25,6 +25,7 @@ from .outbox import Outbox
 from .parser_pool import ParserPool
 from .pipeline import FeedPass, silent_match
 from .schedule import is_due
+from .search import candidate_ids
 from .spike_watch import SpikeWatch
 from .store import Store
 from .stories import StoryIndex
@@ -131,10 +132,19 @@ class App:
         """Apply one watchlist to stored entries; old ones are recorded silently (no flood).
         Returns (entries examined, new matches)."""
         matcher = build_matcher([watchlist])
+        if watchlist.compiled is None or not matcher.watchlists:
+            return 0, 0  # disabled: nothing to apply
         now = self.clock()
         examined = added = 0
         batch = []
-        for entry in self.store.iter_entries(since=since):
+        # the search index lets through the entries that can match; the matcher decides.
+        # Their ids are read first (matches are written while the entries are examined),
+        # the entries themselves 500 at a time.
+        ids = [i for chunk in candidate_ids(self.store, watchlist.compiled.node, since=since,
+                                            batch=5000) for i in chunk]
+        entries = (e for start in range(0, len(ids), 500)
+                   for e, _story in self.store.entries_by_id(ids[start:start + 500]))
+        for entry in entries:
             examined += 1
             batch += [(m, silent_match(entry, True, now, self.settings.digest.catchup))
                       for m in matcher.match(entry)]

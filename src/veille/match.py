@@ -354,8 +354,10 @@ class Matcher:
             found.update(map(_value, automaton.iter(text.doc(scope))))
         return found
 
-    def match(self, entry: StoredEntry) -> list[MatchResult]:
-        text = EntryText(entry)
+    def match(self, entry: StoredEntry, text: EntryText | None = None) -> list[MatchResult]:
+        """`text`: the entry already folded (the search index row folds it before the store
+        writes it; see search.entry_text), so ingest folds each entry once."""
+        text = text if text is not None else EntryText(entry)
         found = self._found(text)
         candidates = set(self._always)
         for key in found:

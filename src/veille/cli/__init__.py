@@ -25,6 +25,7 @@ from .db import db
 from .delivery import channels, digest
 from .feeds import feeds
 from .report import report
+from .search import search
 from .watch import watch
 
 # --- init ------------------------------------------------------------------------------------
@@ -162,6 +163,7 @@ def entries(ctx: click.Context, since: str | None, feed: str | None, limit: int,
 
 cli.add_command(feeds)
 cli.add_command(watch)
+cli.add_command(search)
 cli.add_command(digest)
 cli.add_command(channels)
 cli.add_command(report)

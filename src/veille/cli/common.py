@@ -14,6 +14,7 @@ from .. import __version__
 from ..app import App
 from ..config import load_settings
 from ..errors import VeilleError, WatchlistError
+from ..match import CompiledWatchlist, QuerySyntaxError, compile_watchlist, highlight_spans
 from ..units import parse_since
 
 STARTER_FILES = ("veille.toml", "feeds.opml", "watchlists.toml")
@@ -67,6 +68,25 @@ def _since(text: str | None, app: App) -> datetime | None:
         return parse_since(text, app.clock())
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--since") from None
+
+
+def compile_query(name: str, query: str) -> CompiledWatchlist:
+    """A query typed on the command line; a syntax error names its column."""
+    try:
+        return compile_watchlist(name, query)
+    except QuerySyntaxError as e:
+        raise WatchlistError(None, "query", e.message, e.column) from None
+
+
+def _highlight(text: str, terms: tuple[str, ...], color: bool) -> str:
+    """Matched terms in bold yellow, on a terminal only."""
+    if not color:
+        return text
+    out, pos = [], 0
+    for start, end in highlight_spans(text, terms):
+        out += [text[pos:start], click.style(text[start:end], fg="yellow", bold=True)]
+        pos = end
+    return "".join(out) + text[pos:]
 
 
 @click.group(cls=VeilleGroup, context_settings={"help_option_names": ["-h", "--help"]})

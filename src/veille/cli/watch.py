@@ -8,11 +8,11 @@ from typing import Any
 import click
 
 from ..errors import WatchlistError
-from ..match import Matcher, QuerySyntaxError, compile_watchlist, highlight_spans
 from ..models import StoredMatch
+from ..search import search
 from ..spikes import format_factor, format_window
 from ..units import parse_since
-from .common import FORMAT, VeilleGroup, _app, _json, _since, _when
+from .common import FORMAT, VeilleGroup, _app, _highlight, _json, _since, _when, compile_query
 
 # --- watchlists ------------------------------------------------------------------------------
 
@@ -69,16 +69,6 @@ def watch_check(ctx: click.Context) -> None:
     click.echo(f"{app.settings.watchlists.name}: {len(lists)} watchlists OK")
 
 
-def _highlight(text: str, terms: tuple[str, ...], color: bool) -> str:
-    if not color:
-        return text
-    out, pos = [], 0
-    for start, end in highlight_spans(text, terms):
-        out += [text[pos:start], click.style(text[start:end], fg="yellow", bold=True)]
-        pos = end
-    return "".join(out) + text[pos:]
-
-
 def _match_json(m: StoredMatch) -> dict[str, Any]:
     e = m.entry
     return {"title": e.title, "link": e.link, "feed": e.feed_title or e.feed_url,
@@ -100,16 +90,9 @@ def watch_test(ctx: click.Context, query: str, since: str, limit: int, fmt: str)
       veille watch test 'nestlé -"nestlé waters"' --since 7d
     """
     app = _app(ctx)
-    try:
-        matcher = Matcher([compile_watchlist("test", query)])
-    except QuerySyntaxError as e:
-        raise WatchlistError(None, "query", e.message, e.column) from None
-    found: list[StoredMatch] = []
-    now = app.clock()
-    for stored in app.store.iter_entries(since=_since(since, app)):
-        found += [StoredMatch(0, "test", r.terms, r.snippet, now, False, stored)
-                  for r in matcher.match(stored)]
-    found.sort(key=lambda hit: hit.entry.published, reverse=True)
+    compiled = compile_query("test", query)
+    # every match is counted, so the index's candidates are all examined (limit=None)
+    found = search(app.store, compiled, now=app.clock(), since=_since(since, app)).matches
     shown = found[:limit]
     if fmt == "json":
         _json([_match_json(m) for m in shown])

@@ -8,6 +8,7 @@
     matches.py     which watchlist matched which entry
     reports.py     what a report counts (report/)
     deliveries.py  the outbox of delivery batches
+    search.py      the FTS5 index behind `veille search`
     websub.py      hubs the feeds advertise, our push subscriptions
 
 WAL mode and a busy timeout let the CLI read while the daemon writes.
@@ -25,6 +26,7 @@ from .notices import NoticeTables
 from .reports import ReportTables
 from .rows import EntryChange, at, from_iso, iso
 from .schema import migrations
+from .search import SearchTables
 from .spikes import SpikeTables
 from .stories import StoryTables
 from .websub import WebSubTables
@@ -33,5 +35,5 @@ __all__ = ["EntryChange", "Store", "at", "from_iso", "iso", "migrations"]
 
 
 class Store(FeedTables, EntryTables, MatchTables, DeliveryTables, MoveTables, NoticeTables,
-            HealthTables, StoryTables, SpikeTables, WebSubTables, ReportTables):
+            HealthTables, StoryTables, SpikeTables, WebSubTables, ReportTables, SearchTables):
     """Everything veille keeps, behind one object; each table family lives in its own module."""

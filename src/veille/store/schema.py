@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
+
+from ..search import index_row
 
 migrations = Migrations("veille")
 
@@ -207,3 +211,42 @@ def m009_websub(db: sqlite_utils.Database) -> None:
         pushes INTEGER NOT NULL DEFAULT 0
     );
     """)
+
+
+@migrations()
+def m007_search_index(db: sqlite_utils.Database) -> None:
+    """The FTS5 index behind `veille search`, `watch test` and `watch backfill` (search.py):
+    veille's folded words per matcher scope, tokenized by `ascii` (which splits on ASCII
+    spaces only, as the folded text needs). Deleting an entry deletes its row (retention).
+    Existing entries are indexed here, in batches. It comes after m008 and m009 so that the
+    outlets m008 stores (which `source:` finds) are there to be indexed."""
+    db.execute("CREATE VIRTUAL TABLE entry_search USING fts5("
+               "title, body, author, source, category, tokenize = 'ascii')")
+    db.execute("CREATE TRIGGER entries_search_delete AFTER DELETE ON entries BEGIN "
+               "DELETE FROM entry_search WHERE rowid = old.id; END")
+    # FTS5 merges its segments through the page cache: the default 2 MB makes a large
+    # database's first indexing several times slower
+    cache = db.execute("PRAGMA cache_size").fetchone()[0]
+    db.execute("PRAGMA cache_size = -131072")
+    try:
+        _index_entries(db)
+    finally:
+        db.execute(f"PRAGMA cache_size = {int(cache)}")
+
+
+def _index_entries(db: sqlite_utils.Database) -> None:
+    last = 0
+    while True:
+        rows = db.execute(
+            "SELECT id, title, summary_text, content_text, author, link, feed_url, categories, "
+            "outlet, outlet_url FROM entries WHERE id > ? ORDER BY id LIMIT 2000",
+            [last]).fetchall()
+        if not rows:
+            return
+        db.conn.executemany(
+            "INSERT INTO entry_search (rowid, title, body, author, source, category) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(r[0], *index_row(r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8],
+                               r[9]))
+             for r in rows])
+        last = rows[-1][0]
