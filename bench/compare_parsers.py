@@ -1,0 +1,125 @@
+"""Prove the fast parse path: every document it accepts gives what feedparser gives.
+
+    python -m pip download --no-deps --no-binary :all: feedparser==$(python -c \\
+        "import feedparser; print(feedparser.__version__)") -d /tmp/fpdl
+    tar xzf /tmp/fpdl/feedparser-*.tar.gz -C /tmp/fpdl && cp -r /tmp/fpdl/feedparser-*/tests /tmp/fpcorpus
+    python bench/compare_parsers.py --corpus /tmp/fpcorpus [--speed 1000] [-v]
+
+For each document (feedparser's test corpus, tests/golden, bench/feed_farm.py feeds), both
+paths of veille.parse.parse_feed run, and the whole ParsedFeed must be equal: keys, links,
+titles, authors, dates, summaries, contents, categories, languages, feed title and ttl. Prints
+documents accepted by the fast path, fallbacks (with the reasons), and differences (target:
+zero); with --speed N, docs/s of both paths over N farm feeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from feed_farm import feed  # noqa: E402
+
+from veille.parse import _HEADER_NAMES, parse_feed  # noqa: E402
+from veille.parse_fast import Decline, _Reader  # noqa: E402
+
+HEADERS = {"content-type": "application/xml"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def decline_reason(url: str, body: bytes, headers: dict[str, str]) -> str | None:
+    """Why the fast path declines `body` (None: it accepts it)."""
+    response_headers = {k: v for k, v in headers.items() if k in _HEADER_NAMES}
+    response_headers.setdefault("content-location", url)
+    try:
+        _Reader(body, response_headers).read()
+    except Decline as e:
+        return str(e).split(" ")[0] if str(e).startswith("<") else str(e)
+    except Exception as e:  # noqa: BLE001 - lxml's errors: not well-formed and the like
+        return f"{type(e).__name__}"
+    return None
+
+
+def as_data(result: Any) -> Any:
+    return asdict(result) if not isinstance(result, str) else f"failure: {result}"
+
+
+def compare(docs: list[tuple[str, bytes]], headers: dict[str, str], verbose: bool
+            ) -> tuple[int, Counter[str], list[str]]:
+    accepted, reasons, differences = 0, Counter[str](), []
+    for name, body in docs:
+        url = f"http://corpus.example/{name}"
+        reason = decline_reason(url, body, headers)
+        if reason is not None:
+            reasons[reason] += 1
+            continue
+        accepted += 1
+        fast = as_data(parse_feed(url, body, headers))
+        slow = as_data(parse_feed(url, body, headers, fast=False))
+        if fast != slow:
+            differences.append(name)
+            if verbose:
+                print(f"DIFF {name}\n  fast: {fast}\n  slow: {slow}")
+    return accepted, reasons, differences
+
+
+def report(title: str, docs: list[tuple[str, bytes]], headers: dict[str, str],
+           verbose: bool) -> int:
+    accepted, reasons, differences = compare(docs, headers, verbose)
+    print(f"{title}: {len(docs)} documents, {accepted} accepted by the fast path, "
+          f"{sum(reasons.values())} fallbacks, {len(differences)} differences")
+    for reason, count in reasons.most_common(12 if not verbose else None):
+        print(f"    fallback {count:5d}  {reason}")
+    for name in differences:
+        print(f"    DIFFERENT  {name}")
+    return len(differences)
+
+
+def speed(count: int) -> None:
+    bodies = [feed(i) for i in range(count)]
+    headers = {"content-type": "application/rss+xml"}
+    for label, fast in (("fast path", True), ("feedparser", False)):
+        start = time.perf_counter()
+        for i, body in enumerate(bodies):
+            parse_feed(f"http://127.0.0.1/feed/{i}.xml", body, headers, fast=fast)
+        elapsed = time.perf_counter() - start
+        print(f"{label:>10}: {count} farm feeds in {elapsed:.2f} s = {count / elapsed:,.0f} docs/s "
+              f"({elapsed / count * 1000:.2f} ms/feed, 25 entries each, parse_feed end to end)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--corpus", type=Path, help="feedparser's tests/ directory, extracted")
+    parser.add_argument("--farm", type=int, default=1000, help="farm feeds to compare")
+    parser.add_argument("--speed", type=int, default=0, help="farm feeds to time both paths on")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")  # feedparser's DeprecationWarning for updated -> published
+    failed = 0
+    if args.corpus:
+        files = sorted(p for p in args.corpus.rglob("*") if p.is_file()
+                       and p.suffix in (".xml", ".rdf", ".atom", ".rss"))
+        docs = [(str(p.relative_to(args.corpus)), p.read_bytes()) for p in files]
+        failed += report("feedparser corpus", docs, HEADERS, args.verbose)
+        failed += report("feedparser corpus (text/xml; charset=utf-8)", docs,
+                         {"content-type": "text/xml; charset=utf-8"}, args.verbose)
+    golden = sorted((ROOT / "tests" / "golden").glob("*.[xr][md][lf]"))
+    failed += report("tests/golden", [(p.name, p.read_bytes()) for p in golden], HEADERS,
+                     args.verbose)
+    farm = [(f"farm/{i}", feed(i)) for i in range(args.farm)]
+    failed += report("bench/feed_farm.py", farm, {"content-type": "application/rss+xml"},
+                     args.verbose)
+    if args.speed:
+        speed(args.speed)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
