@@ -24,6 +24,7 @@ from typing import Any
 
 from feedparser.datetimes import _parse_date
 from feedparser.encodings import parse_content_type
+from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
@@ -42,10 +43,12 @@ _HANDLED = {name[7:] for name in dir(_FeedParserMixin) if name.startswith("_star
     name[5:] for name in dir(_FeedParserMixin) if name.startswith("_end_")}
 _UTF8 = ("utf-8", "utf8", "utf_8")
 _ASCII = ("us-ascii", "ascii")
+_LATIN = ("iso-8859-1", "latin-1", "latin1", "iso-8859-15", "windows-1252", "cp1252")
 _XML_ENCODING = re.compile(rb"^<\?.*encoding=['\"](.*?)['\"].*\?>")
 _XML_VERSION = re.compile(rb"^<\?xml[^>]*?version\s*=\s*['\"]1\.0['\"]")
 _FIRST_ELEMENT = re.compile(rb"<\w")
 _DECLARATION = re.compile(rb"<!(?:doctype|entity)", re.I)
+_C1 = re.compile("[\x80-\x9f]")
 _LINK_REF = re.compile("&([A-Za-z0-9_]+);")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -99,9 +102,12 @@ def read_fast(body: bytes, headers: dict[str, str]) -> FeedParserDict | None:
 def _fix(text: str) -> str:
     """What feedparser's pop() does to every text once markup is gone: it re-reads text that
     decodes as UTF-8 misread as Latin-1, then maps C1 controls to their cp1252 characters."""
+    if text.isascii():
+        return text  # both steps leave ASCII as it is
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         text = text.encode("iso-8859-1").decode("utf-8")
-    return text.translate(_cp1252)
+    # str.translate with a dict walks every character in Python: only when there is a C1 one
+    return text.translate(_cp1252) if _C1.search(text) else text
 
 
 def _content_type(value: str) -> str:
@@ -110,9 +116,14 @@ def _content_type(value: str) -> str:
             "xhtml": "application/xhtml+xml"}.get(value, value)
 
 
-def _check_encoding(body: bytes, headers: dict[str, str]) -> bytes:
-    """The document without its BOM, when feedparser would decode it as UTF-8 without
-    complaint (RFC 3023 rules, as feedparser applies them) and lxml would too."""
+def _check_encoding(body: bytes, headers: dict[str, str]) -> tuple[bytes, Exception | None]:
+    """The document without its BOM, and the complaint feedparser makes about its encoding
+    or media type (RFC 3023 as feedparser applies it), when both readers end up with the
+    same text: UTF-8, or ASCII whatever it was declared as.
+
+    A feed served as text/xml without a charset is US-ASCII by RFC 3023: feedparser reads a
+    UTF-8 one all the same and says so (CharacterEncodingOverride); so does this reader.
+    """
     data = body[3:] if body[:3] == codecs.BOM_UTF8 else body
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:1] in (b"\x00", b"\x4c"):
         raise Decline("a BOM or marker of another encoding")
@@ -120,25 +131,50 @@ def _check_encoding(body: bytes, headers: dict[str, str]) -> bytes:
     xml_encoding = match.group(1).decode("ascii").lower() if match else ""
     if data.startswith(b"<?xml") and not _XML_VERSION.match(data):
         raise Decline("not XML 1.0")
-    media_type, http_encoding = parse_content_type(headers.get("content-type") or "")
+    header = headers.get("content-type") or ""
+    media_type, http_encoding = parse_content_type(header)
+    error: Exception | None = None
     if media_type in ("application/xml", "application/xml-dtd",
                       "application/xml-external-parsed-entity") or (
             media_type.startswith("application/") and media_type.endswith("+xml")):
         declared = http_encoding or xml_encoding or "utf-8"
-    elif media_type in ("text/xml", "text/xml-external-parsed-entity") or (
-            media_type.startswith("text/") and media_type.endswith("+xml")):
-        declared = http_encoding or "us-ascii"
     else:
-        raise Decline("not an XML media type (feedparser: bozo)")
-    ascii_ok = data.isascii()
-    for name in (declared.lower(), xml_encoding):
-        if name and name not in _UTF8 and not (name in _ASCII and ascii_ok):
-            raise Decline(f"encoding {name}")
-    data.decode("utf-8")  # UnicodeDecodeError: feedparser would override the encoding
+        error = NonXMLContentType(f"{header} is not an XML media type" if "content-type" in headers
+                                  else "no Content-type specified")
+        if media_type in ("text/xml", "text/xml-external-parsed-entity") or (
+                media_type.startswith("text/") and media_type.endswith("+xml")):
+            error = None
+            declared = http_encoding or "us-ascii"
+        elif media_type.startswith("text/"):
+            declared = http_encoding or "us-ascii"
+        elif "content-type" not in headers:
+            declared = xml_encoding or "iso-8859-1"
+        else:
+            declared = xml_encoding or "utf-8"
+    if xml_encoding and xml_encoding not in _UTF8 + _ASCII + _LATIN:
+        raise Decline(f"declared encoding {xml_encoding}")
+    if data.isascii():
+        # every encoding allowed here reads ASCII alike: the first feedparser tries succeeds
+        if declared.lower() not in _UTF8 + _ASCII + _LATIN:
+            raise Decline(f"encoding {declared}")
+        used = declared
+    else:
+        if xml_encoding not in ("",) + _UTF8:
+            raise Decline(f"declared encoding {xml_encoding}")  # lxml would not read UTF-8
+        data.decode("utf-8")  # UnicodeDecodeError: not UTF-8, feedparser guesses
+        candidates = [declared, xml_encoding, "utf-8" if body[:3] == codecs.BOM_UTF8 else ""]
+        used = next((c for c in candidates if c), "")
+        if used.lower() in _ASCII:
+            used = next((c for c in candidates[1:] if c), "")  # ASCII fails on this text
+        if used.lower() not in _UTF8:
+            raise Decline(f"encoding {used or 'guessed'}")
+        if used != declared:
+            error = CharacterEncodingOverride(
+                f"document declared as {declared}, but parsed as {used}")
     head = _FIRST_ELEMENT.split(data, 1)[0]
     if _DECLARATION.search(head):
         raise Decline("a DOCTYPE or ENTITY declaration")
-    return data
+    return data, error
 
 
 class _Reader:
@@ -146,7 +182,7 @@ class _Reader:
     (constant, since xml:base is declined), the title depth and the element depth."""
 
     def __init__(self, body: bytes, headers: dict[str, str]) -> None:
-        self.data = _check_encoding(body, headers)
+        self.data, self.problem = _check_encoding(body, headers)
         location = headers.get("content-location", "")
         self.base = make_safe_absolute_uri("", location) or make_safe_absolute_uri(location) or ""
         if self.base and (make_safe_absolute_uri(self.base, self.base) or self.base) != self.base:
@@ -207,8 +243,11 @@ class _Reader:
             self.channel(root)
         else:
             raise Decline("not RSS 2.0, RSS 1.0 or Atom 1.0")
-        return FeedParserDict(bozo=False, version=version, feed=self.feed, entries=self.entries,
-                              encoding="utf-8", namespaces={}, headers={})
+        result = FeedParserDict(bozo=False, version=version, feed=self.feed,
+                                entries=self.entries, encoding="utf-8", namespaces={}, headers={})
+        if self.problem is not None:
+            result.update(bozo=True, bozo_exception=self.problem)
+        return result
 
     def root_language(self, attrs: dict[str, str], tag: str) -> None:
         if any(k.split(":")[-1] == "lang" for k in attrs if k not in ("xml:lang", "lang")):

@@ -1,0 +1,192 @@
+"""The fast parse path gives exactly what feedparser gives, or declines.
+
+tests/data/feedparser/ holds a sample of feedparser's own test corpus (BSD-2-Clause, see the
+LICENSE file there): documents the fast path accepts (accepted/) must give the same ParsedFeed
+on both paths; tricky ones (declined/: not well-formed, entities, DTDs, exotic encodings,
+xml:base, Atom sources) must go to feedparser. bench/compare_parsers.py runs the whole corpus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from veille.models import ParsedFeed
+from veille.parse import parse_feed
+from veille.parse_fast import read_fast
+from veille.parser_pool import ParserPool
+
+from .conftest import rss
+
+DATA = Path(__file__).parent / "data" / "feedparser"
+ACCEPTED = sorted((DATA / "accepted").iterdir())
+DECLINED = sorted((DATA / "declined").iterdir())
+GOLDEN = Path(__file__).parent / "golden"
+XML = {"content-type": "application/xml"}
+
+
+def both(body: bytes, headers: dict[str, str] = XML, url: str = "https://fil.example/feed"
+         ) -> tuple[object, object]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # feedparser's updated -> published
+        fast = parse_feed(url, body, headers)
+        slow = parse_feed(url, body, headers, fast=False)
+    return (asdict(fast) if isinstance(fast, ParsedFeed) else fast,
+            asdict(slow) if isinstance(slow, ParsedFeed) else slow)
+
+
+def accepts(body: bytes, headers: dict[str, str] = XML) -> bool:
+    return read_fast(body, {**headers, "content-location": "https://fil.example/feed"}) is not None
+
+
+@pytest.mark.parametrize("path", ACCEPTED, ids=[p.name for p in ACCEPTED])
+def test_accepted_corpus_documents_give_what_feedparser_gives(path: Path):
+    body = path.read_bytes()
+    assert accepts(body)
+    fast, slow = both(body)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("path", DECLINED, ids=[p.name for p in DECLINED])
+def test_tricky_corpus_documents_go_to_feedparser(path: Path):
+    assert not accepts(path.read_bytes())
+
+
+@pytest.mark.parametrize("name", ["rss20.xml", "rss10.rdf"])
+def test_golden_feeds_take_the_fast_path_unchanged(name: str):
+    body = (GOLDEN / name).read_bytes()
+    assert accepts(body)
+    fast, slow = both(body)
+    assert fast == slow
+
+
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="fr">
+<title type="html">L&amp;#8217;Œuvre &lt;b&gt;du jour&lt;/b&gt;</title>
+<link href="/"/><id>urn:fil</id><updated>2026-11-24T08:00:00Z</updated>
+<entry><title>Relative id</title><id>billet-1</id><updated>2026-11-24T08:00:00+01:00</updated>
+<author><name>Jeanne Dupont</name><email>jeanne@fil.example</email></author>
+<category term="Politique" label="La politique"/><category scheme="s" label="Sans terme"/>
+<summary>a &lt; b</summary><content type="html">&lt;p&gt;Texte&amp;nbsp;: l’Œuvre&lt;/p&gt;</content>
+</entry>
+<entry><title>Lien alternatif</title><id>tag:fil.example,2026:2</id>
+<link rel="alternate" type="text/html" href="billets/2?utm_source=x"/><link rel="enclosure" href="a.mp3"/>
+<published>2026-11-24T09:00:00Z</published></entry>
+<entry><title>Sans id</title><content>texte brut &amp; plus</content></entry>
+</feed>"""
+
+RDF = """<?xml version="1.0" encoding="UTF-8"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+ xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel rdf:about="https://fil.example/"><title>Fil RDF</title><link>https://fil.example/</link>
+<description>d</description><items><rdf:Seq><rdf:li rdf:resource="https://fil.example/1"/></rdf:Seq></items>
+</channel>
+<item rdf:about="https://fil.example/1"><title>Un</title><link>https://fil.example/1</link>
+<dc:date>2026-11-24T08:00:00+01:00</dc:date><dc:subject>Économie</dc:subject><dc:creator>Zoé</dc:creator>
+<description>&lt;p&gt;Nestlé&lt;/p&gt;</description></item>
+</rdf:RDF>"""
+
+RSS = rss([
+    {"title": "guid relatif", "guid": "123", "pubDate": "Tue, 24 Nov 2026 08:30:00 +0100"},
+    {"title": "guid non permalien", "link": "https://fil.example/b?utm_medium=x&amp;a=1",
+     "description": "<p>Le <b>Parti</b> pirate</p>"},
+    {"title": "Rien que du texte", "description": "L’été, œuvre & cœur"},
+    {"title": "Titre &lt;em&gt;HTML&lt;/em&gt;", "link": "/relatif", "category": "Europe"},
+    {"title": "Contenu seul", "content": "<p>Plein <script>x()</script>texte</p>",
+     "author": "jeanne@fil.example (Jeanne)"},
+], extra='<ttl>30</ttl><language>fr-FR</language>').encode()
+
+
+@pytest.mark.parametrize("body", [ATOM.encode(), RDF.encode(), RSS], ids=["atom", "rdf", "rss"])
+@pytest.mark.parametrize("headers", [XML, {"content-type": "application/rss+xml; charset=utf-8"},
+                                     {"content-type": "text/xml"}], ids=["xml", "rss", "text-xml"])
+def test_each_format_gives_the_same_entries_and_keys(body: bytes, headers: dict[str, str]):
+    assert accepts(body, headers)
+    fast, slow = both(body, headers)
+    assert fast == slow
+    assert isinstance(fast, dict) and fast["entries"]
+
+
+def test_text_xml_without_charset_carries_feedparsers_warning():
+    """RFC 3023 makes such a feed US-ASCII: feedparser reads it as UTF-8 and says so."""
+    fast, slow = both(RSS, {"content-type": "text/xml"})
+    assert isinstance(fast, dict) and fast["warning"] == slow["warning"]  # type: ignore[index]
+    assert fast["warning"].startswith("CharacterEncodingOverride")
+
+
+def test_entry_identity_does_not_depend_on_the_path():
+    for body in (ATOM.encode(), RDF.encode(), RSS):
+        fast, slow = both(body)
+        assert [e["key"] for e in fast["entries"]] == [e["key"] for e in slow["entries"]]  # type: ignore[index]
+    keys = [e["key"] for e in both(RSS)[0]["entries"]]  # type: ignore[index]
+    assert keys[0] == "id:https://fil.example/123"  # a permalink guid is resolved, as feedparser does
+
+
+TRICKY = {
+    "not well-formed": b"<?xml version='1.0'?><rss version='2.0'><channel><title>x</title>",
+    "undefined entity": rss([{"title": "a&nbsp;b"}]).replace("a&amp;nbsp;b", "a&nbsp;b").encode(),
+    "DTD with an entity": b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY e "Nestl\xc3\xa9">]>'
+                          b'<rss version="2.0"><channel><title>&e;</title></channel></rss>',
+    "xml:base": rss([{"title": "t", "link": "a"}]).replace(
+        "<item>", '<item xml:base="https://autre.example/">').encode(),
+    "xhtml content": ATOM.replace('<content type="html">', '<content type="xhtml">').replace(
+        "&lt;p&gt;Texte&amp;nbsp;: l’Œuvre&lt;/p&gt;",
+        '<div xmlns="http://www.w3.org/1999/xhtml"><p>Texte</p></div>').encode(),
+    "latin-1 declared": rss([{"title": "Nestlé"}]).replace("utf-8", "iso-8859-1").encode("latin-1"),
+    "UTF-16": rss([{"title": "Nestlé"}]).replace("utf-8", "utf-16").encode("utf-16"),
+    "invalid UTF-8": rss([{"title": "Nestlé"}]).encode("latin-1"),
+    "Atom 0.3": b'<?xml version="1.0"?><feed version="0.3" xmlns="http://purl.org/atom/ns#">'
+                b"<title>t</title></feed>",
+    "source element": ATOM.replace("<entry><title>Sans id</title>",
+                                   "<entry><source><title>S</title></source><title>Sans id</title>"
+                                   ).encode(),
+    "media:title": rss([{"title": "t"}]).replace(
+        'xmlns:content', 'xmlns:media="http://search.yahoo.com/mrss/" xmlns:content').replace(
+        "<item>", "<item><media:title>m</media:title>").encode(),
+    "comment in a title": rss([{"title": "t"}]).replace(
+        "<title>t</title>", "<title>a<!-- c -->b</title>").encode(),
+}
+
+
+@pytest.mark.parametrize("body", TRICKY.values(), ids=TRICKY.keys())
+def test_documents_it_is_not_sure_of_go_to_feedparser(body: bytes):
+    assert not accepts(body)
+    fast, slow = both(body)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("headers", [{"content-type": "text/html"}, {}], ids=["html", "none"])
+def test_a_media_type_feedparser_complains_of_keeps_its_complaint(headers: dict[str, str]):
+    """Served as HTML or untyped: feedparser parses all the same and warns; so does the fast
+    path when the text is sure (declared UTF-8, or ASCII), and it declines when not."""
+    undeclared = RSS.replace(b' encoding="utf-8"', b"")
+    ascii_feed = rss([{"title": "plain", "guid": "1"}]).replace(' encoding="utf-8"', "").encode()
+    assert accepts(RSS, headers) and accepts(ascii_feed, headers)
+    assert not accepts(undeclared, headers)
+    for body in (RSS, ascii_feed, undeclared):
+        fast, slow = both(body, headers)
+        assert fast == slow and isinstance(fast, dict) and fast["warning"]
+
+
+def test_text_xml_without_any_declared_encoding_goes_to_feedparser():
+    """Neither the server nor the document names the encoding: feedparser guesses (chardet,
+    when installed), so the fast path cannot be sure of the text."""
+    body = RDF.replace(' encoding="UTF-8"', "").encode()
+    assert accepts(body, XML) and not accepts(body, {"content-type": "text/xml"})
+    fast, slow = both(body, {"content-type": "text/xml"})
+    assert fast == slow
+
+
+def test_the_parser_pool_runs_the_fast_path():
+    pool = ParserPool(workers=1)
+    try:
+        result = asyncio.run(pool.parse("https://fil.example/feed", RSS, XML))
+    finally:
+        pool.close()
+    assert isinstance(result, ParsedFeed)
+    _, slow = both(RSS)
+    assert {**asdict(result), "parser": ""} == slow
