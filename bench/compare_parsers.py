@@ -20,12 +20,15 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from feed_farm import feed  # noqa: E402
+from feed_farm import WORDS, feed  # noqa: E402
 
 from veille.parse import _HEADER_NAMES, parse_feed  # noqa: E402
 from veille.parse_fast import Decline, _Reader  # noqa: E402
@@ -35,6 +38,56 @@ HEADERS = {"content-type": "application/xml"}
 VARIANTS = [HEADERS, {"content-type": "text/xml"}, {"content-type": "text/xml; charset=utf-8"},
             {"content-type": "text/html"}, {}]
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def richer(i: int) -> list[tuple[str, bytes]]:
+    """The farm's feed i as the other formats and extensions real feeds carry: Atom 1.0 (HTML
+    content, author, categories, alternate link), RSS 1.0 (dc:*), and RSS 2.0 with
+    content:encoded, dc:creator, atom:link, media:thumbnail, enclosure, source."""
+    now = datetime.now(UTC)
+    atom, rdf, rss2 = [], [], []
+    for j in range(25):
+        words = " ".join(WORDS[(i * 7 + j * 3 + k) % len(WORDS)] for k in range(60))
+        title = escape(f"Article {j} du fil {i} : L’{WORDS[(i + j) % len(WORDS)]}")
+        link = f"https://news{i % 50}.example.org/{i}/{j}?utm_source=rss&amp;id={j}"
+        when = now - timedelta(minutes=j)
+        html = escape(f"<p>{words} <a href='/x'>lien</a>&nbsp;—</p>")
+        atom.append(
+            f"<entry><title type='html'>{escape(title)}</title><link rel='alternate' href='{link}'/>"
+            f"<id>tag:news.example.org,2026:{i}-{j}</id><updated>{when.isoformat()}</updated>"
+            f"<author><name>Zoé {j}</name></author><category term='{WORDS[j % len(WORDS)]}'/>"
+            f"<summary>{escape(words[:200])}</summary><content type='html'>{html}</content></entry>")
+        rdf.append(
+            f"<item rdf:about='https://rdf.example.org/{i}/{j}'><title>{title}</title>"
+            f"<link>https://rdf.example.org/{i}/{j}</link><dc:date>{when.isoformat()}</dc:date>"
+            f"<dc:creator>Zoé</dc:creator><dc:subject>{WORDS[j % len(WORDS)]}</dc:subject>"
+            f"<description>{html}</description></item>")
+        rss2.append(
+            f"<item><title>{title}</title><link>{link}</link><guid isPermaLink='false'>{i}-{j}</guid>"
+            f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate><dc:creator>Zoé</dc:creator>"
+            f"<category>{WORDS[j % len(WORDS)]}</category><description>{escape(words[:200])}"
+            f"</description><content:encoded><![CDATA[<p>{words}</p>]]></content:encoded>"
+            f"<media:thumbnail url='https://img.example.org/{j}.jpg'/><enclosure url='https://"
+            f"img.example.org/{j}.mp3' length='1' type='audio/mpeg'/><atom:link rel='related' "
+            f"href='https://x.example/'/><source url='https://lemonde.example/rss'>Le Monde</source>"
+            f"</item>")
+    return [
+        (f"atom/{i}", ("<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'"
+                       f" xml:lang='fr'><title>Fil {i}</title><link href='https://news.example.org/'/>"
+                       f"<id>urn:fil:{i}</id><updated>{now.isoformat()}</updated>{''.join(atom)}"
+                       "</feed>").encode()),
+        (f"rdf/{i}", ("<?xml version='1.0' encoding='utf-8'?><rdf:RDF xmlns:rdf='http://www.w3.org/"
+                      "1999/02/22-rdf-syntax-ns#' xmlns='http://purl.org/rss/1.0/' xmlns:dc='http://"
+                      f"purl.org/dc/elements/1.1/'><channel rdf:about='https://rdf.example.org/'><title>"
+                      f"Fil {i}</title><link>https://rdf.example.org/</link><description>d</description>"
+                      f"</channel>{''.join(rdf)}</rdf:RDF>").encode()),
+        (f"rss2/{i}", ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0' xmlns:content='http://"
+                       "purl.org/rss/1.0/modules/content/' xmlns:dc='http://purl.org/dc/elements/1.1/' "
+                       "xmlns:atom='http://www.w3.org/2005/Atom' xmlns:media='http://search.yahoo.com/"
+                       f"mrss/'><channel><title>Fil {i}</title><link>https://news.example.org/</link>"
+                       "<atom:link rel='self' href='https://news.example.org/feed'/><language>fr</language>"
+                       f"<ttl>30</ttl>{''.join(rss2)}</channel></rss>").encode()),
+    ]
 
 
 def decline_reason(url: str, body: bytes, headers: dict[str, str]) -> str | None:
@@ -119,6 +172,9 @@ def main() -> None:
     farm = [(f"farm/{i}", feed(i)) for i in range(args.farm)]
     failed += report("bench/feed_farm.py", farm, {"content-type": "application/rss+xml"},
                      args.verbose)
+    variants = [doc for i in range(0, args.farm, 10) for doc in richer(i)]
+    failed += report("Atom / RSS 1.0 / richer RSS 2.0 variants of the farm", variants,
+                     {"content-type": "text/xml; charset=utf-8"}, args.verbose)
     if args.speed:
         speed(args.speed)
     sys.exit(1 if failed else 0)

@@ -119,7 +119,7 @@ def _content_type(value: str) -> str:
 def _check_encoding(body: bytes, headers: dict[str, str]) -> tuple[bytes, Exception | None]:
     """The document without its BOM, and the complaint feedparser makes about its encoding
     or media type (RFC 3023 as feedparser applies it), when both readers end up with the
-    same text: UTF-8, or ASCII whatever it was declared as.
+    same text: UTF-8, Latin-1 or cp1252 read alike by both, or ASCII.
 
     A feed served as text/xml without a charset is US-ASCII by RFC 3023: feedparser reads a
     UTF-8 one all the same and says so (CharacterEncodingOverride); so does this reader.
@@ -151,23 +151,33 @@ def _check_encoding(body: bytes, headers: dict[str, str]) -> tuple[bytes, Except
             declared = xml_encoding or "iso-8859-1"
         else:
             declared = xml_encoding or "utf-8"
-    if xml_encoding and xml_encoding not in _UTF8 + _ASCII + _LATIN:
+    allowed = _UTF8 + _ASCII + _LATIN
+    if xml_encoding and xml_encoding not in allowed:
         raise Decline(f"declared encoding {xml_encoding}")
+    if body[:3] == codecs.BOM_UTF8 and xml_encoding not in ("",) + _UTF8:
+        raise Decline("a UTF-8 BOM on a document declared otherwise")
     if data.isascii():
         # every encoding allowed here reads ASCII alike: the first feedparser tries succeeds
-        if declared.lower() not in _UTF8 + _ASCII + _LATIN:
+        if declared.lower() not in allowed:
             raise Decline(f"encoding {declared}")
-        used = declared
     else:
-        if xml_encoding not in ("",) + _UTF8:
-            raise Decline(f"declared encoding {xml_encoding}")  # lxml would not read UTF-8
-        data.decode("utf-8")  # UnicodeDecodeError: not UTF-8, feedparser guesses
-        candidates = [declared, xml_encoding, "utf-8" if body[:3] == codecs.BOM_UTF8 else ""]
-        used = next((c for c in candidates if c), "")
-        if used.lower() in _ASCII:
-            used = next((c for c in candidates[1:] if c), "")  # ASCII fails on this text
-        if used.lower() not in _UTF8:
-            raise Decline(f"encoding {used or 'guessed'}")
+        # feedparser tries the encodings in this order; lxml reads what the document declares
+        used = ""
+        for candidate in (declared, xml_encoding, "utf-8" if body[:3] == codecs.BOM_UTF8 else ""):
+            if not candidate:
+                continue
+            if candidate.lower() not in allowed:
+                raise Decline(f"encoding {candidate}")
+            try:
+                data.decode(candidate)
+            except UnicodeDecodeError:
+                continue
+            used = candidate
+            break
+        if not used:
+            raise Decline("an encoding feedparser would guess")
+        if codecs.lookup(used).name != codecs.lookup(xml_encoding or "utf-8").name:
+            raise Decline(f"read as {used} by feedparser, as {xml_encoding or 'utf-8'} by lxml")
         if used != declared:
             error = CharacterEncodingOverride(
                 f"document declared as {declared}, but parsed as {used}")
@@ -567,5 +577,10 @@ class _Reader:
             self.person(child, entry)
         elif name in _CATEGORY:
             self.category(child, entry)
+        elif name == "source":
+            # RSS 2.0's <source url>outlet</source> (Google News): feedparser keeps it apart
+            # and forgets the title depth; an Atom source has children and is declined
+            self.harmless(child, name, _ENTRY_KEYS, {"source"})
+            self.title_depth = -1
         else:
             self.harmless(child, name, _ENTRY_KEYS, _ENTRY_HARMLESS)
