@@ -185,7 +185,7 @@ def test_latin1_feeds_are_read_alike(headers: dict[str, str]):
     body = RSS.decode().replace("utf-8", "iso-8859-1").replace("’", "'").replace(
         "œ", "oe").encode("latin-1") + b"<!-- \x85 -->"
     # cp1252 reads \x85 as an ellipsis where lxml, told ISO-8859-1, reads a control
-    assert accepts(body, headers) is ("cp1252" not in str(headers))
+    assert accepts(body, headers) is ("1252" not in str(headers))
     fast, slow = both(body, headers)
     assert fast == slow
 
