@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import re
 from typing import Any
 
@@ -187,6 +188,19 @@ def _check_encoding(body: bytes, headers: dict[str, str]) -> tuple[bytes, Except
     return data, error
 
 
+@functools.lru_cache(maxsize=512)
+def _qualified_name(tag: str, given: str | None) -> str | None:
+    """feedparser's name for a namespaced element: its own prefix for a namespace it knows,
+    else the document's (None when that would be mistaken for a known one)."""
+    uri, local = tag[1:].split("}", 1)
+    local = local.lower()
+    prefix = _PREFIXES.get(uri.lower())
+    if prefix is None:
+        given = (given or "").lower()
+        return None if not given or given in _KNOWN_PREFIXES else f"?{given}:{local}"
+    return f"{prefix.lower()}:{local}" if prefix else local
+
+
 class _Reader:
     """One document. Mirrors the few pieces of feedparser state that matter: the base URI
     (constant, since xml:base is declined), the title depth and the element depth."""
@@ -284,19 +298,15 @@ class _Reader:
         return [c for c in el if isinstance(c.tag, str)]
 
     def name(self, el: Any) -> str:
-        if not isinstance(el.tag, str):
+        tag = el.tag
+        if not isinstance(tag, str):
             raise Decline("not an element")
-        qname = etree.QName(el)
-        local = qname.localname.lower()
-        if qname.namespace is None:
-            return local
-        prefix = _PREFIXES.get(qname.namespace.lower())
-        if prefix is None:
-            given = (el.prefix or "").lower()
-            if not given or given in _KNOWN_PREFIXES:
-                raise Decline(f"unknown namespace {qname.namespace}")
-            return f"?{given}:{local}"
-        return f"{prefix.lower()}:{local}" if prefix else local
+        if tag[0] != "{":
+            return tag.lower()
+        name = _qualified_name(tag, el.prefix)
+        if name is None:
+            raise Decline(f"unknown namespace in {tag}")
+        return name
 
     def attrs(self, el: Any) -> dict[str, str]:
         """feedparser's attrs_d: namespaced names by its prefixes, then by the qualified names
