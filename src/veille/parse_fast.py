@@ -17,20 +17,19 @@ feedparser settles by depth, and any element feedparser has a handler for that i
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import functools
 import re
 from typing import Any
 
 from feedparser.datetimes import _parse_date
-from feedparser.encodings import parse_content_type
-from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 from lxml import etree
+
+from .parse_fast_encoding import Decline, check_encoding
 
 ATOM = "http://www.w3.org/2005/Atom"
 RSS1 = "http://purl.org/rss/1.0/"
@@ -42,13 +41,6 @@ _PREFIXES = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.
 _KNOWN_PREFIXES = {p.lower() for p in _PREFIXES.values() if p}
 _HANDLED = {name[7:] for name in dir(_FeedParserMixin) if name.startswith("_start_")} | {
     name[5:] for name in dir(_FeedParserMixin) if name.startswith("_end_")}
-_UTF8 = ("utf-8", "utf8", "utf_8")
-_ASCII = ("us-ascii", "ascii")
-_LATIN = ("iso-8859-1", "latin-1", "latin1", "iso-8859-15", "windows-1252", "cp1252")
-_XML_ENCODING = re.compile(rb"^<\?.*encoding=['\"](.*?)['\"].*\?>")
-_XML_VERSION = re.compile(rb"^<\?xml[^>]*?version\s*=\s*['\"]1\.0['\"]")
-_FIRST_ELEMENT = re.compile(rb"<\w")
-_DECLARATION = re.compile(rb"<!(?:doctype|entity)", re.I)
 _C1 = re.compile("[\x80-\x9f]")
 _LINK_REF = re.compile("&([A-Za-z0-9_]+);")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -85,10 +77,6 @@ _IMAGE_CHILDREN = {"url", "title", "link", "width", "height", "description"}
 _TEXTINPUT_CHILDREN = {"title", "description", "name", "link"}
 
 
-class Decline(Exception):
-    """The fast path is not sure of this document: feedparser reads it."""
-
-
 def read_fast(body: bytes, headers: dict[str, str]) -> FeedParserDict | None:
     """feedparser's result for `body`, for the documents this reader is sure of; else None.
 
@@ -117,77 +105,6 @@ def _content_type(value: str) -> str:
             "xhtml": "application/xhtml+xml"}.get(value, value)
 
 
-def _check_encoding(body: bytes, headers: dict[str, str]) -> tuple[bytes, Exception | None]:
-    """The document without its BOM, and the complaint feedparser makes about its encoding
-    or media type (RFC 3023 as feedparser applies it), when both readers end up with the
-    same text: UTF-8, Latin-1 or cp1252 read alike by both, or ASCII.
-
-    A feed served as text/xml without a charset is US-ASCII by RFC 3023: feedparser reads a
-    UTF-8 one all the same and says so (CharacterEncodingOverride); so does this reader.
-    """
-    data = body[3:] if body[:3] == codecs.BOM_UTF8 else body
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:1] in (b"\x00", b"\x4c"):
-        raise Decline("a BOM or marker of another encoding")
-    match = _XML_ENCODING.match(data)
-    xml_encoding = match.group(1).decode("ascii").lower() if match else ""
-    if data.startswith(b"<?xml") and not _XML_VERSION.match(data):
-        raise Decline("not XML 1.0")
-    header = headers.get("content-type") or ""
-    media_type, http_encoding = parse_content_type(header)
-    error: Exception | None = None
-    if media_type in ("application/xml", "application/xml-dtd",
-                      "application/xml-external-parsed-entity") or (
-            media_type.startswith("application/") and media_type.endswith("+xml")):
-        declared = http_encoding or xml_encoding or "utf-8"
-    else:
-        error = NonXMLContentType(f"{header} is not an XML media type" if "content-type" in headers
-                                  else "no Content-type specified")
-        if media_type in ("text/xml", "text/xml-external-parsed-entity") or (
-                media_type.startswith("text/") and media_type.endswith("+xml")):
-            error = None
-            declared = http_encoding or "us-ascii"
-        elif media_type.startswith("text/"):
-            declared = http_encoding or "us-ascii"
-        elif "content-type" not in headers:
-            declared = xml_encoding or "iso-8859-1"
-        else:
-            declared = xml_encoding or "utf-8"
-    allowed = _UTF8 + _ASCII + _LATIN
-    if xml_encoding and xml_encoding not in allowed:
-        raise Decline(f"declared encoding {xml_encoding}")
-    if body[:3] == codecs.BOM_UTF8 and xml_encoding not in ("",) + _UTF8:
-        raise Decline("a UTF-8 BOM on a document declared otherwise")
-    if data.isascii():
-        # every encoding allowed here reads ASCII alike: the first feedparser tries succeeds
-        if declared.lower() not in allowed:
-            raise Decline(f"encoding {declared}")
-    else:
-        # feedparser tries the encodings in this order; lxml reads what the document declares
-        used = ""
-        for candidate in (declared, xml_encoding, "utf-8" if body[:3] == codecs.BOM_UTF8 else ""):
-            if not candidate:
-                continue
-            if candidate.lower() not in allowed:
-                raise Decline(f"encoding {candidate}")
-            try:
-                data.decode(candidate)
-            except UnicodeDecodeError:
-                continue
-            used = candidate
-            break
-        if not used:
-            raise Decline("an encoding feedparser would guess")
-        if codecs.lookup(used).name != codecs.lookup(xml_encoding or "utf-8").name:
-            raise Decline(f"read as {used} by feedparser, as {xml_encoding or 'utf-8'} by lxml")
-        if used != declared:
-            error = CharacterEncodingOverride(
-                f"document declared as {declared}, but parsed as {used}")
-    head = _FIRST_ELEMENT.split(data, 1)[0]
-    if _DECLARATION.search(head):
-        raise Decline("a DOCTYPE or ENTITY declaration")
-    return data, error
-
-
 @functools.lru_cache(maxsize=512)
 def _qualified_name(tag: str, given: str | None) -> str | None:
     """feedparser's name for a namespaced element: its own prefix for a namespace it knows,
@@ -206,7 +123,7 @@ class _Reader:
     (constant, since xml:base is declined), the title depth and the element depth."""
 
     def __init__(self, body: bytes, headers: dict[str, str]) -> None:
-        self.data, self.problem = _check_encoding(body, headers)
+        self.data, self.problem = check_encoding(body, headers)
         location = headers.get("content-location", "")
         self.base = make_safe_absolute_uri("", location) or make_safe_absolute_uri(location) or ""
         if self.base and (make_safe_absolute_uri(self.base, self.base) or self.base) != self.base:
