@@ -77,6 +77,9 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 <link rel="alternate" type="text/html" href="billets/2?utm_source=x"/><link rel="enclosure" href="a.mp3"/>
 <published>2026-11-24T09:00:00Z</published></entry>
 <entry><title>Sans id</title><content>texte brut &amp; plus</content></entry>
+<entry><id>x-4</id><title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">L’<em>Œuvre</em></div></title>
+<content type="xhtml"> <div xmlns="http://www.w3.org/1999/xhtml"><p CLASS="a" rel="NoFollow">Un<br/>deux
+&amp; <a href="/x" title='"q"'>lien</a><!-- c --> fin</p><div>imbriqué</div></div> </content></entry>
 </feed>"""
 
 RDF = """<?xml version="1.0" encoding="UTF-8"?>
@@ -136,9 +139,10 @@ TRICKY = {
                           b'<rss version="2.0"><channel><title>&e;</title></channel></rss>',
     "xml:base": rss([{"title": "t", "link": "a"}]).replace(
         "<item>", '<item xml:base="https://autre.example/">').encode(),
-    "xhtml content": ATOM.replace('<content type="html">', '<content type="xhtml">').replace(
+    "SVG in XHTML content": ATOM.replace('<content type="html">', '<content type="xhtml">').replace(
         "&lt;p&gt;Texte&amp;nbsp;: l’Œuvre&lt;/p&gt;",
-        '<div xmlns="http://www.w3.org/1999/xhtml"><p>Texte</p></div>').encode(),
+        '<div xmlns="http://www.w3.org/1999/xhtml"><svg xmlns="http://www.w3.org/2000/svg"/></div>'
+    ).encode(),
     "KOI8-R declared": rss([{"title": "Новости"}]).replace("utf-8", "koi8-r").encode("koi8-r"),
     "UTF-16": rss([{"title": "Nestlé"}]).replace("utf-8", "utf-16").encode("utf-16"),
     "invalid UTF-8": rss([{"title": "Nestlé"}]).encode("latin-1"),

@@ -11,7 +11,7 @@ on feedparser's own test corpus).
 Anything outside what is replayed here makes `read_fast` return None, and feedparser reads the
 document: a declared or detected encoding other than UTF-8 (or ASCII), a media type that
 feedparser would call bozo, a DTD or entity, a document that is not well-formed, xml:base,
-markup inside a text element (inline XHTML, comments), repeated elements whose precedence
+markup inside a text element other than Atom's XHTML, repeated elements whose precedence
 feedparser settles by depth, and any element feedparser has a handler for that is not replayed.
 """
 
@@ -30,6 +30,7 @@ from feedparser.util import FeedParserDict
 from lxml import etree
 
 from .parse_fast_encoding import Decline, check_encoding
+from .parse_fast_xhtml import xhtml_text
 
 ATOM = "http://www.w3.org/2005/Atom"
 RSS1 = "http://purl.org/rss/1.0/"
@@ -128,7 +129,7 @@ class _Reader:
         self.base = make_safe_absolute_uri("", location) or make_safe_absolute_uri(location) or ""
         if self.base and (make_safe_absolute_uri(self.base, self.base) or self.base) != self.base:
             raise Decline("unstable base URI")
-        self.atom = False
+        self.atom = self.atom10 = False
         self.depth = 0
         self.title_depth = -1
         self.feed = FeedParserDict()
@@ -180,6 +181,7 @@ class _Reader:
                 raise Decline("Atom with an RSS 1.0 namespace")
             self.atom = True
             version = "atom10" if ATOM.lower() in namespaces else "atom"
+            self.atom10 = version == "atom10"
             self.root_language(attrs, "feed")
             self.channel(root)
         else:
@@ -290,6 +292,8 @@ class _Reader:
         if "mode" in attrs or "src" in attrs:
             raise Decline("base64 or out-of-line content")
         kind = _content_type(attrs.get("type", default))
+        if kind == "application/xhtml+xml" and self.atom:
+            return _fix(xhtml_text(el, self.atom10, _HANDLED)), kind
         if kind not in ("text/plain", "text/html"):
             raise Decline(f"content of type {kind}")
         value = self.text(el)
