@@ -9,8 +9,8 @@ identity can never depend on which path read the document (bench/compare_parsers
 on feedparser's own test corpus).
 
 Anything outside what is replayed here makes `read_fast` return None, and feedparser reads the
-document: a declared or detected encoding other than UTF-8 (or ASCII), a media type that
-feedparser would call bozo, a DTD or entity, a document that is not well-formed, xml:base,
+document: bytes the two readers would decode differently (see parse_fast_encoding; a
+media type feedparser complains of is fine, its complaint is kept), a DTD or entity, a document that is not well-formed, xml:base,
 markup inside a text element other than Atom's XHTML, repeated elements whose precedence
 feedparser settles by depth, and any element feedparser has a handler for that is not replayed.
 """
