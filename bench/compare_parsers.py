@@ -32,10 +32,12 @@ from xml.sax.saxutils import escape
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import feedparser  # noqa: E402
 from feed_farm import WORDS, feed  # noqa: E402
+from lxml import etree  # noqa: E402
 
 from veille.parse import _HEADER_NAMES, parse_feed  # noqa: E402
-from veille.parse_fast import Decline, _Reader  # noqa: E402
+from veille.parse_fast import Decline, _Reader, read_fast  # noqa: E402
 from veille.parser_pool import ParserPool  # noqa: E402
 
 HEADERS = {"content-type": "application/xml"}
@@ -187,6 +189,23 @@ def speed(count: int) -> None:
         finally:
             pool.close()
 
+    def readers(fast: bool) -> None:
+        for i, body in enumerate(bodies):
+            found = {**headers, "content-location": f"http://127.0.0.1/feed/{i}.xml"}
+            if fast:
+                read_fast(body, found)
+            else:
+                feedparser.parse(body, response_headers=found, resolve_relative_uris=False,
+                                 sanitize_html=False)
+
+    def floor() -> None:
+        for body in bodies:
+            for el in etree.fromstring(body).iter():
+                el.text  # noqa: B018 - the walk the issue's floor measures
+
+    timed("floor: lxml parse + walk", count, floor)
+    timed("reader only: read_fast", count, lambda: readers(True))
+    timed("reader only: feedparser", count, lambda: readers(False))
     timed("fast path, inline", count, lambda: inline(True))
     timed("feedparser, inline", count, lambda: inline(False))
     timed(f"fast path, pool of {ParserPool().workers}", count, pooled)

@@ -9,10 +9,11 @@ identity can never depend on which path read the document (bench/compare_parsers
 on feedparser's own test corpus).
 
 Anything outside what is replayed here makes `read_fast` return None, and feedparser reads the
-document: bytes the two readers would decode differently (see parse_fast_encoding; a
-media type feedparser complains of is fine, its complaint is kept), a DTD or entity, a document that is not well-formed, xml:base,
-markup inside a text element other than Atom's XHTML, repeated elements whose precedence
-feedparser settles by depth, and any element feedparser has a handler for that is not replayed.
+document: bytes the two readers would decode differently (see parse_fast_encoding; a media
+type feedparser complains of is fine, its complaint is kept), a DTD or entity, a document
+that is not well-formed, xml:base, markup inside a text element other than Atom's XHTML,
+repeated elements whose precedence feedparser settles by depth, and any element feedparser
+has a handler for that is not replayed.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import functools
 import re
 from typing import Any
 
-from feedparser.datetimes import _parse_date
+from feedparser.datetimes import _parse_date as feedparser_date
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin, make_safe_absolute_uri
+from feedparser.urls import _urljoin as feedparser_urljoin
+from feedparser.urls import make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 from lxml import etree
 
@@ -106,6 +108,12 @@ def _content_type(value: str) -> str:
     value = value.lower()
     return {"text": "text/plain", "plain": "text/plain", "html": "text/html",
             "xhtml": "application/xhtml+xml"}.get(value, value)
+
+
+# A worker parses the same feeds poll after poll, and their entries mostly repeat: feedparser's
+# date parsing and URI joining (pure functions of strings, immutable results) are cached.
+_parse_date = functools.lru_cache(maxsize=8192)(feedparser_date)
+_urljoin = functools.lru_cache(maxsize=8192)(feedparser_urljoin)
 
 
 @functools.lru_cache(maxsize=512)
