@@ -14,6 +14,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from veille.models import ParsedFeed
 from veille.parse import parse_feed
@@ -212,3 +214,72 @@ def test_the_parser_pool_runs_the_fast_path():
     assert isinstance(result, ParsedFeed)
     _, slow = both(RSS)
     assert {**asdict(result), "parser": ""} == slow
+
+
+# Pieces real feeds put in their items, in any order and number: whatever the mix, the fast
+# path gives what feedparser gives, or declines.
+PIECES = [
+    "<title>Deuxième titre</title>", "<title></title>", "<title>a &amp;lt;b&amp;gt;</title>",
+    "<link>https://fil.example/autre</link>", "<link></link>", "<link>relatif?a=1&amp;amp;b=2</link>",
+    '<guid isPermaLink="true">https://fil.example/g</guid>', '<guid isPermaLink="false">g</guid>',
+    "<guid>g2</guid>", "<description>&lt;p&gt;Résumé&lt;/p&gt;</description>",
+    "<description>texte seul</description>", "<content:encoded><![CDATA[<p>Tout</p>]]></content:encoded>",
+    "<pubDate>Tue, 24 Nov 2026 08:30:00 +0100</pubDate>", "<pubDate>pas une date</pubDate>",
+    "<dc:date>2026-11-24T08:30:00Z</dc:date>", "<dc:creator>Zoé</dc:creator>",
+    "<author>jeanne@fil.example (Jeanne)</author>", '<category domain="d">Europe</category>',
+    "<category>Europe</category>", '<category domain="d"/>', "<dc:subject>Économie</dc:subject>",
+    '<enclosure url="https://fil.example/a.mp3" length="1" type="audio/mpeg"/>',
+    "<comments>https://fil.example/c</comments>", '<source url="https://s.example/">S</source>',
+    '<atom:link rel="alternate" href="https://fil.example/alt"/>',
+    '<atom:link rel="related" href="https://fil.example/rel"/>', "<!-- commentaire -->",
+    "<media:title>m</media:title>", '<media:thumbnail url="https://fil.example/t.jpg"/>',
+    "<language>en</language>", "<x:inconnu>?</x:inconnu>", '<title type="html">&lt;b&gt;T&lt;/b&gt;</title>',
+    "<title>\u0085 C1 \u0092</title>", "<description>Ã©tÃ©</description>",
+]
+NAMESPACES = ('xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+              'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom" '
+              'xmlns:media="http://search.yahoo.com/mrss/" xmlns:x="https://x.example/ns"')
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(PIECES), max_size=8), min_size=1, max_size=4))
+def test_any_mix_of_item_elements_gives_feedparsers_entries_or_is_declined(items: list[list[str]]):
+    body = ('<?xml version="1.0" encoding="utf-8"?>'
+            f'<rss version="2.0" {NAMESPACES}><channel><title>Fil</title>'
+            "<link>https://fil.example/</link>"
+            + "".join(f"<item>{''.join(pieces)}</item>" for pieces in items)
+            + "</channel></rss>").encode()
+    fast, slow = both(body)
+    assert fast == slow
+
+
+ATOM_PIECES = [
+    "<title>T</title>", '<title type="html">&lt;b&gt;T&lt;/b&gt; &amp;amp;</title>', "<title></title>",
+    '<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">L’<b>x</b></div></title>',
+    "<id>urn:x:1</id>", "<id>relatif</id>", '<link href="/a"/>', '<link rel="alternate" href="b"/>',
+    '<link rel="alternate" type="application/pdf" href="c.pdf"/>', '<link rel="self" href="d"/>',
+    '<link rel="enclosure" href="e.mp3"/>', "<updated>2026-11-24T08:30:00+01:00</updated>",
+    "<published>2026-11-24T07:00:00Z</published>", "<updated>hier</updated>",
+    "<author><name>Zoé</name></author>", "<author><name>A</name><email>a@x.fr</email></author>",
+    "<author><email>b@x.fr</email><uri>/b</uri></author>", "<author><uri>/c</uri></author>",
+    '<category term="t" label="L"/>', '<category label="L"/>', '<category term="t"/>',
+    "<summary>a &lt; b</summary>", '<summary type="html">&lt;p&gt;S&lt;/p&gt;</summary>',
+    '<content type="html">&lt;p&gt;C&lt;br/&gt;&lt;/p&gt;</content>', "<content>brut</content>",
+    '<content type="xhtml"> <div xmlns="http://www.w3.org/1999/xhtml"><p>X<br/>Y</p></div> </content>',
+    '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">a</div><div '
+    'xmlns="http://www.w3.org/1999/xhtml">b</div></content>', "<rights>r</rights>",
+    '<content src="https://x.example/c"/>', "<source><title>S</title></source>",
+    '<media:thumbnail url="https://x.example/t.jpg"/>', "<!-- c -->",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(ATOM_PIECES), max_size=8), min_size=1, max_size=4))
+def test_any_mix_of_atom_entry_elements_gives_feedparsers_entries_or_is_declined(
+        entries: list[list[str]]):
+    body = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
+            'xmlns:media="http://search.yahoo.com/mrss/"><title>Fil</title><id>urn:fil</id>'
+            + "".join(f"<entry>{''.join(pieces)}</entry>" for pieces in entries)
+            + "</feed>").encode()
+    fast, slow = both(body)
+    assert fast == slow
