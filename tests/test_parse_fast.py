@@ -283,3 +283,17 @@ def test_any_mix_of_atom_entry_elements_gives_feedparsers_entries_or_is_declined
             + "</feed>").encode()
     fast, slow = both(body)
     assert fast == slow
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(["http://", "https://", "HTTP://", "urn:", "tag:", "mailto:", "", "/", "//",
+                        "javascript:", "http:///", " http://"]),
+       st.text(alphabet="ab.-_~%!$&'()*+,=:@/?;#[] \t\x00é", max_size=30),
+       st.sampled_from(["https://fil.example/feed", "http://fil.example/a/b?c", ""]))
+def test_links_skipped_by_the_shortcut_are_what_feedparser_would_make(start: str, rest: str,
+                                                                       base: str):
+    from feedparser.urls import _urljoin as feedparser_urljoin
+
+    from veille.parse_fast import _urljoin
+    uri = start + rest
+    assert _urljoin(base, uri) == feedparser_urljoin(base, uri)

@@ -22,6 +22,7 @@ import contextlib
 import functools
 import re
 from typing import Any
+from urllib.parse import uses_relative
 
 from feedparser.datetimes import _parse_date as feedparser_date
 from feedparser.html import _cp1252
@@ -113,7 +114,25 @@ def _content_type(value: str) -> str:
 # A worker parses the same feeds poll after poll, and their entries mostly repeat: feedparser's
 # date parsing and URI joining (pure functions of strings, immutable results) are cached.
 _parse_date = functools.lru_cache(maxsize=8192)(feedparser_date)
-_urljoin = functools.lru_cache(maxsize=8192)(feedparser_urljoin)
+_cached_urljoin = functools.lru_cache(maxsize=8192)(feedparser_urljoin)
+# Links urljoin gives back as they are, spotted without parsing them: a plain absolute
+# http(s) URL (urljoin re-assembles it from its parts, which gives the same string when there
+# is no empty query, no params, no fragment and nothing urlsplit strips), or a URI whose
+# scheme is not relative (urn:, tag:, mailto:…), which urljoin returns untouched.
+_PLAIN_HTTP = re.compile(r"https?://[A-Za-z0-9.\-_~%!$&'()*+,=:@]+(?:/[A-Za-z0-9.\-_~%!$&'()*+,=:@/]*)?"
+                         r"(?:\?[A-Za-z0-9.\-_~%!$&'()*+,=:@/?;]+)?\Z")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+\-.]*):(?!//)")
+_RELATIVE_SCHEMES = frozenset(uses_relative)
+
+
+def _urljoin(base: str, uri: str) -> str:
+    """feedparser's _urljoin(base, uri), without its cost for links it would not change."""
+    if _PLAIN_HTTP.match(uri):
+        return uri
+    scheme = _SCHEME.match(uri)
+    if scheme and base and scheme.group(1).lower() not in _RELATIVE_SCHEMES:
+        return uri
+    return _cached_urljoin(base, uri)
 
 
 @functools.lru_cache(maxsize=512)
@@ -342,7 +361,7 @@ class _Reader:
         value = _fix(value)
         if in_entry:
             value = value.replace("&amp;", "&")
-        context["link"] = _LINK_REF.sub(r"&\g<1>", value)
+        context["link"] = _LINK_REF.sub(r"&\g<1>", value) if "&" in value else value
 
     def guid(self, el: Any, context: FeedParserDict) -> None:
         is_link = self.attrs(el).get("ispermalink", "true") == "true"
