@@ -36,7 +36,7 @@ import feedparser  # noqa: E402
 from feed_farm import WORDS, feed  # noqa: E402
 from lxml import etree  # noqa: E402
 
-from veille import parse_fast  # noqa: E402
+from veille import parse_fast_values  # noqa: E402
 from veille.parse import _HEADER_NAMES, parse_feed  # noqa: E402
 from veille.parse_fast import Decline, _Reader, read_fast  # noqa: E402
 from veille.parser_pool import ParserPool  # noqa: E402
@@ -177,8 +177,8 @@ def speed(count: int) -> None:
     def first_poll() -> None:
         """The farm's feeds share their dates: forget them, as a first poll would not meet
         the same dates again."""
-        parse_fast._parse_date.cache_clear()
-        parse_fast._cached_urljoin.cache_clear()
+        parse_fast_values.parse_date.cache_clear()
+        parse_fast_values._cached_urljoin.cache_clear()
 
     def inline(fast: bool) -> None:
         for i, body in enumerate(bodies):

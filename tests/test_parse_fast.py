@@ -294,6 +294,6 @@ def test_links_skipped_by_the_shortcut_are_what_feedparser_would_make(start: str
                                                                        base: str):
     from feedparser.urls import _urljoin as feedparser_urljoin
 
-    from veille.parse_fast import _urljoin
+    from veille.parse_fast_values import urljoin as _urljoin
     uri = start + rest
     assert _urljoin(base, uri) == feedparser_urljoin(base, uri)

@@ -18,21 +18,20 @@ has a handler for that is not replayed.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
 from typing import Any
-from urllib.parse import uses_relative
 
-from feedparser.datetimes import _parse_date as feedparser_date
-from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin as feedparser_urljoin
 from feedparser.urls import make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 from lxml import etree
 
 from .parse_fast_encoding import Decline, check_encoding
+from .parse_fast_values import content_type as _content_type
+from .parse_fast_values import fix_text as _fix
+from .parse_fast_values import parse_date as _parse_date
+from .parse_fast_values import urljoin as _urljoin
 from .parse_fast_xhtml import xhtml_text
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -45,7 +44,6 @@ _PREFIXES = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.
 _KNOWN_PREFIXES = {p.lower() for p in _PREFIXES.values() if p}
 _HANDLED = {name[7:] for name in dir(_FeedParserMixin) if name.startswith("_start_")} | {
     name[5:] for name in dir(_FeedParserMixin) if name.startswith("_end_")}
-_C1 = re.compile("[\x80-\x9f]")
 _LINK_REF = re.compile("&([A-Za-z0-9_]+);")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -92,47 +90,6 @@ def read_fast(body: bytes, headers: dict[str, str]) -> FeedParserDict | None:
         return None
     except Exception:  # noqa: BLE001 - a case this reader did not foresee: feedparser reads it
         return None  # (bench/compare_parsers.py lists such fallbacks by exception type)
-
-
-def _fix(text: str) -> str:
-    """What feedparser's pop() does to every text once markup is gone: it re-reads text that
-    decodes as UTF-8 misread as Latin-1, then maps C1 controls to their cp1252 characters."""
-    if text.isascii():
-        return text  # both steps leave ASCII as it is
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        text = text.encode("iso-8859-1").decode("utf-8")
-    # str.translate with a dict walks every character in Python: only when there is a C1 one
-    return text.translate(_cp1252) if _C1.search(text) else text
-
-
-def _content_type(value: str) -> str:
-    value = value.lower()
-    return {"text": "text/plain", "plain": "text/plain", "html": "text/html",
-            "xhtml": "application/xhtml+xml"}.get(value, value)
-
-
-# A worker parses the same feeds poll after poll, and their entries mostly repeat: feedparser's
-# date parsing and URI joining (pure functions of strings, immutable results) are cached.
-_parse_date = functools.lru_cache(maxsize=8192)(feedparser_date)
-_cached_urljoin = functools.lru_cache(maxsize=8192)(feedparser_urljoin)
-# Links urljoin gives back as they are, spotted without parsing them: a plain absolute
-# http(s) URL (urljoin re-assembles it from its parts, which gives the same string when there
-# is no empty query, no params, no fragment and nothing urlsplit strips), or a URI whose
-# scheme is not relative (urn:, tag:, mailto:…), which urljoin returns untouched.
-_PLAIN_HTTP = re.compile(r"https?://[A-Za-z0-9.\-_~%!$&'()*+,=:@]+(?:/[A-Za-z0-9.\-_~%!$&'()*+,=:@/]*)?"
-                         r"(?:\?[A-Za-z0-9.\-_~%!$&'()*+,=:@/?;]+)?\Z")
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+\-.]*):(?!//)")
-_RELATIVE_SCHEMES = frozenset(uses_relative)
-
-
-def _urljoin(base: str, uri: str) -> str:
-    """feedparser's _urljoin(base, uri), without its cost for links it would not change."""
-    if _PLAIN_HTTP.match(uri):
-        return uri
-    scheme = _SCHEME.match(uri)
-    if scheme and base and scheme.group(1).lower() not in _RELATIVE_SCHEMES:
-        return uri
-    return _cached_urljoin(base, uri)
 
 
 @functools.lru_cache(maxsize=512)
