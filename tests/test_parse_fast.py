@@ -58,7 +58,7 @@ def test_tricky_corpus_documents_go_to_feedparser(path: Path):
     assert not accepts(path.read_bytes())
 
 
-@pytest.mark.parametrize("name", ["rss20.xml", "rss10.rdf"])
+@pytest.mark.parametrize("name", ["rss20.xml", "rss10.rdf", "atom10.xml"])
 def test_golden_feeds_take_the_fast_path_unchanged(name: str):
     body = (GOLDEN / name).read_bytes()
     assert accepts(body)
