@@ -153,9 +153,9 @@ TRICKY = {
     "source element": ATOM.replace("<entry><title>Sans id</title>",
                                    "<entry><source><title>S</title></source><title>Sans id</title>"
                                    ).encode(),
-    "media:title": rss([{"title": "t"}]).replace(
+    "media:keywords": rss([{"title": "t"}]).replace(
         'xmlns:content', 'xmlns:media="http://search.yahoo.com/mrss/" xmlns:content').replace(
-        "<item>", "<item><media:title>m</media:title>").encode(),
+        "<item>", "<item><media:keywords>a, b</media:keywords>").encode(),
     "comment in a title": rss([{"title": "t"}]).replace(
         "<title>t</title>", "<title>a<!-- c -->b</title>").encode(),
 }
@@ -235,6 +235,11 @@ PIECES = [
     "<media:title>m</media:title>", '<media:thumbnail url="https://fil.example/t.jpg"/>',
     "<language>en</language>", "<x:inconnu>?</x:inconnu>", '<title type="html">&lt;b&gt;T&lt;/b&gt;</title>',
     "<title>\u0085 C1 \u0092</title>", "<description>Ã©tÃ©</description>",
+    '<media:content url="https://fil.example/i.jpg" medium="image"><media:description type="plain">'
+    "Légende</media:description><media:credit>AFP</media:credit></media:content>",
+    "<media:group><media:title>G</media:title><media:content url='u'><media:title>T2</media:title>"
+    "</media:content></media:group>", "<media:description>&lt;p&gt;M&lt;/p&gt;</media:description>",
+    "<dc:description>D</dc:description>",
 ]
 NAMESPACES = ('xmlns:content="http://purl.org/rss/1.0/modules/content/" '
               'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom" '
@@ -270,6 +275,7 @@ ATOM_PIECES = [
     'xmlns="http://www.w3.org/1999/xhtml">b</div></content>', "<rights>r</rights>",
     '<content src="https://x.example/c"/>', "<source><title>S</title></source>",
     '<media:thumbnail url="https://x.example/t.jpg"/>', "<!-- c -->",
+    "<media:group><media:title>G</media:title><media:description>D</media:description></media:group>",
 ]
 
 

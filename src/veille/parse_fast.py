@@ -28,6 +28,7 @@ from feedparser.util import FeedParserDict
 from lxml import etree
 
 from .parse_fast_encoding import Decline, check_encoding
+from .parse_fast_texts import EntryTexts
 from .parse_fast_values import content_type as _content_type
 from .parse_fast_values import fix_text as _fix
 from .parse_fast_values import parse_date as _parse_date
@@ -105,7 +106,7 @@ def _qualified_name(tag: str, given: str | None) -> str | None:
     return f"{prefix.lower()}:{local}" if prefix else local
 
 
-class _Reader:
+class _Reader(EntryTexts):
     """One document. Mirrors the few pieces of feedparser state that matter: the base URI
     (constant, since xml:base is declined), the title depth and the element depth."""
 
@@ -118,6 +119,8 @@ class _Reader:
         self.atom = self.atom10 = False
         self.depth = 0
         self.title_depth = -1
+        self.has_content = False
+        self.depth_map: dict[str, int] = {}
         self.feed = FeedParserDict()
         language = headers.get("content-language")
         if language:
@@ -452,6 +455,7 @@ class _Reader:
         entry = FeedParserDict()
         self.entries.append(entry)
         self.title_depth = -1
+        self.depth_map = {}
         about = attrs.get("rdf:about")
         if about:
             entry["id"] = about
@@ -460,30 +464,27 @@ class _Reader:
             self.depth += 1
             self.entry_child(child, entry, seen)
             self.depth -= 1
+        self.has_content = False  # feedparser's _end_item
 
     def entry_child(self, child: Any, entry: FeedParserDict, seen: set[str]) -> None:
         name = self.name(child)
-        slot = ("title" if name in _TITLE else "summary" if name in _SUMMARY
-                else "content" if name in _CONTENT else "author" if name in _AUTHOR
-                else "guid" if name in ("guid", "id") else None)
+        slot = "author" if name in _AUTHOR else "guid" if name in ("guid", "id") else None
         if slot:
             if slot in seen:
                 raise Decline(f"two <{name}> in an entry")
             seen.add(slot)
         if name in _TITLE:
-            self.title(child, entry)
+            self.entry_title(child, entry)
         elif name == "link":
             self.link(child, entry, in_entry=True)
         elif name in ("guid", "id"):
             self.guid(child, entry)
         elif name in _SUMMARY:
-            value, kind = self.text_construct(child, _SUMMARY[name])
-            entry["summary"] = value
-            entry["summary_detail"] = self.detail(kind, value)
+            self.description(child, entry, _SUMMARY[name])
         elif name in _CONTENT:
-            value, kind = self.text_construct(child, _CONTENT[name])
-            entry.setdefault("content", []).append(self.detail(kind, value))
-            entry.setdefault("summary", value)
+            self.content(child, entry, _CONTENT[name])
+        elif name.startswith("media:"):
+            self.media(child, entry)
         elif name in _PUBLISHED:
             self.date(child, entry, "published_parsed")
         elif name in _UPDATED:
