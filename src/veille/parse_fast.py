@@ -67,8 +67,7 @@ _AUTHOR = {"author", "dc:creator", "dc:author", "managingeditor"}
 _CATEGORY = {"category", "dc:subject", "keywords"}
 _PERSON = {"name", "email", "uri", "url", "homepage"}
 # elements feedparser has a handler for whose effects never reach what veille reads (leaves)
-_ENTRY_HARMLESS = {"enclosure", "media:content", "media:thumbnail", "rights", "copyright",
-                   "expirationdate"}
+_ENTRY_HARMLESS = {"enclosure", "rights", "copyright", "expirationdate"}
 _FEED_HARMLESS = {"description", "subtitle", "tagline", "rights", "copyright", "generator",
                   "webmaster", "dc:publisher", "dc:rights", "category", "dc:subject", "cloud",
                   "pubdate", "lastbuilddate", "updated", "published", "modified", "dc:date",
