@@ -21,6 +21,7 @@ import nh3
 from .models import ParsedEntry, ParsedFeed
 from .normalize import entry_key, html_to_text
 from .outlets import credit
+from .parse_fast import read_fast
 from .parse_json import looks_like_json, parse_json_feed
 
 # feedparser would otherwise try to fetch a URL given as a string; we only hand it bytes.
@@ -196,18 +197,25 @@ def advertised_feeds(url: str, body: bytes, headers: dict[str, str]) -> tuple[st
     return tuple(dict.fromkeys(u for u in links if urlsplit(u).scheme in ("http", "https")))
 
 
-def parse_feed(url: str, body: bytes, headers: dict[str, str]) -> ParsedFeed | ParseFailure:
-    """Parse one feed document. Bozo feeds still yield whatever entries feedparser recovers."""
+def parse_feed(url: str, body: bytes, headers: dict[str, str], fast: bool = True
+               ) -> ParsedFeed | ParseFailure:
+    """Parse one feed document. Bozo feeds still yield whatever entries feedparser recovers.
+
+    The fast reader (parse_fast) takes the plain documents it is sure of and gives what
+    feedparser would; everything else, and everything with `fast=False`, goes to feedparser.
+    """
     if looks_like_json(body, headers):  # JSON Feed (parse_json.py); feedparser reads no JSON
         found = parse_json_feed(url, body, headers)
         return found if isinstance(found, ParsedFeed) else ParseFailure(found)
     response_headers = {k: v for k, v in headers.items() if k in _HEADER_NAMES}
     response_headers.setdefault("content-location", url)
-    try:
-        d = feedparser.parse(body, response_headers=response_headers,
-                             resolve_relative_uris=False, sanitize_html=False)
-    except Exception as e:  # feedparser promises not to raise, but hostile input is normal input
-        return ParseFailure(f"parser crashed: {type(e).__name__}: {e}")
+    d = read_fast(body, response_headers) if fast else None
+    if d is None:
+        try:
+            d = feedparser.parse(body, response_headers=response_headers,
+                                 resolve_relative_uris=False, sanitize_html=False)
+        except Exception as e:  # feedparser promises not to raise; hostile input is normal input
+            return ParseFailure(f"parser crashed: {type(e).__name__}: {e}")
     problem = d.get("bozo_exception")
     if not d.get("version") and not d.entries:
         if is_html_page(body, headers):
