@@ -58,12 +58,22 @@ def test_tricky_corpus_documents_go_to_feedparser(path: Path):
     assert not accepts(path.read_bytes())
 
 
-@pytest.mark.parametrize("name", ["rss20.xml", "rss10.rdf", "atom10.xml"])
+@pytest.mark.parametrize("name", ["rss20.xml", "rss10.rdf", "atom10.xml", "googlenews.xml"])
 def test_golden_feeds_take_the_fast_path_unchanged(name: str):
     body = (GOLDEN / name).read_bytes()
     assert accepts(body)
     fast, slow = both(body)
     assert fast == slow
+
+
+def test_an_aggregator_item_is_credited_to_its_outlet_on_the_fast_path():
+    """Google News' <source url> names the outlet on either path (outlets.credit reads it)."""
+    body = (GOLDEN / "googlenews.xml").read_bytes()
+    assert accepts(body)
+    fast, _ = both(body)
+    assert isinstance(fast, dict)
+    first = fast["entries"][0]
+    assert first["outlet"] == "Le Monde" and not first["title"].endswith(" - Le Monde")
 
 
 ATOM = """<?xml version="1.0" encoding="utf-8"?>

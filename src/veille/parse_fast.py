@@ -499,5 +499,16 @@ class _Reader(EntryTexts):
             # and forgets the title depth; an Atom source has children and is declined
             self.harmless(child, name, _ENTRY_KEYS, {"source"})
             self.title_depth = -1
+            entry["source"] = _rss_source(child)
         else:
             self.harmless(child, name, _ENTRY_KEYS, _ENTRY_HARMLESS)
+
+
+def _rss_source(el: Any) -> FeedParserDict:
+    """What feedparser keeps of <source url="…">Le Monde</source>: its `href` and `title`,
+    which outlets.credit reads to credit the entry to that outlet."""
+    source = FeedParserDict()
+    if el.get("url") is not None:
+        source["href"] = el.get("url")
+    source["title"] = el.text or ""
+    return source
