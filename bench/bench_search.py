@@ -37,7 +37,7 @@ import veille.store.entries as store_entries  # noqa: E402
 from veille.match import Matcher, compile_watchlist  # noqa: E402
 from veille.models import FeedSource, ParsedEntry, StoredEntry  # noqa: E402
 from veille.normalize import token_text  # noqa: E402
-from veille.search import entry_text, index_row, search  # noqa: E402
+from veille.search import index_row, search  # noqa: E402
 from veille.store import Store, iso  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -127,7 +127,7 @@ def parsed(e: StoredEntry, key: str) -> ParsedEntry:
 
 def ingest(path: Path, items: list[ParsedEntry], matcher: Matcher) -> tuple[float, float]:
     """(CPU seconds, wall seconds) to plan, match and write `items` as pipeline.py does, one
-    transaction per feed of 25."""
+    transaction per feed of 25, then index the backlog as the daemon does."""
     store = Store.open(path)
     feeds = [f"https://flux{i}.example.org/rss" for i in range(len(items) // 25 + 1)]
     store.sync_feeds([FeedSource(u) for u in feeds])
@@ -135,11 +135,12 @@ def ingest(path: Path, items: list[ParsedEntry], matcher: Matcher) -> tuple[floa
     for n, url in enumerate(feeds):
         plan = store.plan_entries(url, items[n * 25:(n + 1) * 25], NOW, url, "b")
         found = [(i, m) for i, w in enumerate(plan)
-                 for m in matcher.match(w.change.entry, entry_text(w.change.entry, w.index))]
+                 for m in matcher.match(w.change.entry)]
         with store.transaction():
             ids = store.write_entries(url, plan, NOW)
             store.add_matches([(replace(m, entry_id=ids[i]), False) for i, m in found
                                if i in ids], NOW)
+    store.index_pending()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     store.close()
     return cpu, wall
@@ -148,13 +149,12 @@ def ingest(path: Path, items: list[ParsedEntry], matcher: Matcher) -> tuple[floa
 def ingest_cost(folder: Path, pool: list[StoredEntry], count: int, matcher: Matcher) -> None:
     items = [parsed(pool[i % len(pool)], str(i)) for i in range(count)]
     with_index = ingest(folder / "with.db", items, matcher)
-    saved = store_entries.write_index, store_entries.entry_index_row
-    store_entries.write_index = lambda conn, rows: None  # type: ignore[assignment]
-    store_entries.entry_index_row = lambda e: ()  # type: ignore[assignment]
+    saved = store_entries.queue_for_index
+    store_entries.queue_for_index = lambda conn, ids: None  # type: ignore[assignment]
     try:
         without = ingest(folder / "without.db", items, matcher)
     finally:
-        store_entries.write_index, store_entries.entry_index_row = saved
+        store_entries.queue_for_index = saved
     for label, (cpu, wall) in (("with the index", with_index), ("without", without)):
         print(f"  {label:15} {count / cpu:8,.0f} entries/s CPU, {cpu / count * 1e6:6.0f} µs "
               f"per entry ({count / wall:,.0f} entries/s wall)")

@@ -169,6 +169,23 @@ def test_index_is_written_with_entries_updated_and_pruned():
     assert store.search_index_size() == 1 and ids(store, '"lactalis"') == []
 
 
+def test_entries_wait_in_a_backlog_that_every_search_indexes_first():
+    """Entries join the index in batches off the poll's transaction; a search never misses
+    one that is stored but not yet indexed."""
+    store = make_store((FEED, "Ouest-France"))
+    store.upsert_entries(FEED, [parsed(str(i), f"Danone {i}") for i in range(5)], NOW)
+    assert store.index_backlog() == 5
+    assert len(found(store, "danone")) == 5 and store.index_backlog() == 0
+    store.upsert_entries(FEED, [parsed("0", "Nestlé rachète")], NOW)  # a changed entry
+    store.upsert_entries(FEED, [parsed("9", "Lactalis")], NOW)
+    assert store.index_backlog() == 2
+    assert store.index_pending(batch=1) == 2 and store.index_backlog() == 0  # batch by batch
+    assert found(store, "nestle") == ["Nestlé rachète"] and len(found(store, "danone")) == 4
+    store.upsert_entries(FEED, [parsed("10", "Supprimé avant d'être indexé")], NOW)
+    assert store.prune(NOW + timedelta(days=1)) > 0  # gone before the backlog was indexed
+    assert store.index_pending() == 1 and store.index_backlog() == 0
+
+
 def test_index_rows_roll_back_with_their_entries():
     store = make_store((FEED, "Ouest-France"))
     plan = store.plan_entries(FEED, [parsed("1", "Danone")], NOW)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from veille.store import Store
+
 from .conftest import FeedServer, Workspace, pubdate, rss
 
 NOW = datetime.now(UTC)
@@ -62,6 +64,16 @@ def test_search_groups_stories_and_gives_digest_items(feed_server, workspace):
     assert "pizzas" in story["snippet"]
     assert datetime.fromisoformat(story["published"]) < datetime.fromisoformat(
         story["first_seen"])
+
+
+def test_fetch_leaves_no_backlog(feed_server, workspace):
+    """`veille fetch` indexes its pass's entries before it exits (the daemon every 5 s)."""
+    fetched(feed_server, workspace)
+    store = Store.open(workspace.root / "var" / "veille.db")
+    try:
+        assert store.index_backlog() == 0 and store.search_index_size() > 0
+    finally:
+        store.close()
 
 
 def test_search_speaks_the_watchlist_language(feed_server, workspace):

@@ -124,9 +124,11 @@ class App:
         parser = self.parser_pool()
         try:
             async with Fetcher(self.settings.fetch) as fetcher:
-                return await self.feed_pass(fetcher, parser, matcher).run(feeds, on_done)
+                summary = await self.feed_pass(fetcher, parser, matcher).run(feeds, on_done)
         finally:
             parser.close()
+        self.store.index_pending()  # the pass's entries, in a few large batches
+        return summary
 
     def backfill(self, watchlist: Watchlist, since: datetime | None) -> tuple[int, int]:
         """Apply one watchlist to stored entries; old ones are recorded silently (no flood).

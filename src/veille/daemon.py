@@ -9,6 +9,7 @@ housekeeping, reloading its files live and speaking sd_notify to systemd.
            retry     every 30 s: wake the channel workers for backoffs that expired
            reload    every second: did a file change? (and on SIGHUP)
            heartbeat proof for the watchdog that the scheduler fires jobs
+           index     every 5 s: the new entries into the search index, in batches
            summary   every minute: one log line, if anything happened (activity.py)
            housekeep every 6 hours: retention, PRAGMA optimize, freed pages given back
            websub    every 5 s, with [websub]: subscribe, renew, unsubscribe (websub_agent.py)
@@ -70,6 +71,7 @@ RELOAD_CHECK = 1.0
 RETRY_EVERY = 30.0
 HOUSEKEEPING_EVERY = 6 * 3600.0
 SUMMARY_EVERY = 60.0
+INDEX_EVERY = 5.0  # the search backlog is indexed this often (store/search.py)
 WEBSUB_EVERY = 5.0
 CHECK_EVERY = 300.0  # spikes and feed health are looked at this often…
 SOON = 10.0  # …and after a poll that found matches, at most this often
@@ -345,6 +347,7 @@ class Daemon(SendingJobs, Upkeep):
             self._add(self._check_files, "interval", "reload", seconds=RELOAD_CHECK)
             self._add(self._retry, "interval", "retry", seconds=RETRY_EVERY)
             self._add(self._summary, "interval", "summary", seconds=SUMMARY_EVERY)
+            self._add(self._index_search, "interval", "index", seconds=INDEX_EVERY)
             self._add(self._check_spikes, "interval", "spikes", seconds=CHECK_EVERY)
             self._add(self._check_health, "interval", "health", seconds=CHECK_EVERY)
             self._add(self._health_summary, "cron", "health-summary", day_of_week="mon",

@@ -47,6 +47,10 @@ class Upkeep:
         if line := self.activity.flush():
             log.info("%s", line)
 
+    async def _index_search(self) -> None:
+        """Off the event loop: a first poll of thousands of feeds leaves a backlog of seconds."""
+        await asyncio.to_thread(self.app.store.index_pending)
+
     async def _ping_watchdog(self, every: float) -> None:
         """Outside the scheduler on purpose: a scheduler that stops firing jobs stops the
         heartbeat, and then these pings stop too (see watchdog.py)."""

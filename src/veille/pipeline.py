@@ -6,7 +6,7 @@
         plan    = store.plan_entries(parsed.entries)       # one read: what is new or changed
         matches = matcher.match(plan)                      # CPU work, before taking the lock
         with store.transaction():                          # all of a feed, or none of it
-            ids = store.write_entries(plan)                # with their search index rows
+            ids = store.write_entries(plan)                # and into the search backlog
             store.add_matches(matches for the entries written)
             store.save_stories(stories.add(matched entries))  # near-duplicates: one story
             store.save_state(after_fetch(feed, result))    # decision: schedule.after_fetch
@@ -36,7 +36,6 @@ from .outcomes import ErrorKind, FetchStatus, OutcomeStatus
 from .parse import ParseFailure
 from .parser_pool import ParserPool, ParserTrouble
 from .schedule import after_fetch, retry_after
-from .search import entry_text
 from .store import Store
 from .stories import StoryIndex
 from .websub import discover
@@ -158,8 +157,7 @@ class FeedPass:
         matched = [(i, m, silent_match(w.change.entry, feed.never_fetched, now,
                                        self.settings.digest.catchup))
                    for i, w in enumerate(plan) if not w.silent
-                   for m in self.matcher.match(w.change.entry,
-                                               entry_text(w.change.entry, w.index))]
+                   for m in self.matcher.match(w.change.entry)]
         alerting: list[str] = []
         with self.store.transaction():
             ids = self.store.write_entries(feed.url, plan, now)

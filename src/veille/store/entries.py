@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from ..models import ParsedEntry, StoredEntry
-from ..search import entry_index_row
 from .base import StoreBase
 from .rows import _ENTRY_SELECT, EntryChange, _entry_from, _stored_entry, at, iso
-from .search import write_index
+from .search import queue_for_index
 
 #: Updates an entry may receive from a changed hash alone (reader caps them at 24 too).
 MAX_HASH_UPDATES = 24
@@ -27,7 +26,6 @@ class EntryWrite:
     expect_hash: str | None  # the hash the row must still have; None: the row must not exist
     silent: bool  # a parser-only change: stored, not matched again, no alert
     hash_only: bool  # counts against MAX_HASH_UPDATES
-    index: tuple[str, ...] = ()  # its search index row (search.index_row), folded before the lock
 
 
 class EntryTables(StoreBase):
@@ -83,8 +81,7 @@ class EntryTables(StoreBase):
                                      e.published is not None, now, None, 0)
                 values.update(key=e.key, published=iso(published),
                               dated=int(e.published is not None), first_seen=iso(now))
-                out.append(EntryWrite(EntryChange(stored, True), values, None, False, False,
-                                      entry_index_row(stored)))
+                out.append(EntryWrite(EntryChange(stored, True), values, None, False, False))
                 continue
             (entry_id, old_hash, old_published, dated, first_seen, changes, old_updated,
              old_version, hash_updates) = old
@@ -100,7 +97,7 @@ class EntryTables(StoreBase):
                                  bool(dated) or e.published is not None, at(first_seen),
                                  now, changes + (not silent))
             out.append(EntryWrite(EntryChange(stored, False), values, old_hash, silent,
-                                  hash_only, entry_index_row(stored)))
+                                  hash_only))
         return out
 
     def write_entries(self, feed_url: str, plan: Sequence[EntryWrite], now: datetime
@@ -108,7 +105,8 @@ class EntryTables(StoreBase):
         """Apply a plan inside the caller's transaction; returns {plan index: entry id} of the
         writes that still applied. One that another writer overtook since the plan was made
         (the row appeared, or its hash moved) is dropped: that writer stored the same news.
-        The search index is written with the entries, so it never lags behind them."""
+        The entries written join the search index's backlog in the same transaction
+        (store/search.py indexes it in batches; every search indexes it first)."""
         written: dict[int, int] = {}
         seen = iso(now)
         for i, w in enumerate(plan):
@@ -134,8 +132,7 @@ class EntryTables(StoreBase):
                 [*params, w.change.entry.id, w.expect_hash])
             if cursor.rowcount:
                 written[i] = w.change.entry.id
-        write_index(self.db.conn, [(entry_id, plan[i].index or entry_index_row(
-            replace(plan[i].change.entry, id=entry_id))) for i, entry_id in written.items()])
+        queue_for_index(self.db.conn, written.values())
         return written
 
     def entries(self, *, since: datetime | None = None, feed_url: str | None = None,

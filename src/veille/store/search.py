@@ -1,21 +1,39 @@
-"""The entry_search FTS5 index: written with each entry (entries.py), read by search.py.
+"""The entry_search FTS5 index, read by search.py.
 
-Rows are deleted by a trigger when their entry is (retention, or any later way of deleting),
-so the index can never point at an entry that is gone.
+An entry written joins `search_pending` in its feed's transaction (entries.py); the backlog
+is indexed in batches of a few hundred (`index_pending`): by the daemon every few seconds, by
+`veille fetch` at the end of its pass, and by every search before it reads, so a search
+always sees every stored entry. FTS5 writes a segment at each commit, so a few rows in each
+feed's transaction cost about twice as much per entry as batches, and the folding is done
+once, off the poll's path. Rows are deleted by a trigger when their entry is (retention, or
+any later way of deleting), so the index can never point at an entry that is gone.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from ..models import StoredEntry
+from ..search import index_row
 from .base import StoreBase
 from .rows import _ENTRY_SELECT, _stored_entry, iso
 
 _INSERT = ("INSERT INTO entry_search (rowid, title, body, author, source, category) "
            "VALUES (?, ?, ?, ?, ?, ?)")
+
+
+#: Entries indexed per transaction: large enough for FTS5 to write few segments, small enough
+#: that a poll waiting for the write lock waits a fraction of a second.
+INDEX_BATCH = 500
+
+
+def queue_for_index(conn: Any, entry_ids: Iterable[int]) -> None:
+    """Inside the caller's transaction: these entries (new or changed) wait to be indexed."""
+    conn.executemany("INSERT OR IGNORE INTO search_pending (entry_id) VALUES (?)",
+                     [(i,) for i in entry_ids])
 
 
 def write_index(conn: Any, rows: Iterable[tuple[int, tuple[str, ...]]]) -> None:
@@ -27,6 +45,31 @@ def write_index(conn: Any, rows: Iterable[tuple[int, tuple[str, ...]]]) -> None:
 
 
 class SearchTables(StoreBase):
+
+    def index_pending(self, batch: int = INDEX_BATCH) -> int:
+        """Index the backlog, `batch` entries per transaction; returns how many were indexed.
+        An entry deleted meanwhile just leaves the backlog (its trigger took its row)."""
+        done = 0
+        while True:
+            with self.transaction():
+                ids = [r[0] for r in self.db.conn.execute(
+                    "SELECT entry_id FROM search_pending ORDER BY entry_id LIMIT ?", [batch])]
+                if not ids:
+                    return done
+                marks = ",".join("?" * len(ids))
+                rows = self.db.conn.execute(
+                    "SELECT id, title, summary_text, content_text, author, link, feed_url, "
+                    f"categories, outlet, outlet_url FROM entries WHERE id IN ({marks})", ids)
+                write_index(self.db.conn, [
+                    (r[0], index_row(r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8],
+                                     r[9])) for r in rows])
+                self.db.conn.execute(f"DELETE FROM search_pending WHERE entry_id IN ({marks})",
+                                     ids)
+            done += len(ids)
+
+    def index_backlog(self) -> int:
+        """Entries stored but not yet indexed (`status`, tests)."""
+        return int(self.db.execute("SELECT count(*) FROM search_pending").fetchone()[0])
 
     def feed_names(self) -> list[str]:
         """Every feed's name as entries show it (rows._ENTRY_SELECT's feed_name)."""
@@ -43,8 +86,9 @@ class SearchTables(StoreBase):
 
         Newest-stored first is the index's own order: a search that wants 50 results reads
         50-odd rows, however common its words, where sorting by another column would read
-        every row the index finds.
+        every row the index finds. The backlog is indexed first: a search sees every entry.
         """
+        self.index_pending()
         where: list[str] = []
         params: list[Any] = []
         if fts is not None:
@@ -88,5 +132,7 @@ class SearchTables(StoreBase):
         return [(_stored_entry(by_id[i]), by_id[i]["story_id"]) for i in ids if i in by_id]
 
     def search_index_size(self) -> int:
-        """Rows in the index (what `status` and the migration test compare with entries)."""
+        """Rows in the index once its backlog is indexed (what `status` and the migration
+        test compare with entries)."""
+        self.index_pending()
         return int(self.db.execute("SELECT count(*) FROM entry_search").fetchone()[0])
