@@ -10,6 +10,7 @@
             store.add_matches(matches for the entries written)
             store.save_stories(stories.add(matched entries))  # near-duplicates: one story
             store.save_state(after_fetch(feed, result))    # decision: schedule.after_fetch
+        # unchanged or failed: only its state, written with others' (state_batch.py)
 
 The pipeline calls the stages in order and decides nothing itself.
 """
@@ -32,6 +33,7 @@ from .outcomes import ErrorKind, FetchStatus, OutcomeStatus
 from .parse import ParseFailure
 from .parser_pool import ParserPool, ParserTrouble
 from .schedule import after_fetch, retry_after
+from .state_batch import StateBatch
 from .store import Store
 from .stories import StoryIndex
 
@@ -59,14 +61,16 @@ class FeedPass:
     async def run(self, feeds: Sequence[FeedState],
                   on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:
         summary = PassSummary()
+        states = StateBatch(self.store)
 
         async def one(feed: FeedState) -> None:
             try:
-                outcome = await self.poll(feed)
+                outcome = await self.poll(feed, states)
             except Exception as e:  # a bug must cost one feed, not the pass: record it
-                outcome = self._finish(feed, FetchResult(
+                state, outcome = self._finish(feed, FetchResult(
                     feed.url, FetchStatus.ERROR, error_kind=ErrorKind.INTERNAL,
                     error_message=f"{type(e).__name__}: {e}"))
+                self.store.save_state(state)  # alone: the batch may be what failed
             summary.outcomes.append(outcome)
             if on_done is not None:
                 on_done(outcome)
@@ -74,7 +78,21 @@ class FeedPass:
         await asyncio.gather(*(one(f) for f in feeds))
         return summary
 
-    async def poll(self, feed: FeedState) -> FeedOutcome:
+    async def poll(self, feed: FeedState, states: StateBatch | None = None) -> FeedOutcome:
+        """Fetch, parse and store one feed; an unchanged or failed feed's state goes to
+        `states` (written alone without one)."""
+        outcome = await self._poll(feed)
+        if isinstance(outcome, FeedOutcome):
+            return outcome
+        state, outcome = outcome
+        if states is None:
+            self.store.save_state(state)
+        else:
+            await states.save(state)
+        return outcome
+
+    async def _poll(self, feed: FeedState) -> FeedOutcome | tuple[FeedState, FeedOutcome]:
+        """A stored feed's outcome, or the state to write and outcome of any other."""
         result = await self.fetcher.fetch(FetchRequest(feed.url, feed.fetch_url, feed.etag,
                                                        feed.last_modified))
         if result.http_status in (429, 503):
@@ -97,18 +115,18 @@ class FeedPass:
         return self._store(feed, result, parsed, body_hash)
 
     def _finish(self, feed: FeedState, result: FetchResult, *, body_hash: str | None = None,
-                parse_error: str | None = None) -> FeedOutcome:
+                parse_error: str | None = None) -> tuple[FeedState, FeedOutcome]:
+        """The state to write and the outcome of a feed with nothing to store."""
         now = self.clock()
         state = after_fetch(feed, result, now, self.settings.fetch, self.rng,
                             body_hash=body_hash, parse_error=parse_error)
-        self.store.save_state(state)
         if result.status in (FetchStatus.GONE, FetchStatus.DEFERRED):
-            return FeedOutcome(feed.url, OutcomeStatus(result.status.value),
-                               message=result.error_message)
+            return state, FeedOutcome(feed.url, OutcomeStatus(result.status.value),
+                                      message=result.error_message)
         if state.failures:
-            return FeedOutcome(feed.url, OutcomeStatus.FAILED, message=state.error_message,
-                               moved_to=result.moved_to)
-        return FeedOutcome(feed.url, OutcomeStatus.UNCHANGED, moved_to=result.moved_to)
+            return state, FeedOutcome(feed.url, OutcomeStatus.FAILED,
+                                      message=state.error_message, moved_to=result.moved_to)
+        return state, FeedOutcome(feed.url, OutcomeStatus.UNCHANGED, moved_to=result.moved_to)
 
     def _store(self, feed: FeedState, result: FetchResult, parsed: ParsedFeed,
                body_hash: str) -> FeedOutcome:
