@@ -112,7 +112,7 @@ class App:
     def feed_pass(self, fetcher: Fetcher, parser: ParserPool, matcher: Matcher,
                   stories: StoryIndex | None = None) -> FeedPass:
         return FeedPass(self.settings, self.store, fetcher, parser, matcher, self.clock,
-                        self.rng, stories if stories is not None else self.story_index())
+                        self.rng, stories if stories is not None else self.story_index)
 
     async def fetch(self, feeds: Sequence[FeedState], matcher: Matcher,
                     on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:

@@ -48,7 +48,8 @@ class FeedPass:
 
     def __init__(self, settings: Settings, store: Store, fetcher: Fetcher, parser: ParserPool,
                  matcher: Matcher, clock: Callable[[], datetime],
-                 rng: random.Random | None = None, stories: StoryIndex | None = None) -> None:
+                 rng: random.Random | None = None,
+                 stories: StoryIndex | Callable[[], StoryIndex] | None = None) -> None:
         self.settings = settings
         self.store = store
         self.fetcher = fetcher
@@ -56,7 +57,15 @@ class FeedPass:
         self.matcher = matcher
         self.clock = clock
         self.rng = rng or random.Random()
-        self.stories = stories
+        # a callable is called at the first match: restoring the index reads every story of
+        # the window, which a pass where nothing matched (or changed) does not need
+        self._stories = stories
+
+    @property
+    def stories(self) -> StoryIndex | None:
+        if callable(self._stories):
+            self._stories = self._stories()
+        return self._stories
 
     async def run(self, feeds: Sequence[FeedState],
                   on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:
@@ -140,14 +149,15 @@ class FeedPass:
                                        self.settings.digest.catchup))
                    for i, w in enumerate(plan) if not w.silent
                    for m in self.matcher.match(w.change.entry)]
+        stories = self.stories if matched else None  # restored outside the write lock
         with self.store.transaction():
             ids = self.store.write_entries(feed.url, plan, now)
             new_matches = self.store.add_matches(
                 [(replace(m, entry_id=ids[i]), silent) for i, m, silent in matched if i in ids],
                 now)
-            if self.stories is not None:  # only matched entries make stories
+            if stories is not None:  # only matched entries make stories
                 self.store.save_stories(
-                    self.stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
+                    stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
                     for i in dict.fromkeys(i for i, _, _ in matched) if i in ids)
             self.store.save_state(state)
         changes = [w for i, w in enumerate(plan) if i in ids and not w.silent]
