@@ -184,7 +184,8 @@ def memory(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feeds", type=int, default=1000)
-    parser.add_argument("--hosts", default="1,20", help="comma-separated host counts")
+    parser.add_argument("--hosts", default="1,20",
+                        help="comma-separated host counts ('' for the memory run alone)")
     parser.add_argument("--latency", default="0,50", help="comma-separated latencies in ms")
     parser.add_argument("--per-host", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=0, help="0: veille's default")
@@ -193,9 +194,16 @@ def main() -> None:
     parser.add_argument("--no-floors", dest="floors", action="store_false")
     args = parser.parse_args()
     peers = ensure_venv()
-    rows = [row for hosts in map(int, args.hosts.split(","))
-            for latency in map(float, args.latency.split(","))
+    rows = [row for hosts in (int(h) for h in args.hosts.split(",") if h)
+            for latency in (float(ms) for ms in args.latency.split(",") if ms)
             for row in scenario(args, hosts, latency, peers)]
+    if rows:
+        table(rows, args.feeds)
+    if args.memory_feeds:
+        memory(args)
+
+
+def table(rows: list[Row], feeds: int) -> None:
     print("\n| scenario | pass | reader wall (CPU) RSS | veille wall (CPU) RSS | wall ÷ | CPU ÷ |")
     print("|---|---|---|---|---|---|")
     for r in rows:
@@ -205,9 +213,7 @@ def main() -> None:
     unchanged = [r.veille for r in rows if r.label == PASSES[1]]
     if unchanged:
         print(f"\nveille CPU per unchanged feed (start-up included): "
-              f"{min(m.cpu for m in unchanged) / args.feeds * 1000:.2f} ms")
-    if args.memory_feeds:
-        memory(args)
+              f"{min(m.cpu for m in unchanged) / feeds * 1000:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -201,7 +201,9 @@ class Fetcher:
         slots = self._hosts.get(host)
         if slots is None:
             slots = self._hosts[host] = _HostSlots(self.settings.per_host)
-        async with self._global, slots.semaphore:
+        # the host's slot first: a request waiting for its host holds no slot of the pass,
+        # so a list with hundreds of feeds on one host does not stall the other hosts
+        async with slots.semaphore, self._global:
             await self._wait_for_host(host)
             slot = slots.take()
             try:

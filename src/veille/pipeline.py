@@ -38,6 +38,11 @@ from .store import Store
 from .stories import StoryIndex
 
 
+#: Feeds between the start of their fetch and the end of their store, at most: a first poll
+#: downloads faster than it parses, and 10,000 bodies waiting would hold 700 MB.
+BACKLOG = 256
+
+
 def silent_match(entry: StoredEntry, first_fetch: bool, now: datetime, catchup: float) -> bool:
     """No flood: old entries seen on a feed's first fetch (or a backfill) are recorded silently."""
     return first_fetch and entry.dated and entry.published < now - timedelta(seconds=catchup)
@@ -71,10 +76,12 @@ class FeedPass:
                   on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:
         summary = PassSummary()
         states = StateBatch(self.store)
+        backlog = asyncio.Semaphore(max(BACKLOG, 2 * self.settings.fetch.concurrency))
 
         async def one(feed: FeedState) -> None:
             try:
-                outcome = await self.poll(feed, states)
+                async with backlog:
+                    outcome = await self.poll(feed, states)
             except Exception as e:  # a bug must cost one feed, not the pass: record it
                 state, outcome = self._finish(feed, FetchResult(
                     feed.url, FetchStatus.ERROR, error_kind=ErrorKind.INTERNAL,
