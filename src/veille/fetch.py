@@ -29,8 +29,9 @@ ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9,
           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8")
 #: A response body read to keep its connection alive (a 304's, an error page's) up to this size.
 DRAIN_LIMIT = 64 * 1024
-_KEPT_HEADERS = ("content-type", "content-location", "content-language", "etag", "last-modified",
-                 "cache-control", "expires", "retry-after", "date", "age")
+_KEPT_HEADERS = frozenset(("content-type", "content-location", "content-language", "etag",
+                           "last-modified", "cache-control", "expires", "retry-after", "date",
+                           "age"))
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,8 @@ class Fetcher:
         """One request: a result, or (status, Location) for a redirect to follow."""
         async with self._client.stream("GET", url, headers=headers,
                                        extensions={LANE: lane}) as response:
-            kept = {k: response.headers[k] for k in _KEPT_HEADERS if k in response.headers}
+            # one walk over the headers (each `in` test decodes them all again)
+            kept = {k: v for k, v in response.headers.items() if k in _KEPT_HEADERS}
             status = response.status_code
             if status < 200 or status >= 300:
                 await _drain(response)

@@ -37,7 +37,6 @@ from .state_batch import StateBatch
 from .store import Store
 from .stories import StoryIndex
 
-
 #: Feeds between the start of their fetch and the end of their store, at most: a first poll
 #: downloads faster than it parses, and 10,000 bodies waiting would hold 700 MB.
 BACKLOG = 256
