@@ -177,7 +177,7 @@ def memory(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp, Farm(Path(tmp), feeds, 50, 0) as farm:
         first, unchanged = veille_passes(Path(tmp), farm, args, passes=2)
     for label, m in (("first poll", first), ("nothing changed", unchanged)):
-        print(f"  {label:16} veille {fmt(m)}")
+        print(f"  {label:16} veille {fmt(m)}, peak PSS {m.peak_pss_mb:.0f} MB")
     print(f"  CPU per unchanged feed: {unchanged.cpu / feeds * 1000:.2f} ms (start-up included)")
 
 

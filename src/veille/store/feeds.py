@@ -50,8 +50,8 @@ class FeedTables(StoreBase):
                 ORDER BY f.in_opml DESC, f.position, f.rowid""", params)
         return [_feed_state(r) for r in rows]
 
-    def feed(self, url: str) -> FeedState | None:
-        found = self.feeds([url])
+    def feed(self, url: str, counts: bool = True) -> FeedState | None:
+        found = self.feeds([url], counts=counts)
         return found[0] if found else None
 
     def update_feed(self, url: str, **values: Any) -> None:
