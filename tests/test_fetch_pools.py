@@ -152,3 +152,45 @@ def test_commands_do_not_import_delivery_libraries():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == ""
+
+
+def test_a_pass_holds_a_bounded_number_of_bodies(monkeypatch):
+    """Downloads wait while BACKLOG feeds are between fetch and store (parsing is slower)."""
+    import random
+    from datetime import UTC, datetime
+
+    from veille import pipeline
+    from veille.config import settings_from_toml
+    from veille.models import FeedSource, FetchResult, ParsedFeed
+    from veille.store import Store
+
+    monkeypatch.setattr(pipeline, "BACKLOG", 4)
+    settings = settings_from_toml({"fetch": {"concurrency": 2}}, None, {"HOME": "/tmp"})
+    store = Store.memory()
+    store.sync_feeds([FeedSource(f"https://f{i}") for i in range(40)])
+    started: list[str] = []
+    release = asyncio.Event()
+
+    class Fetcher:
+        async def fetch(self, request):
+            started.append(request.url)
+            return FetchResult(request.url, "ok", 200, f"<rss>{request.url}</rss>".encode(), {})
+
+    class SlowParser:
+        async def parse(self, url, body, headers):
+            await release.wait()
+            return ParsedFeed("t", None, None, None, ())
+
+    async def run():
+        feed_pass = FeedPass(settings, store, Fetcher(), SlowParser(), pipeline.Matcher([]),
+                             lambda: datetime(2026, 1, 1, tzinfo=UTC), random.Random(1))
+        task = asyncio.create_task(feed_pass.run(store.feeds()))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        waiting = len(started)
+        release.set()
+        return waiting, await task
+
+    waiting, summary = asyncio.run(run())
+    assert waiting == 4
+    assert len(started) == 40 and summary.count("ok") == 40
