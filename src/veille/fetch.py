@@ -146,8 +146,10 @@ class Fetcher:
                 verify=ssl_context, limits=httpx.Limits(max_connections=size,
                                                         max_keepalive_connections=size))
 
+        # room for twice as many hosts as requests in flight: a pass over 50 hosts keeps its
+        # connections; beyond, the least recently used idle pools (and their sockets) go
         self._pools = HostPools(make_pool, self._lane_size,
-                                max_pools=max(16, settings.concurrency, lanes))
+                                max_pools=max(64, 2 * settings.concurrency, lanes))
         self._client = httpx.AsyncClient(
             timeout=timeout,
             headers={"User-Agent": settings.user_agent, "Accept": ACCEPT,
