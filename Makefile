@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
+# e.g. make bench PEERS='--hosts 20 --latency 0 --memory-feeds 0' for one scenario of bench_peers
+PEERS  ?=
 STAMP   = $(VENV)/.installed
 
 .PHONY: run test bench lint clean
@@ -27,6 +29,7 @@ bench: $(STAMP)
 	$(PY) bench/eval_stories.py --no-sweep
 	$(PY) bench/eval_spikes.py
 	$(PY) bench/bench_websub.py
+	$(PY) bench/bench_peers.py $(PEERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -7,7 +7,8 @@ same ingest with story grouping off.
 
 Entries come from bench_match.py's generator (French-like text, Zipf words, watched names),
 25 per feed as a poll stores them: one read to plan, matching outside the transaction, one
-transaction per feed; then the search index built from the backlog, as the daemon does. CPU time of this process; the database is a file in a temporary folder.
+transaction per feed; then the search index built from the backlog, as the daemon does.
+CPU time of this process; the database is a file in a temporary folder.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ class Request:
     body: bytes = b""
     method: str = "GET"
     at: float = field(default_factory=time.monotonic)
+    client: tuple[str, int] | None = None  # the connection's address: keep-alive is visible
 
 
 @dataclass
@@ -93,7 +94,7 @@ def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, body: bytes, method: str) -> None:
             request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body,
-                              method)
+                              method, client=self.client_address[:2])
             with server.lock:
                 server.log.append(request)
                 server.arrived.notify_all()

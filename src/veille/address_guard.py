@@ -90,11 +90,12 @@ class GuardedBackend(AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def guarded_transport(limits: httpx.Limits | None = None) -> httpx.AsyncHTTPTransport:
+def guarded_transport(limits: httpx.Limits | None = None,
+                      verify: Any = True) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose every connection goes through GuardedBackend. (A client given
     a transport ignores its own `limits`, so they are passed here. It also ignores proxy
     environment variables: the guard would only ever see the proxy's address.)"""
-    transport = httpx.AsyncHTTPTransport(limits=limits or httpx.Limits())
+    transport = httpx.AsyncHTTPTransport(limits=limits or httpx.Limits(), verify=verify)
     pool = transport._pool  # noqa: SLF001 - httpx exposes no network_backend argument
     assert isinstance(pool, httpcore.AsyncConnectionPool)
     pool._network_backend = GuardedBackend()  # noqa: SLF001

@@ -115,7 +115,7 @@ class App:
                   stories: StoryIndex | None = None,
                   poll_floor: Callable[[str], float | None] | None = None) -> FeedPass:
         return FeedPass(self.settings, self.store, fetcher, parser, matcher, self.clock,
-                        self.rng, stories if stories is not None else self.story_index(),
+                        self.rng, stories if stories is not None else self.story_index,
                         poll_floor)
 
     async def fetch(self, feeds: Sequence[FeedState], matcher: Matcher,

@@ -134,7 +134,7 @@ class Daemon(SendingJobs, Upkeep):
         self.watchdog = Watchdog(stall_after=self._poll_bound())
         self.poller = Poller(
             feeds=lambda: self.app.store.feeds(counts=False),
-            feed=lambda url: self.app.store.feed(url),
+            feed=lambda url: self.app.store.feed(url, counts=False),  # once per feed polled
             run_batch=self._run_batch, schedule_tick=self._schedule_tick,
             on_feed=self._feed_done, on_batch=self._batch_done, clock=self.clock)
         self.notices: NoticeBox | None = None

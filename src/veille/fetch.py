@@ -8,12 +8,13 @@ errors escape. Decompression is done here, not by httpx, so that `max_size` boun
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
 import math
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import partial
 from urllib.parse import urljoin, urlsplit
 
 import brotli
@@ -21,16 +22,18 @@ import httpx
 
 from .address_guard import guarded_transport, is_private_refusal
 from .config import FetchSettings
+from .host_pools import LANE, HostPools, lanes_for
 from .models import FetchResult
 from .outcomes import ErrorKind, FetchStatus
 
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
           "application/rdf+xml;q=0.9, "
           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8")
-#: Pool size of one client shard: a large httpx pool costs CPU per request, many small ones do not.
-SHARD_SIZE = 10
-_KEPT_HEADERS = ("content-type", "content-location", "content-language", "etag", "last-modified",
-                 "cache-control", "expires", "retry-after", "date", "age", "link")
+#: A response body read to keep its connection alive (a 304's, an error page's) up to this size.
+DRAIN_LIMIT = 64 * 1024
+_KEPT_HEADERS = frozenset(("content-type", "content-location", "content-language", "etag",
+                           "last-modified", "cache-control", "expires", "retry-after", "date",
+                           "age", "link"))
 
 
 @dataclass(frozen=True)
@@ -109,52 +112,69 @@ def _host(url: str) -> str:
         return ""
 
 
-class Fetcher:
-    """Fetches feeds through sharded httpx clients, bounded globally and per host.
+class _HostSlots:
+    """The `per_host` connection slots of one host; a request takes the lowest free one, so
+    its lane (slot // lane size) is the busiest lane with room and keep-alive is reused."""
 
-    Feeds of one host always use the same shard, so keep-alive connections are reused.
+    def __init__(self, size: int) -> None:
+        self.semaphore = asyncio.Semaphore(size)
+        self.free = list(range(size))
+
+    def take(self) -> int:
+        return heapq.heappop(self.free)
+
+    def give(self, slot: int) -> None:
+        heapq.heappush(self.free, slot)
+
+
+class Fetcher:
+    """Fetches feeds through one httpx client routing to small pools per host (host_pools.py),
+    bounded globally (`concurrency`) and per host (`per_host`).
     """
 
     def __init__(self, settings: FetchSettings,
                  transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
-        shards = max(1, math.ceil(settings.concurrency / SHARD_SIZE))
-        per_shard = min(SHARD_SIZE, settings.concurrency)
         timeout = httpx.Timeout(settings.timeout, connect=min(settings.connect_timeout,
                                                               settings.timeout))
-        limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
-        if transport is None and not settings.allow_private:
-            transport = partial(guarded_transport, limits)
-        self._clients = [
-            httpx.AsyncClient(
-                timeout=timeout,
-                limits=limits,
-                headers={"User-Agent": settings.user_agent, "Accept": ACCEPT,
-                         "Accept-Encoding": "gzip, deflate, br"},
-                follow_redirects=False,
-                transport=transport() if transport else None,
-            )
-            for _ in range(shards)
-        ]
+        lanes, self._lane_size = lanes_for(settings.per_host)
+        ssl_context = httpx.create_ssl_context()  # once: building one costs ~40 ms
+
+        def make_pool(size: int) -> httpx.AsyncBaseTransport:
+            if transport is not None:
+                return transport()
+            limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+            if not settings.allow_private:  # every connection checked (address_guard.py)
+                return guarded_transport(limits, verify=ssl_context)
+            return httpx.AsyncHTTPTransport(verify=ssl_context, limits=limits)
+
+        # room for twice as many hosts as requests in flight: a pass over 50 hosts keeps its
+        # connections; beyond, the least recently used idle pools (and their sockets) go
+        self._pools = HostPools(make_pool, self._lane_size,
+                                max_pools=max(64, 2 * settings.concurrency, lanes))
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            headers={"User-Agent": settings.user_agent, "Accept": ACCEPT,
+                     "Accept-Encoding": "gzip, deflate, br"},
+            follow_redirects=False,
+            transport=self._pools,
+        )
         self._global = asyncio.Semaphore(settings.concurrency)
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._hosts: dict[str, _HostSlots] = {}
         # host -> monotonic time: next slot under host_delay / end of the host's Retry-After
         self._host_ready: dict[str, float] = {}
         self._host_blocked: dict[str, float] = {}
         self._clock = clock
 
     async def aclose(self) -> None:
-        await asyncio.gather(*(c.aclose() for c in self._clients))
+        await self._client.aclose()
 
     async def __aenter__(self) -> Fetcher:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-    def _client(self, host: str) -> httpx.AsyncClient:
-        return self._clients[zlib.crc32(host.encode()) % len(self._clients)]
 
     def defer_host(self, host: str, seconds: float) -> None:
         """Hold every request to `host` for `seconds` (after a 429/503 with Retry-After)."""
@@ -184,17 +204,24 @@ class Fetcher:
             return FetchResult(url=request.url, status=FetchStatus.DEFERRED,
                                headers={"retry-after": str(math.ceil(blocked))},
                                error_message=f"{host} asked to wait {math.ceil(blocked)}s")
-        sem = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
-        async with self._global, sem:
+        slots = self._hosts.get(host)
+        if slots is None:
+            slots = self._hosts[host] = _HostSlots(self.settings.per_host)
+        # the host's slot first: a request waiting for its host holds no slot of the pass,
+        # so a list with hundreds of feeds on one host does not stall the other hosts
+        async with slots.semaphore, self._global:
             await self._wait_for_host(host)
+            slot = slots.take()
             try:
                 async with asyncio.timeout(self.settings.timeout):
-                    return await self._fetch(request, self._client(host))
+                    return await self._fetch(request, slot // self._lane_size)
             except TimeoutError:
                 return _result_error(request.url, ErrorKind.TIMEOUT,
                                      f"no complete answer within {self.settings.timeout:g}s")
+            finally:
+                slots.give(slot)
 
-    async def _fetch(self, request: FetchRequest, client: httpx.AsyncClient) -> FetchResult:
+    async def _fetch(self, request: FetchRequest, lane: int) -> FetchResult:
         url = request.fetch_url
         visited = {url}
         moved_to: str | None = None
@@ -206,7 +233,7 @@ class Fetcher:
             headers["If-Modified-Since"] = request.last_modified
         for _ in range(self.settings.max_redirects + 1):
             try:
-                outcome = await self._get(client, request.url, url, headers)
+                outcome = await self._get(lane, request.url, url, headers)
             except (httpx.HTTPError, httpx.InvalidURL) as e:
                 return _result_error(request.url, _error_kind(e), _error_message(e))
             if isinstance(outcome, FetchResult):
@@ -225,12 +252,16 @@ class Fetcher:
         return _result_error(request.url, ErrorKind.REDIRECT,
                              f"more than {self.settings.max_redirects} redirects")
 
-    async def _get(self, client: httpx.AsyncClient, feed_url: str, url: str,
+    async def _get(self, lane: int, feed_url: str, url: str,
                    headers: dict[str, str]) -> FetchResult | tuple[int, str]:
         """One request: a result, or (status, Location) for a redirect to follow."""
-        async with client.stream("GET", url, headers=headers) as response:
-            kept = {k: response.headers[k] for k in _KEPT_HEADERS if k in response.headers}
+        async with self._client.stream("GET", url, headers=headers,
+                                       extensions={LANE: lane}) as response:
+            # one walk over the headers (each `in` test decodes them all again)
+            kept = {k: v for k, v in response.headers.items() if k in _KEPT_HEADERS}
             status = response.status_code
+            if status < 200 or status >= 300:
+                await _drain(response)
             if status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 return status, response.headers["location"]
             if status == 304:
@@ -256,6 +287,18 @@ class Fetcher:
                                      status)
             return FetchResult(url=feed_url, status=FetchStatus.OK, http_status=status,
                                body=decoder.body(), headers=kept, final_url=url)
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a body we do not use (a 304's, a redirect's, an error page's) so that httpcore
+    keeps the connection alive; closing a response unread discards its connection, and every
+    unchanged feed then paid a new TCP and TLS handshake. A large body is not worth it."""
+    size = 0
+    with contextlib.suppress(httpx.HTTPError):  # the answer is complete without its body
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+            if size > DRAIN_LIMIT:
+                return
 
 
 def _with_move(result: FetchResult, moved_to: str | None, final_url: str) -> FetchResult:

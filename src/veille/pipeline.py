@@ -11,6 +11,7 @@
             store.save_stories(stories.add(matched entries))  # near-duplicates: one story
             store.save_state(after_fetch(feed, result))    # decision: schedule.after_fetch
             store.note_hub(websub.discover(result, parsed))  # a hub to subscribe to?
+        # unchanged or failed: only its state, written with others' (state_batch.py)
 
 A WebSub push enters at `push`: parse, then the same plan/match/transaction (`_ingest`).
 
@@ -36,9 +37,14 @@ from .outcomes import ErrorKind, FetchStatus, OutcomeStatus
 from .parse import ParseFailure
 from .parser_pool import ParserPool, ParserTrouble
 from .schedule import after_fetch, retry_after
+from .state_batch import StateBatch
 from .store import Store
 from .stories import StoryIndex
 from .websub import discover
+
+#: Feeds between the start of their fetch and the end of their store, at most: a first poll
+#: downloads faster than it parses, and 10,000 bodies waiting would hold 700 MB.
+BACKLOG = 256
 
 
 def silent_match(entry: StoredEntry, first_fetch: bool, now: datetime, catchup: float) -> bool:
@@ -51,7 +57,8 @@ class FeedPass:
 
     def __init__(self, settings: Settings, store: Store, fetcher: Fetcher, parser: ParserPool,
                  matcher: Matcher, clock: Callable[[], datetime],
-                 rng: random.Random | None = None, stories: StoryIndex | None = None,
+                 rng: random.Random | None = None,
+                 stories: StoryIndex | Callable[[], StoryIndex] | None = None,
                  poll_floor: Callable[[str], float | None] | None = None) -> None:
         self.settings = settings
         self.store = store
@@ -60,20 +67,32 @@ class FeedPass:
         self.matcher = matcher
         self.clock = clock
         self.rng = rng or random.Random()
-        self.stories = stories
         self.poll_floor = poll_floor  # feed URL -> the slower interval of a pushed feed
+        # a callable is called at the first match: restoring the index reads every story of
+        # the window, which a pass where nothing matched (or changed) does not need
+        self._stories = stories
+
+    @property
+    def stories(self) -> StoryIndex | None:
+        if callable(self._stories):
+            self._stories = self._stories()
+        return self._stories
 
     async def run(self, feeds: Sequence[FeedState],
                   on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:
         summary = PassSummary()
+        states = StateBatch(self.store)
+        backlog = asyncio.Semaphore(max(BACKLOG, 2 * self.settings.fetch.concurrency))
 
         async def one(feed: FeedState) -> None:
             try:
-                outcome = await self.poll(feed)
+                async with backlog:
+                    outcome = await self.poll(feed, states)
             except Exception as e:  # a bug must cost one feed, not the pass: record it
-                outcome = self._finish(feed, FetchResult(
+                state, outcome = self._finish(feed, FetchResult(
                     feed.url, FetchStatus.ERROR, error_kind=ErrorKind.INTERNAL,
                     error_message=f"{type(e).__name__}: {e}"))
+                self.store.save_state(state)  # alone: the batch may be what failed
             summary.outcomes.append(outcome)
             if on_done is not None:
                 on_done(outcome)
@@ -81,7 +100,21 @@ class FeedPass:
         await asyncio.gather(*(one(f) for f in feeds))
         return summary
 
-    async def poll(self, feed: FeedState) -> FeedOutcome:
+    async def poll(self, feed: FeedState, states: StateBatch | None = None) -> FeedOutcome:
+        """Fetch, parse and store one feed; an unchanged or failed feed's state goes to
+        `states` (written alone without one)."""
+        outcome = await self._poll(feed)
+        if isinstance(outcome, FeedOutcome):
+            return outcome
+        state, outcome = outcome
+        if states is None:
+            self.store.save_state(state)
+        else:
+            await states.save(state)
+        return outcome
+
+    async def _poll(self, feed: FeedState) -> FeedOutcome | tuple[FeedState, FeedOutcome]:
+        """A stored feed's outcome, or the state to write and outcome of any other."""
         started = time.monotonic()
         result = await self.fetcher.fetch(FetchRequest(feed.url, feed.fetch_url, feed.etag,
                                                        feed.last_modified))
@@ -89,9 +122,13 @@ class FeedPass:
         outcome = await self._after_fetch(feed, result)
         if result.status == FetchStatus.DEFERRED:  # nothing was asked of the server
             return outcome
-        return replace(outcome, fetch_seconds=elapsed)
+        if isinstance(outcome, FeedOutcome):
+            return replace(outcome, fetch_seconds=elapsed)
+        state, done = outcome
+        return state, replace(done, fetch_seconds=elapsed)
 
-    async def _after_fetch(self, feed: FeedState, result: FetchResult) -> FeedOutcome:
+    async def _after_fetch(self, feed: FeedState, result: FetchResult
+                           ) -> FeedOutcome | tuple[FeedState, FeedOutcome]:
         if result.http_status in (429, 503):
             wait = retry_after(result.headers, self.clock())
             if wait:  # the whole host asked us to wait, not just this feed
@@ -112,19 +149,19 @@ class FeedPass:
         return self._store(feed, result, parsed, body_hash)
 
     def _finish(self, feed: FeedState, result: FetchResult, *, body_hash: str | None = None,
-                parse_error: str | None = None) -> FeedOutcome:
+                parse_error: str | None = None) -> tuple[FeedState, FeedOutcome]:
+        """The state to write and the outcome of a feed with nothing to store."""
         now = self.clock()
         state = after_fetch(feed, result, now, self.settings.fetch, self.rng,
                             body_hash=body_hash, parse_error=parse_error,
                             floor=self._floor(feed))
-        self.store.save_state(state)
         if result.status in (FetchStatus.GONE, FetchStatus.DEFERRED):
-            return FeedOutcome(feed.url, OutcomeStatus(result.status.value),
-                               message=result.error_message)
+            return state, FeedOutcome(feed.url, OutcomeStatus(result.status.value),
+                                      message=result.error_message)
         if state.failures:
-            return FeedOutcome(feed.url, OutcomeStatus.FAILED, message=state.error_message,
-                               moved_to=result.moved_to)
-        return FeedOutcome(feed.url, OutcomeStatus.UNCHANGED, moved_to=result.moved_to)
+            return state, FeedOutcome(feed.url, OutcomeStatus.FAILED,
+                                      message=state.error_message, moved_to=result.moved_to)
+        return state, FeedOutcome(feed.url, OutcomeStatus.UNCHANGED, moved_to=result.moved_to)
 
     def _store(self, feed: FeedState, result: FetchResult, parsed: ParsedFeed,
                body_hash: str) -> FeedOutcome:
@@ -158,15 +195,16 @@ class FeedPass:
                                        self.settings.digest.catchup))
                    for i, w in enumerate(plan) if not w.silent
                    for m in self.matcher.match(w.change.entry)]
+        stories = self.stories if matched else None  # restored outside the write lock
         alerting: list[str] = []
         with self.store.transaction():
             ids = self.store.write_entries(feed.url, plan, now)
             new_matches = self.store.add_matches(
                 [(replace(m, entry_id=ids[i]), silent) for i, m, silent in matched if i in ids],
                 now, alerting)
-            if self.stories is not None:  # only matched entries make stories
+            if stories is not None:  # only matched entries make stories
                 self.store.save_stories(
-                    self.stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
+                    stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
                     for i in dict.fromkeys(i for i, _, _ in matched) if i in ids)
             if state is not None:
                 self.store.save_state(state)

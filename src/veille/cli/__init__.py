@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from ..daemon import Daemon
 from ..daemon_lock import daemon_running
 from ..errors import ConfigError
 from ..logs import setup_logging
@@ -189,6 +188,8 @@ def run(ctx: click.Context, log_level: str, log_format: str) -> None:
       veille --config /etc/veille/veille.toml run --log-level debug
     """
     setup_logging(log_level, log_format, os.environ)
+    from ..daemon import Daemon  # APScheduler and the daemon's parts: only for `run`
+
     daemon = Daemon(ctx.find_root().obj["config"], os.environ, sys.stdout)
     ctx.exit(asyncio.run(daemon.run()))
 

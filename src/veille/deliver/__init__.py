@@ -10,11 +10,8 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ..config import ChannelSettings
-from .apprise import AppriseChannel
 from .base import Channel, Receipt
 from .console import ConsoleChannel
-from .email import EmailChannel
-from .webhook import WebhookChannel
 
 __all__ = ["Channel", "Receipt", "build_channel"]
 
@@ -24,6 +21,12 @@ def build_channel(settings: ChannelSettings, secret: Callable[[str], str | None]
     """`secret(key)` reads a channel secret at the moment of use (see config.read_secret)."""
     if settings.type == "console":
         return ConsoleChannel(settings.name, stdout)
-    kinds: dict[str, Callable[..., Channel]] = {
-        "email": EmailChannel, "webhook": WebhookChannel, "apprise": AppriseChannel}
-    return kinds[settings.type](settings, secret)
+    # imported when a channel of the kind is built: Apprise alone loads hundreds of modules
+    kind: Callable[..., Channel]
+    if settings.type == "email":
+        from .email import EmailChannel as kind
+    elif settings.type == "webhook":
+        from .webhook import WebhookChannel as kind
+    else:
+        from .apprise import AppriseChannel as kind
+    return kind(settings, secret)

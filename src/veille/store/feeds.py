@@ -50,8 +50,8 @@ class FeedTables(StoreBase):
                 ORDER BY f.in_opml DESC, f.position, f.rowid""", params)
         return [_feed_state(r) for r in rows]
 
-    def feed(self, url: str) -> FeedState | None:
-        found = self.feeds([url])
+    def feed(self, url: str, counts: bool = True) -> FeedState | None:
+        found = self.feeds([url], counts=counts)
         return found[0] if found else None
 
     def update_feed(self, url: str, **values: Any) -> None:
@@ -69,9 +69,23 @@ class FeedTables(StoreBase):
 
     def save_state(self, state: FeedState) -> None:
         """Write a feed's fetch state; a gone feed remembers which outline it was gone for."""
-        values = {k: getattr(state, k) for k in self._STATE_FIELDS}
-        values["gone"] = int(state.gone)
-        if state.gone:
-            values["gone_fingerprint"] = state.fingerprint
-        self.update_feed(state.url, **values)
+        self.save_states([state])
+
+    def save_states(self, states: Iterable[FeedState]) -> None:
+        """Write many feeds' fetch states with one statement per kind (gone or not): the
+        unchanged feeds of a pass cost a bound parameter list each, not a statement each."""
+        rows: dict[bool, list[tuple[Any, ...]]] = {False: [], True: []}
+        for state in states:
+            values = [getattr(state, k) for k in self._STATE_FIELDS]
+            values = [iso(v) if isinstance(v, datetime) else v for v in values]
+            values[self._STATE_FIELDS.index("gone")] = int(state.gone)
+            if state.gone:
+                values.append(state.fingerprint)
+            values.append(state.url)
+            rows[state.gone].append(tuple(values))
+        for gone, params in rows.items():
+            if params:
+                columns = [*self._STATE_FIELDS, *(["gone_fingerprint"] if gone else [])]
+                sets = ", ".join(f"{c} = ?" for c in columns)
+                self.db.conn.executemany(f"UPDATE feeds SET {sets} WHERE url = ?", params)
 

@@ -1,0 +1,196 @@
+"""The fetch pass honours its limits and does no work it does not need: per-host pools,
+keep-alive on unchanged feeds, state writes in batches, no parser process for 304s, no
+delivery libraries loaded by commands that deliver nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+
+import httpx
+
+from veille.app import App
+from veille.config import load_settings
+from veille.fetch import Fetcher
+from veille.host_pools import LANE, HostPools
+from veille.pipeline import FeedPass
+
+from .conftest import FeedServer, Request, Workspace, rss
+from .test_fetch_wire import items
+
+
+def test_per_host_may_exceed_one_pool_of_ten(feed_server: FeedServer, workspace: Workspace):
+    """per_host = 12 means 12 requests at once to one host (one pool of 10 capped it)."""
+    workspace.write_config(fetch="per_host = 12\nconcurrency = 32")
+    lock = threading.Lock()
+    active, peak = [0], [0]
+    all_in = threading.Event()
+
+    def route(request: Request):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+            if active[0] >= 12:
+                all_in.set()
+        all_in.wait(10)
+        with lock:
+            active[0] -= 1
+        return 200, {}, rss(items(1)).encode()
+
+    urls = []
+    for i in range(12):
+        feed_server.routes[f"/p{i}.xml"] = route
+        urls.append(feed_server.url(f"/p{i}.xml"))
+    workspace.write_feeds(urls)
+    workspace.run("fetch")
+    assert peak[0] == 12
+
+
+def _etag_route(body: bytes):
+    def route(request: Request):
+        if request.headers.get("if-none-match") == '"v1"':
+            return 304, {"ETag": '"v1"'}, b""
+        return 200, {"ETag": '"v1"', "Content-Type": "application/rss+xml"}, body
+    return route
+
+
+def test_unchanged_feeds_reuse_one_connection(feed_server: FeedServer, workspace: Workspace):
+    """A 304 leaves its connection open for the next request (an unread answer closed it)."""
+    workspace.write_config(fetch="per_host = 1")
+    urls = []
+    for i in range(8):
+        feed_server.routes[f"/k{i}.xml"] = _etag_route(rss(items(2, f"K{i}")).encode())
+        urls.append(feed_server.url(f"/k{i}.xml"))
+    workspace.write_feeds(urls)
+    workspace.run("fetch")
+    first = len(feed_server.log)
+    out = workspace.run("fetch").output
+    assert "8 unchanged" in out
+    second = feed_server.log[first:]
+    assert [r.headers.get("if-none-match") for r in second] == ['"v1"'] * 8
+    assert len({r.client for r in second}) == 1
+
+
+def test_unchanged_states_commit_together_before_the_feed_is_done(feed_server, workspace):
+    """Eight 304s: fewer transactions than feeds, each state in the store when its feed is
+    reported done, and no parser process started."""
+    urls = []
+    for i in range(8):
+        feed_server.routes[f"/b{i}.xml"] = _etag_route(rss(items(2, f"B{i}")).encode())
+        urls.append(feed_server.url(f"/b{i}.xml"))
+    workspace.write_feeds(urls)
+    workspace.run("fetch")
+    app = App(load_settings(workspace.config, {}))
+    feeds = app.sync_feeds()
+    before = {f.url: f.last_fetch for f in feeds}
+    parser = app.parser_pool()
+    begins: list[str] = []
+    app.store.db.conn.set_trace_callback(
+        lambda sql: begins.append(sql) if sql.startswith("BEGIN") else None)
+    seen_done = []
+
+    def on_done(outcome):
+        state = app.store.feed(outcome.url)
+        seen_done.append(state.last_fetch != before[outcome.url])
+
+    async def one_pass():
+        async with Fetcher(app.settings.fetch) as fetcher:
+            feed_pass = FeedPass(app.settings, app.store, fetcher, parser, app.matcher(),
+                                 app.clock)
+            return await feed_pass.run(feeds, on_done)
+
+    summary = asyncio.run(one_pass())
+    app.store.db.conn.set_trace_callback(None)
+    assert [o.status for o in summary.outcomes] == ["unchanged"] * 8
+    assert seen_done == [True] * 8
+    assert 1 <= len(begins) < 8
+    assert parser.worker_pids() == [] and parser._executor is None
+    parser.close()
+    app.close()
+
+
+def test_idle_host_pools_are_closed_beyond_the_cap():
+    closed: list[str] = []
+
+    class Pool(httpx.AsyncBaseTransport):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, content=b"ok")
+
+        async def aclose(self) -> None:
+            closed.append(self.name)
+
+    made: list[str] = []
+
+    def make(size: int) -> httpx.AsyncBaseTransport:
+        made.append(f"pool{len(made)}")
+        return Pool(made[-1])
+
+    async def run():
+        pools = HostPools(make, lane_size=4, max_pools=2)
+        async with httpx.AsyncClient(transport=pools) as client:
+            for host in ("a.test", "b.test", "a.test", "c.test"):
+                await client.get(f"http://{host}/")
+            await client.get("http://a.test/", extensions={LANE: 1})
+            assert len(pools) == 2
+        return pools
+
+    asyncio.run(run())
+    # a, b, then c evicts b (a was used more recently), then a's lane 1 evicts a's lane 0
+    assert made == ["pool0", "pool1", "pool2", "pool3"]
+    assert closed[:2] == ["pool1", "pool0"]
+
+
+def test_commands_do_not_import_delivery_libraries():
+    """Jinja2, Apprise and APScheduler load when a digest, a channel or the daemon needs them."""
+    code = ("import sys, veille.cli; print(' '.join(m for m in ('jinja2', 'apprise', "
+            "'apscheduler') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == ""
+
+
+def test_a_pass_holds_a_bounded_number_of_bodies(monkeypatch):
+    """Downloads wait while BACKLOG feeds are between fetch and store (parsing is slower)."""
+    import random
+    from datetime import UTC, datetime
+
+    from veille import pipeline
+    from veille.config import settings_from_toml
+    from veille.models import FeedSource, FetchResult, ParsedFeed
+    from veille.store import Store
+
+    monkeypatch.setattr(pipeline, "BACKLOG", 4)
+    settings = settings_from_toml({"fetch": {"concurrency": 2}}, None, {"HOME": "/tmp"})
+    store = Store.memory()
+    store.sync_feeds([FeedSource(f"https://f{i}") for i in range(40)])
+    started: list[str] = []
+    release = asyncio.Event()
+
+    class Fetcher:
+        async def fetch(self, request):
+            started.append(request.url)
+            return FetchResult(request.url, "ok", 200, f"<rss>{request.url}</rss>".encode(), {})
+
+    class SlowParser:
+        async def parse(self, url, body, headers):
+            await release.wait()
+            return ParsedFeed("t", None, None, None, ())
+
+    async def run():
+        feed_pass = FeedPass(settings, store, Fetcher(), SlowParser(), pipeline.Matcher([]),
+                             lambda: datetime(2026, 1, 1, tzinfo=UTC), random.Random(1))
+        task = asyncio.create_task(feed_pass.run(store.feeds()))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        waiting = len(started)
+        release.set()
+        return waiting, await task
+
+    waiting, summary = asyncio.run(run())
+    assert waiting == 4
+    assert len(started) == 40 and summary.count("ok") == 40
