@@ -313,3 +313,23 @@ def test_links_skipped_by_the_shortcut_are_what_feedparser_would_make(start: str
     from veille.parse_fast_values import urljoin as _urljoin
     uri = start + rest
     assert _urljoin(base, uri) == feedparser_urljoin(base, uri)
+
+
+@pytest.mark.parametrize("body", [
+    '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>t</title>'
+    '<link>https://fil.example/</link><description>d</description>'
+    '<atom:link rel="hub" href="https://hub.example/"/><atom:link rel="self" href="f.xml"/>'
+    '<item><title>a</title><guid>1</guid></item></channel></rss>',
+    '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x</id>'
+    '<updated>2026-01-01T00:00:00Z</updated><link rel="hub" href="https://hub.example/"/>'
+    '<link rel="self" href="/atom.xml"/><link href="https://fil.example/"/><entry><title>a</title>'
+    '<id>urn:1</id><updated>2026-01-01T00:00:00Z</updated><link rel="self" href="/e1"/>'
+    '</entry></feed>',
+], ids=["rss", "atom"])
+def test_websub_hub_and_self_links_are_read_on_the_fast_path(body: str):
+    """The feed's rel="hub" and rel="self" links (websub.discover) come out of either path."""
+    data = body.encode()
+    assert accepts(data)
+    fast, slow = both(data)
+    assert isinstance(fast, dict) and fast["links"][0] == ("hub", "https://hub.example/")
+    assert fast == slow

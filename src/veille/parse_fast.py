@@ -313,6 +313,9 @@ class _Reader(EntryTexts):
             kind = attrs.get("type", "application/atom+xml" if rel == "self" else "text/html")
             if rel == "alternate" and _content_type(kind) in _HTML_TYPES:
                 context["link"] = _urljoin(self.base, attrs["href"])
+            elif rel in ("hub", "self") and not in_entry:  # WebSub's (parse._push_links)
+                context.setdefault("links", []).append(FeedParserDict(
+                    rel=rel, type=kind, href=_urljoin(self.base, attrs["href"])))
             return
         value = self.text(el)
         if value:
