@@ -30,20 +30,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench_fetch import WATCHLISTS  # the same two watchlists as the fetch bench
 from proctree import Measure, run
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv-reader"
 PEERS_PY = VENV / "bin" / "python"
 PASSES = ("first poll", "nothing changed", "10 % changed")
-WATCHLISTS = """
-[[watchlist]]
-name = "parti-pirate"
-query = '"parti pirate" -"pirate bay"'
-[[watchlist]]
-name = "nestle"
-query = "nestlé OR l'oréal"
-"""
 
 
 def ensure_venv() -> bool:
