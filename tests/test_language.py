@@ -4,6 +4,7 @@ stays exactly what it was; the CLI speaks English either way."""
 from __future__ import annotations
 
 import email
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from email import policy
 from zoneinfo import ZoneInfo
@@ -11,7 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from veille import i18n
-from veille.digest import Digest, DigestItem, WatchlistDigest, render_html, render_text, subject
+from veille.digest import (
+    UNTITLED,
+    Digest,
+    DigestItem,
+    WatchlistDigest,
+    render_html,
+    render_text,
+    subject,
+)
 from veille.spike_watch import alert_text
 from veille.spikes import SpikeEvent
 from veille.spikes import subject as spike_subject
@@ -135,3 +144,13 @@ def test_feed_health_alerts_and_summary_in_english():
     assert weekly.text.startswith("Feed health on Mar 16, 2026, 10:00: 2 of 2 feeds need a look.")
     assert weekly.text.index("BROKEN (1)") < weekly.text.index("SILENT (1)")
     assert "SANTÉ" not in weekly.text + weekly.subject and HOUR
+
+
+def test_an_untitled_item_says_so_in_the_digests_language():
+    untitled = DigestItem(UNTITLED, "https://ex.fr/9", "Le Monde", T, T, ("nestlé",),
+                          "nestlé seul", (), (9,), "https://m/f")
+    made = Digest("u", T, "Europe/Paris", (WatchlistDigest("nestle", "", (untitled,), 1),), "en")
+    for rendered in (render_html(made), render_text(made)):
+        assert "(untitled)" in rendered and "sans titre" not in rendered
+    french = replace(made, language="fr")
+    assert "(sans titre)" in render_html(french) and "(sans titre)" in render_text(french)

@@ -10,7 +10,17 @@ from email import policy
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
-from veille.report.data import local_days, ranked_stories, share_of_voice, summarize
+import pytest
+
+from veille.report.data import (
+    FeedHealth,
+    Report,
+    local_days,
+    ranked_stories,
+    share_of_voice,
+    summarize,
+)
+from veille.report.render import render_html, render_text
 from veille.store.reports import StoryCount, StoryHead
 
 from .conftest import FeedServer, MailSink, Workspace, pubdate, rss
@@ -210,6 +220,20 @@ def test_mentions_are_counted_per_local_day():
     assert (first.title, first.link, first.feed, first.outlets) == ("Premier", "https://x/1",
                                                                      "B", 2)
     assert (second.title, second.link) == ("(sans titre)", None)
+
+
+@pytest.mark.parametrize("language, untitled", [("en", "(untitled)"), ("fr", "(sans titre)")])
+def test_an_untitled_story_says_so_in_the_reports_language(language: str, untitled: str):
+    since, until = datetime(2026, 3, 29, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC)
+    days = local_days(since, until, PARIS)
+    w = summarize("n", "", [(datetime(2026, 3, 30, 8, tzinfo=UTC), 2)],
+                  [_story(2, 2, 1, datetime(2026, 3, 30, 8, tzinfo=UTC))], [],
+                  days, PARIS, {}, {})
+    report = Report("r", until, since, until, "Europe/Paris", language, (w,),
+                    FeedHealth(0, 0, ()))
+    for rendered in (render_html(report, {}), render_text(report)):
+        assert untitled in rendered
+        assert ("sans titre" in rendered) == (language == "fr")
 
 
 def test_stories_rank_by_outlets_then_articles_and_share_of_voice_sums_to_one():

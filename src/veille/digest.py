@@ -201,7 +201,7 @@ def _context(digest: Digest) -> dict[str, Any]:
             "t": lambda text: i18n.tr(lang, text), "colon": i18n.colon(lang),
             "counts": lambda w: i18n.counts(lang, len(w.items), w.match_count),
             "title": lambda item: i18n.tr(lang, item.title) if item.title == UNTITLED
-            else item.title}
+            else item.title, "untitled": UNTITLED}
 
 
 def subject(digest: Digest) -> str:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from .. import spikes
 from ..config import Settings
+from ..digest import UNTITLED
 from ..health import Assessment, assess_all
 from ..normalize import clean_link
 from ..outcomes import HealthState
@@ -151,7 +152,7 @@ def summarize(name: str, description: str, hourly: Iterable[tuple[datetime, int]
     shown = []
     for s in ranked_stories(stories, top):
         head = heads.get(s.first_entry)
-        title = head.title if head and head.title else "(sans titre)"
+        title = head.title if head and head.title else UNTITLED  # translated when rendered
         link = clean_link(head.link) if head and head.link else None
         shown.append(TopStory(title, link, titles.get(s.first_feed) or s.first_feed,
                               s.outlets, s.mentions, s.first_published))

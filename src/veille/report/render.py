@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from .. import i18n
+from ..digest import UNTITLED
 from ..spikes import format_factor
 from .data import FeedHealthRow, Report, WatchlistReport
 
@@ -51,7 +52,7 @@ def _context(report: Report, chart: Any, charts: Mapping[str, Any]) -> dict[str,
     return {
         "report": report, "lang": lang, "title": subject(report), "period": period(report),
         "charts": charts, "chart": chart, "safe": _safe,
-        "t": lambda text: i18n.tr(lang, text), "colon": i18n.colon(lang),
+        "t": lambda text: i18n.tr(lang, text), "colon": i18n.colon(lang), "untitled": UNTITLED,
         "num": lambda n: i18n.format_number(n, lang),
         "pct": lambda share: i18n.format_percent(share, lang),
         "dt": lambda when: i18n.format_datetime(when, tz, lang),
