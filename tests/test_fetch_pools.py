@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import threading
 
 import httpx
 
@@ -18,34 +17,16 @@ from veille.host_pools import LANE, HostPools
 from veille.pipeline import FeedPass
 
 from .conftest import FeedServer, Request, Workspace, rss
-from .test_fetch_wire import items
+from .test_fetch_wire import InFlight, items
 
 
 def test_per_host_may_exceed_one_pool_of_ten(feed_server: FeedServer, workspace: Workspace):
     """per_host = 12 means 12 requests at once to one host (one pool of 10 capped it)."""
     workspace.write_config(fetch="per_host = 12\nconcurrency = 32")
-    lock = threading.Lock()
-    active, peak = [0], [0]
-    all_in = threading.Event()
-
-    def route(request: Request):
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-            if active[0] >= 12:
-                all_in.set()
-        all_in.wait(10)
-        with lock:
-            active[0] -= 1
-        return 200, {}, rss(items(1)).encode()
-
-    urls = []
-    for i in range(12):
-        feed_server.routes[f"/p{i}.xml"] = route
-        urls.append(feed_server.url(f"/p{i}.xml"))
-    workspace.write_feeds(urls)
+    probe = InFlight(release_at=12, hold=10)
+    workspace.write_feeds(probe.feeds(feed_server, 12, "p"))
     workspace.run("fetch")
-    assert peak[0] == 12
+    assert probe.peak == 12
 
 
 def _etag_route(body: bytes):

@@ -214,30 +214,40 @@ def test_bozo_feed_still_yields_entries_and_wrong_encoding(feed_server, workspac
     assert "Café crème" in titles
 
 
-def test_per_host_concurrency_is_bounded(feed_server, workspace):
-    workspace.write_config(fetch="per_host = 2")
-    lock = threading.Lock()
-    active, peak = [0], [0]
-    arrived = threading.Event()
+class InFlight:
+    """Feeds whose requests are held until `release_at` are in flight at once (or `hold`
+    seconds pass), recording the most in flight: what a per-host limit lets through."""
 
-    def route(request: Request):
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-            if active[0] >= 3:
-                arrived.set()
-        arrived.wait(0.2)  # a third concurrent request would release everyone at once
-        with lock:
-            active[0] -= 1
+    def __init__(self, release_at: int, hold: float) -> None:
+        self.release_at, self.hold = release_at, hold
+        self.lock = threading.Lock()
+        self.active = self.peak = 0
+        self.all_in = threading.Event()
+
+    def route(self, request: Request) -> tuple[int, dict[str, str], bytes]:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+            if self.active >= self.release_at:
+                self.all_in.set()
+        self.all_in.wait(self.hold)
+        with self.lock:
+            self.active -= 1
         return 200, {}, rss(items(1)).encode()
 
-    urls = []
-    for i in range(6):
-        feed_server.routes[f"/h{i}.xml"] = route
-        urls.append(feed_server.url(f"/h{i}.xml"))
-    workspace.write_feeds(urls)
+    def feeds(self, server: FeedServer, count: int, prefix: str) -> list[str]:
+        for i in range(count):
+            server.routes[f"/{prefix}{i}.xml"] = self.route
+        return [server.url(f"/{prefix}{i}.xml") for i in range(count)]
+
+
+def test_per_host_concurrency_is_bounded(feed_server, workspace):
+    workspace.write_config(fetch="per_host = 2")
+    # a third concurrent request would release everyone at once
+    probe = InFlight(release_at=3, hold=0.2)
+    workspace.write_feeds(probe.feeds(feed_server, 6, "h"))
     workspace.run("fetch")
-    assert peak[0] == 2
+    assert probe.peak == 2
 
 
 def test_fetch_only_some_feeds(feed_server, workspace):
