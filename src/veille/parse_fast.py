@@ -18,7 +18,6 @@ has a handler for that is not replayed.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
@@ -28,6 +27,7 @@ from feedparser.util import FeedParserDict
 from lxml import etree
 
 from .parse_fast_encoding import Decline, check_encoding
+from .parse_fast_names import PREFIXES, qualified_name, rss_source
 from .parse_fast_texts import EntryTexts
 from .parse_fast_values import content_type as _content_type
 from .parse_fast_values import fix_text as _fix
@@ -40,9 +40,6 @@ RSS1 = "http://purl.org/rss/1.0/"
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _RSS090 = "http://my.netscape.com/rdf/simple/0.9/"
 
-# feedparser's namespace table, as its strict parser matches it (lower-cased URIs)
-_PREFIXES = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()}
-_KNOWN_PREFIXES = {p.lower() for p in _PREFIXES.values() if p}
 _HANDLED = {name[7:] for name in dir(_FeedParserMixin) if name.startswith("_start_")} | {
     name[5:] for name in dir(_FeedParserMixin) if name.startswith("_end_")}
 _LINK_REF = re.compile("&([A-Za-z0-9_]+);")
@@ -90,19 +87,6 @@ def read_fast(body: bytes, headers: dict[str, str]) -> FeedParserDict | None:
         return None
     except Exception:  # noqa: BLE001 - a case this reader did not foresee: feedparser reads it
         return None  # (bench/compare_parsers.py lists such fallbacks by exception type)
-
-
-@functools.lru_cache(maxsize=512)
-def _qualified_name(tag: str, given: str | None) -> str | None:
-    """feedparser's name for a namespaced element: its own prefix for a namespace it knows,
-    else the document's (None when that would be mistaken for a known one)."""
-    uri, local = tag[1:].split("}", 1)
-    local = local.lower()
-    prefix = _PREFIXES.get(uri.lower())
-    if prefix is None:
-        given = (given or "").lower()
-        return None if not given or given in _KNOWN_PREFIXES else f"?{given}:{local}"
-    return f"{prefix.lower()}:{local}" if prefix else local
 
 
 class _Reader(EntryTexts):
@@ -210,7 +194,7 @@ class _Reader(EntryTexts):
             raise Decline("not an element")
         if tag[0] != "{":
             return tag.lower()
-        name = _qualified_name(tag, el.prefix)
+        name = qualified_name(tag, el.prefix)
         if name is None:
             raise Decline(f"unknown namespace in {tag}")
         return name
@@ -228,7 +212,7 @@ class _Reader(EntryTexts):
         for key, value in el.attrib.items():
             if key.startswith("{"):
                 uri, local = key[1:].split("}", 1)
-                prefix = _PREFIXES.get(uri.lower(), "")
+                prefix = PREFIXES.get(uri.lower(), "")
                 found[(f"{prefix}:{local}" if prefix else local).lower()] = value
                 given = ["xml"] if uri == "http://www.w3.org/XML/1998/namespace" else reverse.get(
                     uri, [])
@@ -502,16 +486,6 @@ class _Reader(EntryTexts):
             # and forgets the title depth; an Atom source has children and is declined
             self.harmless(child, name, _ENTRY_KEYS, {"source"})
             self.title_depth = -1
-            entry["source"] = _rss_source(child)
+            entry["source"] = rss_source(child)
         else:
             self.harmless(child, name, _ENTRY_KEYS, _ENTRY_HARMLESS)
-
-
-def _rss_source(el: Any) -> FeedParserDict:
-    """What feedparser keeps of <source url="…">Le Monde</source>: its `href` and `title`,
-    which outlets.credit reads to credit the entry to that outlet."""
-    source = FeedParserDict()
-    if el.get("url") is not None:
-        source["href"] = el.get("url")
-    source["title"] = el.text or ""
-    return source
