@@ -7,8 +7,9 @@ same ingest with story grouping off.
 
 Entries come from bench_match.py's generator (French-like text, Zipf words, watched names),
 25 per feed as a poll stores them: one read to plan, matching outside the transaction, one
-transaction per feed; then the search index built from the backlog, as the daemon does.
-CPU time of this process; the database is a file in a temporary folder.
+transaction per feed, the search index built from the backlog every 500 entries, as the
+pipeline does. The entries are folded first, apart, as the parser processes do beside the
+parse. CPU time of this process; the database is a file in a temporary folder.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_match import NAMES, entries, query, vocabulary  # noqa: E402
 
+from veille.folding import FoldedEntry, fold_entry, folded_text  # noqa: E402
 from veille.match import Matcher, compile_watchlist  # noqa: E402
 from veille.models import FeedSource, ParsedEntry, StoredEntry  # noqa: E402
+from veille.search import folded_row  # noqa: E402
 from veille.spike_watch import SpikeWatch  # noqa: E402
 from veille.store import Store  # noqa: E402
+from veille.store.search import INDEX_BATCH  # noqa: E402
 from veille.stories import StoryConfig, StoryIndex  # noqa: E402
 from veille.watchlists import Watchlist  # noqa: E402
 
@@ -44,16 +48,21 @@ def parsed(e: StoredEntry, now: datetime) -> ParsedEntry:
                        content_text=e.content_text, categories=e.categories)
 
 
-def ingest(path: Path, batch: list[ParsedEntry], matcher: Matcher, stories: StoryIndex | None,
-           now: datetime) -> tuple[float, int]:
+def ingest(path: Path, batch: list[ParsedEntry], folds: list[FoldedEntry], matcher: Matcher,
+           stories: StoryIndex | None, now: datetime) -> tuple[float, int]:
+    """The main process's share, as pipeline._ingest does it: the entries come folded from
+    the parser processes (folding.py), whose time is measured apart."""
     store = Store.open(path)
     feeds = [f"https://flux{i}.example.org/rss" for i in range(len(batch) // PER_FEED + 1)]
     store.sync_feeds([FeedSource(u) for u in feeds])
     start = time.process_time()
     matched = 0
     for n, url in enumerate(feeds):
-        plan = store.plan_entries(url, batch[n * PER_FEED:(n + 1) * PER_FEED], now, url, "b")
-        found = [(i, m) for i, w in enumerate(plan) for m in matcher.match(w.change.entry)]
+        part = slice(n * PER_FEED, (n + 1) * PER_FEED)
+        plan = store.plan_entries(url, batch[part], now, url, "b", folds[part])
+        rows = {i: folded_row(w.folded, url) for i, w in enumerate(plan) if w.folded}
+        found = [(i, m) for i, w in enumerate(plan)
+                 for m in matcher.match(w.change.entry, folded_text(w.change.entry, w.folded))]
         with store.transaction():
             ids = store.write_entries(url, plan, now)
             matched += store.add_matches([(replace(m, entry_id=ids[i]), False)
@@ -61,7 +70,11 @@ def ingest(path: Path, batch: list[ParsedEntry], matcher: Matcher, stories: Stor
             if stories is not None:
                 store.save_stories(stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
                                    for i in dict.fromkeys(i for i, _ in found) if i in ids)
-    store.index_pending()  # the search index, in batches, as the daemon does every 5 s
+        waiting = store.remember_index_rows((ids[i], plan[i].values["content_hash"], row)
+                                            for i, row in rows.items() if i in ids)
+        if waiting >= INDEX_BATCH:
+            store.index_pending()
+    store.index_pending()  # the rest of the backlog, as `veille fetch` does at its end
     elapsed = time.process_time() - start
     store.close()
     return elapsed, matched
@@ -95,13 +108,16 @@ def main() -> None:
              if n not in vocab][:NAMES]
     now = datetime.now(UTC)
     batch = [parsed(e, now) for e in entries(rng, vocab, names, args.entries)]
+    start = time.process_time()
+    folds = [fold_entry(e) for e in batch]  # done by the parser processes in veille
+    fold_time = time.process_time() - start
     queries = [query(random.Random(i), vocab, names) for i in range(args.watchlists)]
     matcher = Matcher([compile_watchlist(f"w{i}", q) for i, q in enumerate(queries)])
     n = len(batch)
     with tempfile.TemporaryDirectory() as tmp:
         base = floor(Path(tmp) / "floor.db", batch, now)
-        off, _ = ingest(Path(tmp) / "off.db", batch, matcher, None, now)
-        on, matched = ingest(Path(tmp) / "on.db", batch, matcher, StoryIndex(StoryConfig()),
+        off, _ = ingest(Path(tmp) / "off.db", batch, folds, matcher, None, now)
+        on, matched = ingest(Path(tmp) / "on.db", batch, folds, matcher, StoryIndex(StoryConfig()),
                              now)
         store = Store.open(Path(tmp) / "on.db")
         lists = [Watchlist(f"w{i}", q) for i, q in enumerate(queries)]
@@ -117,6 +133,7 @@ def main() -> None:
           f"({off / base:.1f}x the floor)")
     print(f"  ingest, stories on               {n / on:>9,.0f} entries/s  "
           f"({on / base:.1f}x the floor; stories cost {100 * (on - off) / off:.0f} %)")
+    print(f"  folding, in the parser processes {n / fold_time:>9,.0f} entries/s")
     print(f"  spike check, {args.watchlists} watchlists     {spike_time * 1000:>9,.0f} ms")
 
 

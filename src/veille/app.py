@@ -17,6 +17,7 @@ from .cron import parse_schedule
 from .deliver import Channel, build_channel
 from .errors import ConfigError
 from .fetch import Fetcher
+from .folding import parse_and_fold
 from .match import Matcher
 from .models import FeedOutcome, FeedState, PassSummary
 from .notices import NoticeBox
@@ -102,7 +103,7 @@ class App:
 
     def parser_pool(self) -> ParserPool:
         """Parser processes whose crashes and timeouts are counted in the store for `status`."""
-        return ParserPool(timeout=self.settings.fetch.parse_timeout,
+        return ParserPool(timeout=self.settings.fetch.parse_timeout, parse=parse_and_fold,
                           on_event=lambda kind: self.store.count_event(f"events:{kind}"))
 
     def story_index(self) -> StoryIndex:

@@ -21,12 +21,11 @@ import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import ahocorasick
 
 from .models import StoredEntry
-from .normalize import first_position, token_text, word_spans, words
+from .normalize import first_position, token_text, url_host, word_spans, words
 
 _value = operator.itemgetter(1)  # (end, value) pairs from Automaton.iter
 ANY = "any"  # title, summary and content
@@ -263,20 +262,14 @@ def parse_query(query: str) -> Node:
 
 # --- entries as matchable text --------------------------------------------------------------
 
-def _domain(url: str | None) -> str:
-    try:
-        host = urlsplit(url or "").hostname or ""
-    except ValueError:
-        return ""
-    return host.removeprefix("www.")
-
-
 @dataclass
 class EntryText:
     """An entry folded and tokenized once per scope, on demand."""
 
     entry: StoredEntry
     _docs: dict[str, str] = field(default_factory=dict)
+    #: token_text of the summary, content and title, when the parser process folded them
+    fields: tuple[str, str, str] | tuple[()] = ()
 
     def doc(self, scope: str) -> str:
         doc = self._docs.get(scope)
@@ -289,9 +282,9 @@ class EntryText:
             elif scope == "author":
                 doc = token_text(e.author or "")
             elif scope == "source":
-                doc = (token_text(e.feed_title) + token_text(_domain(e.link))
-                       + token_text(_domain(e.feed_url)) + token_text(e.outlet or "")
-                       + token_text(_domain(e.outlet_url)))
+                doc = (token_text(e.feed_title) + token_text(url_host(e.link))
+                       + token_text(url_host(e.feed_url)) + token_text(e.outlet or "")
+                       + token_text(url_host(e.outlet_url)))
             else:
                 doc = "".join(token_text(c) for c in e.categories) or " "
             self._docs[scope] = doc
@@ -380,7 +373,7 @@ class Matcher:
             if evaluate(w.node, holds):
                 hits = [t for t in w.positives if holds(t)]
                 out.append(MatchResult(w.name, entry.id, tuple(t.display for t in hits),
-                                       snippet(entry, hits)))
+                                       snippet(entry, hits, folded=text.fields)))
         return out
 
 
@@ -390,8 +383,8 @@ def _scope_plain(entry: StoredEntry, scope: str) -> str:
     if scope == "author":
         return entry.author or ""
     if scope == "source":
-        return (f"{entry.feed_title} {_domain(entry.link)} {entry.outlet or ''} "
-                f"{_domain(entry.outlet_url)}")
+        return (f"{entry.feed_title} {url_host(entry.link)} {entry.outlet or ''} "
+                f"{url_host(entry.outlet_url)}")
     return " | ".join(entry.categories)
 
 
@@ -436,23 +429,26 @@ def highlight_spans(text: str, terms: Iterable[str | Term]) -> list[tuple[int, i
     return merged
 
 
-def _first_hit(text: str, terms: Sequence[str | Term]) -> int | None:
+def _first_hit(text: str, terms: Sequence[str | Term], doc: str | None = None) -> int | None:
     """Where the first of `terms` starts in `text`, without mapping every word of it."""
     if not text:
         return None
     patterns, regexes = _term_patterns(terms)
     hits = [m.start() for r in regexes if (m := r.search(text))]
     if patterns:
-        position = first_position(text, patterns)
+        position = first_position(text, patterns, doc)
         if position is not None:
             hits.append(position)
     return min(hits) if hits else None
 
 
-def snippet(entry: StoredEntry, terms: Sequence[str | Term], width: int = 200) -> str:
-    """About `width` characters of the entry's text around the first hit, cut at word breaks."""
-    for text in (entry.summary_text, entry.content_text, entry.title):
-        first = _first_hit(text, terms)
+def snippet(entry: StoredEntry, terms: Sequence[str | Term], width: int = 200,
+            folded: Sequence[str] = ()) -> str:
+    """About `width` characters of the entry's text around the first hit, cut at word breaks.
+    `folded`: token_text of the summary, content and title, when already known."""
+    docs = folded or (None, None, None)
+    for text, doc in zip((entry.summary_text, entry.content_text, entry.title), docs, strict=True):
+        first = _first_hit(text, terms, doc)
         if first is not None:
             break
     else:

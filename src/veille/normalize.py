@@ -98,6 +98,27 @@ def _fast_token_text(text: str) -> str | None:
     return " " + b" ".join(data.split()).decode("ascii") + " "
 
 
+# scheme://[userinfo@]host[:port] then the path, query, fragment or the end; anything odder
+# (whitespace, IPv6 brackets, two @, a port that is not digits) is left to urlsplit
+_URL_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:@\[\]\s]*)(?::\d*)?(?:[/?#]|$)")
+
+
+def url_host(url: str | None) -> str:
+    """A URL's host name, lower case, without "www.": urlsplit's hostname at a quarter of the
+    cost (it runs for every stored entry's link)."""
+    if not url:
+        return ""
+    found = _URL_HOST.match(url)
+    if found is not None and url[-1] > " ":
+        host = found.group(1).lower()
+    else:
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            return ""
+    return host.removeprefix("www.")
+
+
 def word_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
     """token_text(text) and, for each of its words, the (start, end) of that word in `text`.
 
@@ -117,12 +138,23 @@ def word_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
     return joined, spans
 
 
-def first_position(text: str, patterns: Iterable[str]) -> int | None:
+def first_position(text: str, patterns: Iterable[str], doc: str | None = None) -> int | None:
     """The index in `text` where the earliest of the token-text patterns starts, or None.
 
     The fast path counts words up to the hit instead of mapping them all: snippets are made
-    for every match as it is stored, so this is on the ingest path.
+    for every match as it is stored, so this is on the ingest path. `doc`: token_text(text)
+    when the caller has it (folded by the parser process); the word it points to is checked,
+    and the text folded again only if it is not the hit.
     """
+    patterns = list(patterns)
+    if doc is not None:
+        found = [f for f in (doc.find(p) for p in patterns) if f != -1]
+        if not found:
+            return None
+        hit = min(found)
+        word = next(islice(_WORD.finditer(text), doc.count(" ", 0, hit), None), None)
+        if word is not None and token_text(word.group()) == doc[hit:doc.index(" ", hit + 1) + 1]:
+            return word.start()
     doc = _fast_token_text(text)
     if doc is None:
         doc, spans = word_spans(text)

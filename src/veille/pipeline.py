@@ -2,7 +2,8 @@
 
     for feed in feeds (concurrently, bounded by the Fetcher):
         result  = fetcher.fetch(feed)                      # edge: HTTP
-        parsed  = parser_pool.parse(result.body)           # off the event loop, both cores
+        parsed  = parser_pool.parse(result.body)           # off the event loop, both cores;
+                                                           # entries folded there (folding.py)
         plan    = store.plan_entries(parsed.entries)       # one read: what is new or changed
         matches = matcher.match(plan)                      # CPU work, before taking the lock
         with store.transaction():                          # all of a feed, or none of it
@@ -31,20 +32,28 @@ from urllib.parse import urlsplit
 
 from .config import Settings
 from .fetch import Fetcher, FetchRequest
-from .match import Matcher
+from .folding import FoldedFeed, folded_text
+from .match import EntryText, Matcher
 from .models import FeedOutcome, FeedState, FetchResult, ParsedFeed, PassSummary, StoredEntry
 from .outcomes import ErrorKind, FetchStatus, OutcomeStatus
 from .parse import ParseFailure
 from .parser_pool import ParserPool, ParserTrouble
 from .schedule import after_fetch, retry_after
+from .search import folded_row
 from .state_batch import StateBatch
 from .store import Store
+from .store.entries import EntryWrite
+from .store.search import INDEX_BATCH
 from .stories import StoryIndex
 from .websub import discover
 
 #: Feeds between the start of their fetch and the end of their store, at most: a first poll
 #: downloads faster than it parses, and 10,000 bodies waiting would hold 700 MB.
 BACKLOG = 256
+
+
+def _text(write: EntryWrite) -> EntryText | None:
+    return folded_text(write.change.entry, write.folded) if write.folded is not None else None
 
 
 def silent_match(entry: StoredEntry, first_fetch: bool, now: datetime, catchup: float) -> bool:
@@ -190,11 +199,15 @@ class FeedPass:
         """Plan, match and write one feed's entries (and its new state, after a poll) in one
         transaction: the one path from a parsed feed to alerts, for polls and pushes."""
         name = state.name if state is not None else feed.name
-        plan = self.store.plan_entries(feed.url, parsed.entries, now, name, parsed.parser)
+        folded = parsed.folded if isinstance(parsed, FoldedFeed) else ()
+        plan = self.store.plan_entries(feed.url, parsed.entries, now, name, parsed.parser,
+                                       folded)
+        rows = {i: folded_row(w.folded, feed.url) for i, w in enumerate(plan)
+                if w.folded is not None}
         matched = [(i, m, silent_match(w.change.entry, feed.never_fetched, now,
                                        self.settings.digest.catchup))
                    for i, w in enumerate(plan) if not w.silent
-                   for m in self.matcher.match(w.change.entry)]
+                   for m in self.matcher.match(w.change.entry, _text(w))]
         stories = self.stories if matched else None  # restored outside the write lock
         alerting: list[str] = []
         with self.store.transaction():
@@ -209,6 +222,10 @@ class FeedPass:
             if state is not None:
                 self.store.save_state(state)
                 self.store.note_hub(feed.url, hub)
+        waiting = self.store.remember_index_rows(
+            (ids[i], plan[i].values["content_hash"], row) for i, row in rows.items() if i in ids)
+        if waiting >= INDEX_BATCH:  # index while the folded rows are in memory
+            self.store.index_pending()
         changes = [w for i, w in enumerate(plan) if i in ids and not w.silent]
         return FeedOutcome(
             feed.url, OutcomeStatus.OK, new_entries=sum(w.change.new for w in changes),

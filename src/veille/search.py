@@ -22,9 +22,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Protocol
 
-from .match import ANY, And, CompiledWatchlist, EntryText, Matcher, Node, Not, Term, _domain, all_terms
+from .folding import FoldedEntry, fold_parts
+from .match import ANY, And, CompiledWatchlist, EntryText, Matcher, Node, Not, Term, all_terms
 from .models import StoredEntry, StoredMatch
-from .normalize import token_text
+from .normalize import token_text, url_host
 
 #: The index's columns, in order; ANY (the default scope) is title and body together.
 INDEX_COLUMNS = ("title", "body", "author", "source", "category")
@@ -42,17 +43,20 @@ def index_row(title: str, summary_text: str, content_text: str, author: str | No
     were indexed, so a source term a feed name could satisfy is left out of the prefilter
     instead (see prefilter()).
     """
-    return (token_text(title), token_text(summary_text) + token_text(content_text),
-            token_text(author or ""),
-            token_text(_domain(link)) + _feed_source(feed_url) + token_text(outlet or "")
-            + token_text(_domain(outlet_url)),
-            "".join(token_text(c) for c in categories) or " ")
+    return folded_row(fold_parts(title, summary_text, content_text, author, link,
+                                 list(categories), outlet, outlet_url), feed_url)
+
+
+def folded_row(f: FoldedEntry, feed_url: str) -> tuple[str, ...]:
+    """index_row from an entry already folded (in the parser process, folding.py)."""
+    return (f.title, f.body, f.author, f.link_host + _feed_source(feed_url) + f.outlet,
+            f.category)
 
 
 @lru_cache(maxsize=4096)
 def _feed_source(feed_url: str) -> str:
     """A feed's domain, folded once per feed rather than once per entry."""
-    return token_text(_domain(feed_url))
+    return token_text(url_host(feed_url))
 
 
 def entry_index_row(e: StoredEntry) -> tuple[str, ...]:

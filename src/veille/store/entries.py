@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from ..folding import FoldedEntry
 from ..models import ParsedEntry, StoredEntry
 from .base import StoreBase
 from .rows import _ENTRY_SELECT, EntryChange, _entry_from, _stored_entry, at, iso
@@ -26,6 +27,11 @@ class EntryWrite:
     expect_hash: str | None  # the hash the row must still have; None: the row must not exist
     silent: bool  # a parser-only change: stored, not matched again, no alert
     hash_only: bool  # counts against MAX_HASH_UPDATES
+    folded: FoldedEntry | None = None  # the entry's words, folded by the parser process
+
+
+def _categories(categories: tuple[str, ...]) -> str:
+    return json.dumps(list(categories), ensure_ascii=False) if categories else "[]"
 
 
 class EntryTables(StoreBase):
@@ -40,7 +46,8 @@ class EntryTables(StoreBase):
                 for i, w in enumerate(plan) if i in written and not w.silent]
 
     def plan_entries(self, feed_url: str, entries: Iterable[ParsedEntry], now: datetime,
-                     feed_name: str = "", parser: str = "") -> list[EntryWrite]:
+                     feed_name: str = "", parser: str = "",
+                     folded: Sequence[FoldedEntry] = ()) -> list[EntryWrite]:
         """What a fetch changes, decided from one read, outside any transaction (so that matching
         the changes does not hold the write lock). Unchanged entries are left out.
 
@@ -49,10 +56,15 @@ class EntryTables(StoreBase):
         than the one that hashed the stored entry is silent: stored, never matched again. Such
         parser-only updates and updates where only the hash moved (the feed kept the entry's
         `updated` date) are capped at MAX_HASH_UPDATES per entry, like reader does.
+
+        `folded`: each entry's fold (folding.py), in the order of `entries`, when the parser
+        process made them.
         """
         entries = list(entries)
         if not entries:
             return []
+        folds: Sequence[FoldedEntry | None] = (
+            folded if len(folded) == len(entries) else [None] * len(entries))
         existing = {
             row[0]: row[1:]
             for row in self.db.conn.execute(
@@ -63,14 +75,15 @@ class EntryTables(StoreBase):
             )
         }
         out: list[EntryWrite] = []
-        for e in entries:
-            content_hash = e.content_hash
+        seen = iso(now)
+        for e, fold in zip(entries, folds, strict=True):
+            content_hash = (fold.content_hash if fold is not None and fold.content_hash
+                            else e.content_hash)
             values: dict[str, Any] = {
                 "title": e.title, "link": e.link, "author": e.author, "guid": e.guid,
                 "updated": iso(e.updated), "summary_html": e.summary_html,
                 "summary_text": e.summary_text, "content_html": e.content_html,
-                "content_text": e.content_text, "categories": json.dumps(list(e.categories),
-                                                                         ensure_ascii=False),
+                "content_text": e.content_text, "categories": _categories(e.categories),
                 "language": e.language, "content_hash": content_hash, "hash_version": parser,
                 "outlet": e.outlet, "outlet_url": e.outlet_url,
             }
@@ -80,8 +93,9 @@ class EntryTables(StoreBase):
                 stored = _entry_from(0, feed_url, feed_name, e, published,
                                      e.published is not None, now, None, 0)
                 values.update(key=e.key, published=iso(published),
-                              dated=int(e.published is not None), first_seen=iso(now))
-                out.append(EntryWrite(EntryChange(stored, True), values, None, False, False))
+                              dated=int(e.published is not None), first_seen=seen)
+                out.append(EntryWrite(EntryChange(stored, True), values, None, False, False,
+                                      fold))
                 continue
             (entry_id, old_hash, old_published, dated, first_seen, changes, old_updated,
              old_version, hash_updates) = old
@@ -97,7 +111,7 @@ class EntryTables(StoreBase):
                                  bool(dated) or e.published is not None, at(first_seen),
                                  now, changes + (not silent))
             out.append(EntryWrite(EntryChange(stored, False), values, old_hash, silent,
-                                  hash_only))
+                                  hash_only, fold))
         return out
 
     def write_entries(self, feed_url: str, plan: Sequence[EntryWrite], now: datetime

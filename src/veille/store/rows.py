@@ -16,7 +16,10 @@ def iso(when: datetime | None) -> str | None:
     (Second precision would make a feed due up to a second early.)"""
     if when is None:
         return None
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if when.tzinfo is not UTC:
+        when = when.astimezone(UTC)
+    # isoformat, not strftime: a quarter of the cost, and it runs several times per entry
+    return when.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_iso(text: str | None) -> datetime | None:

@@ -44,7 +44,31 @@ def write_index(conn: Any, rows: Iterable[tuple[int, tuple[str, ...]]]) -> None:
     conn.executemany(_INSERT, [(i, *row) for i, row in rows])
 
 
+#: Folded rows kept for the backlog (pipeline.py indexes once this many wait): a bound, not
+#: a cache size to tune; an entry whose row was dropped is folded again from the database.
+MEMO_LIMIT = 4 * INDEX_BATCH
+
+
 class SearchTables(StoreBase):
+
+    @property
+    def _index_memo(self) -> dict[int, tuple[str, tuple[str, ...]]]:
+        """entry id -> (its content hash, its index row) for entries written and not indexed."""
+        memo = self.__dict__.get("_memo")
+        if memo is None:
+            memo = self.__dict__["_memo"] = {}
+        return memo
+
+    def remember_index_rows(self, rows: Iterable[tuple[int, str, tuple[str, ...]]]) -> int:
+        """(entry id, content hash, row) of entries just committed, folded in the parser
+        process: index_pending uses them instead of folding the entries again. Returns how many
+        rows now wait in memory."""
+        memo = self._index_memo
+        for entry_id, content_hash, row in rows:
+            memo[entry_id] = (content_hash, row)
+        while len(memo) > MEMO_LIMIT:
+            del memo[next(iter(memo))]
+        return len(memo)
 
     def index_pending(self, batch: int = INDEX_BATCH) -> int:
         """Index the backlog, `batch` entries per transaction; returns how many were indexed.
@@ -55,17 +79,34 @@ class SearchTables(StoreBase):
                 ids = [r[0] for r in self.db.conn.execute(
                     "SELECT entry_id FROM search_pending ORDER BY entry_id LIMIT ?", [batch])]
                 if not ids:
+                    self._index_memo.clear()  # rows of entries gone before they were indexed
                     return done
                 marks = ",".join("?" * len(ids))
-                rows = self.db.conn.execute(
-                    "SELECT id, title, summary_text, content_text, author, link, feed_url, "
-                    f"categories, outlet, outlet_url FROM entries WHERE id IN ({marks})", ids)
-                write_index(self.db.conn, [
-                    (r[0], index_row(r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8],
-                                     r[9])) for r in rows])
+                write_index(self.db.conn, self._rows_of(ids))
                 self.db.conn.execute(f"DELETE FROM search_pending WHERE entry_id IN ({marks})",
                                      ids)
             done += len(ids)
+
+    def _rows_of(self, ids: list[int]) -> list[tuple[int, tuple[str, ...]]]:
+        """The index rows of these entries: remembered when the entry still has the hash it
+        was folded with, folded from the database otherwise."""
+        memo, out, fold = self._index_memo, [], []
+        marks = ",".join("?" * len(ids))
+        for entry_id, content_hash in self.db.conn.execute(
+                f"SELECT id, content_hash FROM entries WHERE id IN ({marks})", ids):
+            kept = memo.pop(entry_id, None)
+            if kept is not None and kept[0] == content_hash:
+                out.append((entry_id, kept[1]))
+            else:
+                fold.append(entry_id)
+        if fold:
+            marks = ",".join("?" * len(fold))
+            rows = self.db.conn.execute(
+                "SELECT id, title, summary_text, content_text, author, link, feed_url, "
+                f"categories, outlet, outlet_url FROM entries WHERE id IN ({marks})", fold)
+            out += [(r[0], index_row(r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8],
+                                     r[9])) for r in rows]
+        return out
 
     def index_backlog(self) -> int:
         """Entries stored but not yet indexed (`status`, tests)."""

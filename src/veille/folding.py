@@ -1,0 +1,77 @@
+"""An entry's text folded once, in the parser process, for matching and the search index.
+
+Folding (normalize.token_text) is the costliest pure step of ingest after parsing: every new
+or changed entry is folded for the matcher and again for the search index. Done in the parser
+worker, beside the parse, it runs on the other cores while the main process stores; the main
+process then only concatenates. `index_row` (search.py) is built from the same FoldedEntry,
+so the index row of a stored entry is the one its fold gives, whichever process made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, NamedTuple
+
+from .match import ANY, EntryText
+from .models import ParsedEntry, ParsedFeed, StoredEntry
+from .normalize import token_text, url_host
+
+if TYPE_CHECKING:
+    from .parse import ParseFailure
+
+
+class FoldedEntry(NamedTuple):
+    """token_text of each part of an entry that matching or the index reads, and the entry's
+    content hash (the store compares it with the stored one), computed in the same place."""
+
+    title: str
+    summary: str
+    content: str
+    author: str
+    link_host: str  # the link's domain
+    outlet: str  # the credited outlet's name and domain
+    category: str  # every category, or " " for none
+    content_hash: str = ""
+
+    @property
+    def body(self) -> str:
+        return self.summary + self.content
+
+
+def fold_parts(title: str, summary_text: str, content_text: str, author: str | None,
+               link: str | None, categories: tuple[str, ...] | list[str],
+               outlet: str | None, outlet_url: str | None) -> FoldedEntry:
+    return FoldedEntry(token_text(title), token_text(summary_text), token_text(content_text),
+                       token_text(author or ""), token_text(url_host(link)),
+                       token_text(outlet or "") + token_text(url_host(outlet_url)),
+                       "".join(token_text(c) for c in categories) or " ")
+
+
+def folded_text(entry: StoredEntry, f: FoldedEntry) -> EntryText:
+    """The matcher's view of an entry, from its fold: nothing is folded again."""
+    return EntryText(entry, {"title": f.title, ANY: f.title + f.body, "author": f.author,
+                             "category": f.category}, (f.summary, f.content, f.title))
+
+
+def fold_entry(e: ParsedEntry) -> FoldedEntry:
+    return fold_parts(e.title, e.summary_text, e.content_text, e.author, e.link, e.categories,
+                      e.outlet, e.outlet_url)._replace(content_hash=e.content_hash)
+
+
+@dataclass(frozen=True)
+class FoldedFeed(ParsedFeed):
+    """A parsed feed with each entry's fold, in the order of `entries`."""
+
+    folded: tuple[FoldedEntry, ...] = ()
+
+
+def parse_and_fold(url: str, body: bytes, headers: dict[str, str]) -> ParsedFeed | ParseFailure:
+    """The parser pool's work for ingest: parse, then fold every entry. (parse is imported
+    here: the search command folds queries and rows without loading the parsers.)"""
+    from .parse import parse_feed
+
+    parsed = parse_feed(url, body, headers)
+    if not isinstance(parsed, ParsedFeed):
+        return parsed
+    return FoldedFeed(**{f.name: getattr(parsed, f.name) for f in fields(ParsedFeed)},
+                      folded=tuple(fold_entry(e) for e in parsed.entries))
