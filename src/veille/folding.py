@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .match import ANY, EntryText
 from .models import ParsedEntry, ParsedFeed, StoredEntry
-from .normalize import token_text, url_host
+from .normalize import token_text, url_host, word_aligned_token_text
 
 if TYPE_CHECKING:
     from .parse import ParseFailure
@@ -32,6 +32,9 @@ class FoldedEntry(NamedTuple):
     outlet: str  # the credited outlet's name and domain
     category: str  # every category, or " " for none
     content_hash: str = ""
+    #: whether summary, content and title are word-aligned with their source (nearly always):
+    #: snippets then find a hit's place in the text without folding it again
+    aligned: tuple[bool, bool, bool] = (False, False, False)
 
     @property
     def body(self) -> str:
@@ -41,16 +44,23 @@ class FoldedEntry(NamedTuple):
 def fold_parts(title: str, summary_text: str, content_text: str, author: str | None,
                link: str | None, categories: tuple[str, ...] | list[str],
                outlet: str | None, outlet_url: str | None) -> FoldedEntry:
-    return FoldedEntry(token_text(title), token_text(summary_text), token_text(content_text),
-                       token_text(author or ""), token_text(url_host(link)),
+    (folded_title, title_aligned), (summary, summary_aligned), (content, content_aligned) = (
+        word_aligned_token_text(title), word_aligned_token_text(summary_text),
+        word_aligned_token_text(content_text))
+    return FoldedEntry(folded_title, summary, content, token_text(author or ""),
+                       token_text(url_host(link)),
                        token_text(outlet or "") + token_text(url_host(outlet_url)),
-                       "".join(token_text(c) for c in categories) or " ")
+                       "".join(token_text(c) for c in categories) or " ",
+                       aligned=(summary_aligned, content_aligned, title_aligned))
 
 
 def folded_text(entry: StoredEntry, f: FoldedEntry) -> EntryText:
     """The matcher's view of an entry, from its fold: nothing is folded again."""
     return EntryText(entry, {"title": f.title, ANY: f.title + f.body, "author": f.author,
-                             "category": f.category}, (f.summary, f.content, f.title))
+                             "category": f.category},
+                     tuple(doc if aligned else None
+                           for doc, aligned in zip((f.summary, f.content, f.title), f.aligned,
+                                                   strict=True)))
 
 
 def fold_entry(e: ParsedEntry) -> FoldedEntry:

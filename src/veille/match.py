@@ -269,7 +269,8 @@ class EntryText:
     entry: StoredEntry
     _docs: dict[str, str] = field(default_factory=dict)
     #: token_text of the summary, content and title, when the parser process folded them
-    fields: tuple[str, str, str] | tuple[()] = ()
+    #: word-aligned (None for one that is not)
+    fields: tuple[str | None, ...] = ()
 
     def doc(self, scope: str) -> str:
         doc = self._docs.get(scope)
@@ -443,9 +444,9 @@ def _first_hit(text: str, terms: Sequence[str | Term], doc: str | None = None) -
 
 
 def snippet(entry: StoredEntry, terms: Sequence[str | Term], width: int = 200,
-            folded: Sequence[str] = ()) -> str:
+            folded: Sequence[str | None] = ()) -> str:
     """About `width` characters of the entry's text around the first hit, cut at word breaks.
-    `folded`: token_text of the summary, content and title, when already known."""
+    `folded`: word-aligned token_text of the summary, content and title, when already known."""
     docs = folded or (None, None, None)
     for text, doc in zip((entry.summary_text, entry.content_text, entry.title), docs, strict=True):
         first = _first_hit(text, terms, doc)

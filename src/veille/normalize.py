@@ -84,6 +84,13 @@ def token_text(text: str) -> str:
     return _slow_token_text(text) if fast is None else fast
 
 
+def word_aligned_token_text(text: str) -> tuple[str, bool]:
+    """token_text(text), and whether its tokens are the words of `text` one for one (the fast
+    path's promise), so that a word's index in one is its index in the other."""
+    fast = _fast_token_text(text)
+    return (_slow_token_text(text), False) if fast is None else (fast, True)
+
+
 def _fast_token_text(text: str) -> str | None:
     """None when the text needs the exact path. Each source word gives exactly one token."""
     for old, new in _PRE_REPLACE:

@@ -6,13 +6,15 @@
                                                            # entries folded there (folding.py)
         plan    = store.plan_entries(parsed.entries)       # one read: what is new or changed
         matches = matcher.match(plan)                      # CPU work, before taking the lock
-        with store.transaction():                          # all of a feed, or none of it
+        with store.transaction():                          # all of a feed, or none of it:
+                                                           # a savepoint in a transaction that
+                                                           # feeds share (write_batch.py)
             ids = store.write_entries(plan)                # and into the search backlog
             store.add_matches(matches for the entries written)
             store.save_stories(stories.add(matched entries))  # near-duplicates: one story
             store.save_state(after_fetch(feed, result))    # decision: schedule.after_fetch
             store.note_hub(websub.discover(result, parsed))  # a hub to subscribe to?
-        # unchanged or failed: only its state, written with others' (state_batch.py)
+        # unchanged or failed: only its state, written with others' in one statement
 
 A WebSub push enters at `push`: parse, then the same plan/match/transaction (`_ingest`).
 
@@ -40,12 +42,12 @@ from .parse import ParseFailure
 from .parser_pool import ParserPool, ParserTrouble
 from .schedule import after_fetch, retry_after
 from .search import folded_row
-from .state_batch import StateBatch
 from .store import Store
 from .store.entries import EntryWrite
 from .store.search import INDEX_BATCH
 from .stories import StoryIndex
 from .websub import discover
+from .write_batch import WriteBatch
 
 #: Feeds between the start of their fetch and the end of their store, at most: a first poll
 #: downloads faster than it parses, and 10,000 bodies waiting would hold 700 MB.
@@ -90,13 +92,13 @@ class FeedPass:
     async def run(self, feeds: Sequence[FeedState],
                   on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:
         summary = PassSummary()
-        states = StateBatch(self.store)
+        writes = WriteBatch(self.store)
         backlog = asyncio.Semaphore(max(BACKLOG, 2 * self.settings.fetch.concurrency))
 
         async def one(feed: FeedState) -> None:
             try:
                 async with backlog:
-                    outcome = await self.poll(feed, states)
+                    outcome = await self.poll(feed, writes)
             except Exception as e:  # a bug must cost one feed, not the pass: record it
                 state, outcome = self._finish(feed, FetchResult(
                     feed.url, FetchStatus.ERROR, error_kind=ErrorKind.INTERNAL,
@@ -109,26 +111,27 @@ class FeedPass:
         await asyncio.gather(*(one(f) for f in feeds))
         return summary
 
-    async def poll(self, feed: FeedState, states: StateBatch | None = None) -> FeedOutcome:
-        """Fetch, parse and store one feed; an unchanged or failed feed's state goes to
-        `states` (written alone without one)."""
-        outcome = await self._poll(feed)
+    async def poll(self, feed: FeedState, writes: WriteBatch | None = None) -> FeedOutcome:
+        """Fetch, parse and store one feed; its writes share the transaction of `writes`
+        (each in a transaction of its own without one)."""
+        outcome = await self._poll(feed, writes)
         if isinstance(outcome, FeedOutcome):
             return outcome
         state, outcome = outcome
-        if states is None:
+        if writes is None:
             self.store.save_state(state)
         else:
-            await states.save(state)
+            await writes.save(state)
         return outcome
 
-    async def _poll(self, feed: FeedState) -> FeedOutcome | tuple[FeedState, FeedOutcome]:
+    async def _poll(self, feed: FeedState, writes: WriteBatch | None
+                    ) -> FeedOutcome | tuple[FeedState, FeedOutcome]:
         """A stored feed's outcome, or the state to write and outcome of any other."""
         started = time.monotonic()
         result = await self.fetcher.fetch(FetchRequest(feed.url, feed.fetch_url, feed.etag,
                                                        feed.last_modified))
         elapsed = time.monotonic() - started
-        outcome = await self._after_fetch(feed, result)
+        outcome = await self._after_fetch(feed, result, writes)
         if result.status == FetchStatus.DEFERRED:  # nothing was asked of the server
             return outcome
         if isinstance(outcome, FeedOutcome):
@@ -136,7 +139,7 @@ class FeedPass:
         state, done = outcome
         return state, replace(done, fetch_seconds=elapsed)
 
-    async def _after_fetch(self, feed: FeedState, result: FetchResult
+    async def _after_fetch(self, feed: FeedState, result: FetchResult, writes: WriteBatch | None
                            ) -> FeedOutcome | tuple[FeedState, FeedOutcome]:
         if result.http_status in (429, 503):
             wait = retry_after(result.headers, self.clock())
@@ -155,7 +158,7 @@ class FeedPass:
                                               error_message=parsed.message))
         if isinstance(parsed, ParseFailure):
             return self._finish(feed, result, parse_error=str(parsed))
-        return self._store(feed, result, parsed, body_hash)
+        return await self._store(feed, result, parsed, body_hash, writes)
 
     def _finish(self, feed: FeedState, result: FetchResult, *, body_hash: str | None = None,
                 parse_error: str | None = None) -> tuple[FeedState, FeedOutcome]:
@@ -172,14 +175,14 @@ class FeedPass:
                                       message=state.error_message, moved_to=result.moved_to)
         return state, FeedOutcome(feed.url, OutcomeStatus.UNCHANGED, moved_to=result.moved_to)
 
-    def _store(self, feed: FeedState, result: FetchResult, parsed: ParsedFeed,
-               body_hash: str) -> FeedOutcome:
+    async def _store(self, feed: FeedState, result: FetchResult, parsed: ParsedFeed,
+                     body_hash: str, writes: WriteBatch | None) -> FeedOutcome:
         now = self.clock()
         state = after_fetch(feed, result, now, self.settings.fetch, self.rng,
                             body_hash=body_hash, parsed=parsed, floor=self._floor(feed))
         state = replace(state, feed_title=parsed.title or None, site_link=parsed.link)
         hub = discover(result.headers, parsed.links, result.final_url or feed.fetch_url)
-        return self._ingest(feed, parsed, now, state, hub, result.moved_to)
+        return await self._ingest(feed, parsed, now, state, hub, result.moved_to, writes)
 
     def _floor(self, feed: FeedState) -> float | None:
         return self.poll_floor(feed.url) if self.poll_floor is not None else None
@@ -191,13 +194,14 @@ class FeedPass:
         if isinstance(parsed, ParserTrouble | ParseFailure):
             message = parsed.message if isinstance(parsed, ParserTrouble) else str(parsed)
             return FeedOutcome(feed.url, OutcomeStatus.FAILED, message=f"push: {message}")
-        return self._ingest(feed, parsed, self.clock(), None, None, None)
+        return await self._ingest(feed, parsed, self.clock(), None, None, None)
 
-    def _ingest(self, feed: FeedState, parsed: ParsedFeed, now: datetime,
-                state: FeedState | None, hub: tuple[str, str] | None,
-                moved_to: str | None) -> FeedOutcome:
+    async def _ingest(self, feed: FeedState, parsed: ParsedFeed, now: datetime,
+                      state: FeedState | None, hub: tuple[str, str] | None,
+                      moved_to: str | None, writes: WriteBatch | None = None) -> FeedOutcome:
         """Plan, match and write one feed's entries (and its new state, after a poll) in one
-        transaction: the one path from a parsed feed to alerts, for polls and pushes."""
+        transaction, or one savepoint of the pass's shared transaction: the one path from a
+        parsed feed to alerts, for polls and pushes."""
         name = state.name if state is not None else feed.name
         folded = parsed.folded if isinstance(parsed, FoldedFeed) else ()
         plan = self.store.plan_entries(feed.url, parsed.entries, now, name, parsed.parser,
@@ -210,7 +214,8 @@ class FeedPass:
                    for m in self.matcher.match(w.change.entry, _text(w))]
         stories = self.stories if matched else None  # restored outside the write lock
         alerting: list[str] = []
-        with self.store.transaction():
+
+        def write() -> tuple[dict[int, int], int]:
             ids = self.store.write_entries(feed.url, plan, now)
             new_matches = self.store.add_matches(
                 [(replace(m, entry_id=ids[i]), silent) for i, m, silent in matched if i in ids],
@@ -222,6 +227,13 @@ class FeedPass:
             if state is not None:
                 self.store.save_state(state)
                 self.store.note_hub(feed.url, hub)
+            return ids, new_matches
+
+        if writes is not None:
+            ids, new_matches = await writes.run(write)
+        else:
+            with self.store.transaction():
+                ids, new_matches = write()
         waiting = self.store.remember_index_rows(
             (ids[i], plan[i].values["content_hash"], row) for i, row in rows.items() if i in ids)
         if waiting >= INDEX_BATCH:  # index while the folded rows are in memory
