@@ -12,7 +12,8 @@ daemon watching 10,000 hosts holds a bounded number of sockets.
 
 Proxies: with `allow_private = false` the proxy environment variables are ignored (the guard
 would only ever see the proxy's address). Otherwise they are honoured (aiohttp `trust_env`)
-when one is set; with none set, trust_env stays off, as it reads ~/.netrc on every request.
+when one is set (aiohttp then also sends ~/.netrc credentials); with none set, trust_env
+stays off, as it reads ~/.netrc on every request.
 """
 
 from __future__ import annotations
@@ -129,6 +130,9 @@ async def get(session: aiohttp.ClientSession, settings: FetchSettings, feed_url:
     is no answer."""
     try:
         target = URL(url)
+    except ValueError as e:  # http://[::1
+        raise ExchangeFailed(ErrorKind.URL, f"invalid URL: {e}") from None
+    try:
         if not settings.allow_private and target.raw_host:
             refuse_internal_literal(target.raw_host)
         tls = ssl_context() if target.scheme == "https" else True
@@ -209,9 +213,9 @@ def classify(e: BaseException) -> tuple[ErrorKind, str]:
         return ErrorKind.CONNECT, str(e) or type(e).__name__
     if isinstance(e, _NON_HTTP):  # ftp://, file://…
         return ErrorKind.URL, f"unsupported protocol (not http or https): {e}"
-    if isinstance(e, aiohttp.InvalidURL | ValueError):
+    if isinstance(e, aiohttp.InvalidURL):  # http:///path
         return ErrorKind.URL, f"invalid URL: {e}"
     if isinstance(e, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError
-                  | aiohttp.ClientResponseError):
+                  | aiohttp.ClientResponseError | ValueError):  # ValueError: a header we send
         return ErrorKind.PROTOCOL, str(e) or type(e).__name__
     return ErrorKind.NETWORK, str(e) or type(e).__name__
