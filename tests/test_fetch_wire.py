@@ -393,3 +393,17 @@ def test_host_delay_spaces_requests_to_one_host(feed_server, workspace, monkeypa
     assert len(feed_server.log) == 5
     # one request at once, then one every 0.3 s of the Fetcher's clock, in a queue
     assert sorted(released) == pytest.approx([start + 0.3 * i for i in range(5)]), released
+
+
+def test_request_headers_on_the_wire(feed_server, workspace):
+    """What every feed request says: veille's User-Agent, the feed types it prefers, the
+    encodings it decodes itself (brotli included), and nothing decoded for it."""
+    from veille.fetch_http import ACCEPT
+
+    url = feed_server.serve("/h.xml", rss(items(1)))
+    workspace.write_feeds([url])
+    workspace.run("fetch")
+    [request] = feed_server.requests("/h.xml")
+    assert request.headers["accept"] == ACCEPT
+    assert request.headers["accept-encoding"] == "gzip, deflate, br"
+    assert request.headers["user-agent"].startswith("veille/")
