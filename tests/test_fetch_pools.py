@@ -1,6 +1,7 @@
-"""The fetch pass honours its limits and does no work it does not need: per-host pools,
-keep-alive on unchanged feeds, state writes in batches, no parser process for 304s, no
-delivery libraries loaded by commands that deliver nothing."""
+"""The fetch pass honours its limits and does no work it does not need: per-host limits,
+keep-alive on unchanged feeds and error pages, a bounded number of idle connections, state
+writes in batches, no parser process for 304s, no delivery libraries (nor the fetch client)
+loaded by commands that do not need them."""
 
 from __future__ import annotations
 
@@ -8,12 +9,9 @@ import asyncio
 import subprocess
 import sys
 
-import httpx
-
 from veille.app import App
 from veille.config import load_settings
 from veille.fetch import Fetcher
-from veille.host_pools import LANE, HostPools
 from veille.pipeline import FeedPass
 
 from .conftest import FeedServer, Request, Workspace, rss
@@ -92,38 +90,67 @@ def test_unchanged_states_commit_together_before_the_feed_is_done(feed_server, w
     app.close()
 
 
-def test_idle_host_pools_are_closed_beyond_the_cap():
-    closed: list[str] = []
+def test_error_pages_leave_their_connection_open(feed_server: FeedServer, workspace: Workspace):
+    """An error page is read (up to DRAIN_LIMIT) so its connection serves the next request."""
+    workspace.write_config(fetch="per_host = 1")
+    urls = []
+    for i in range(4):
+        feed_server.routes[f"/e{i}.xml"] = (404, {"Content-Type": "text/html"}, b"<p>x</p>" * 500)
+        urls.append(feed_server.url(f"/e{i}.xml"))
+    workspace.write_feeds(urls)
+    assert "4 failed" in workspace.run("fetch").stdout
+    assert len(feed_server.log) == 4 and len({r.client for r in feed_server.log}) == 1
 
-    class Pool(httpx.AsyncBaseTransport):
-        def __init__(self, name: str) -> None:
-            self.name = name
 
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            return httpx.Response(200, content=b"ok")
+def test_idle_connections_are_closed_beyond_the_host_cap(monkeypatch):
+    """Idle keep-alive connections are kept for a bounded number of hosts (the least recently
+    used closed beyond), so a daemon watching 10,000 hosts holds a bounded number of sockets.
+    Six servers on 127.0.0.1 (six hosts to the connector), a cap of two."""
+    from veille import fetch_http
+    from veille.config import FetchSettings
+    from veille.fetch import FetchRequest
 
-        async def aclose(self) -> None:
-            closed.append(self.name)
-
-    made: list[str] = []
-
-    def make(size: int) -> httpx.AsyncBaseTransport:
-        made.append(f"pool{len(made)}")
-        return Pool(made[-1])
+    monkeypatch.setattr(fetch_http, "MIN_IDLE_HOSTS", 2)
+    body = rss(items(1)).encode()
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    opened: list[int] = []
+    closed: list[int] = []
 
     async def run():
-        pools = HostPools(make, lane_size=4, max_pools=2)
-        async with httpx.AsyncClient(transport=pools) as client:
-            for host in ("a.test", "b.test", "a.test", "c.test"):
-                await client.get(f"http://{host}/")
-            await client.get("http://a.test/", extensions={LANE: 1})
-            assert len(pools) == 2
-        return pools
+        four_closed = asyncio.Event()
+
+        def handler(index: int):
+            async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+                opened.append(index)
+                try:
+                    while True:
+                        await reader.readuntil(b"\r\n\r\n")
+                        writer.write(answer)
+                        await writer.drain()
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    pass
+                finally:
+                    closed.append(index)
+                    if len(closed) >= 4:
+                        four_closed.set()
+                    writer.close()
+            return handle
+
+        servers = [await asyncio.start_server(handler(i), "127.0.0.1", 0) for i in range(6)]
+        urls = [f"http://127.0.0.1:{s.sockets[0].getsockname()[1]}/f.xml" for s in servers]
+        async with Fetcher(FetchSettings(concurrency=1)) as fetcher:
+            for url in urls:
+                assert (await fetcher.fetch(FetchRequest(url, url))).status == "ok"
+            await asyncio.wait_for(four_closed.wait(), 30)
+            again = await fetcher.fetch(FetchRequest(urls[-1], urls[-1]))  # kept: reused
+            assert again.status == "ok"
+        for server in servers:
+            server.close()
 
     asyncio.run(run())
-    # a, b, then c evicts b (a was used more recently), then a's lane 1 evicts a's lane 0
-    assert made == ["pool0", "pool1", "pool2", "pool3"]
-    assert closed[:2] == ["pool1", "pool0"]
+    assert sorted(closed[:4]) == [0, 1, 2, 3]
+    assert opened == [0, 1, 2, 3, 4, 5]
 
 
 def test_commands_do_not_import_delivery_libraries():
@@ -133,6 +160,14 @@ def test_commands_do_not_import_delivery_libraries():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == ""
+
+
+def test_commands_do_not_import_the_fetch_client():
+    """aiohttp loads when a Fetcher is built: `veille --version`, `entries` etc. never need it."""
+    code = "import sys, veille.cli, veille.app; print('aiohttp' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_a_pass_holds_a_bounded_number_of_bodies(monkeypatch):

@@ -355,7 +355,7 @@ def test_host_delay_spaces_requests_to_one_host(feed_server, workspace, monkeypa
     request's release time is that clock plus what its task slept before it went out."""
     import asyncio
 
-    import httpx
+    import aiohttp
 
     from veille.config import load_settings
     from veille.fetch import Fetcher, FetchRequest
@@ -375,21 +375,15 @@ def test_host_delay_spaces_requests_to_one_host(feed_server, workspace, monkeypa
             slept[task] = slept.get(task, 0.0) + delay
         return await real_sleep(0, result)
 
-    class Recorder(httpx.AsyncBaseTransport):
-        """Notes when each request goes out, in the Fetcher's time."""
+    async def on_request_start(session, context, params):
+        """Notes when each request goes out, in the Fetcher's time (run by the request's task)."""
+        released.append(start + slept.pop(asyncio.current_task(), 0.0))
 
-        def __init__(self) -> None:
-            self.inner = httpx.AsyncHTTPTransport()
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            released.append(start + slept.pop(asyncio.current_task(), 0.0))
-            return await self.inner.handle_async_request(request)
-
-        async def aclose(self) -> None:
-            await self.inner.aclose()
+    recorder = aiohttp.TraceConfig()
+    recorder.on_request_start.append(on_request_start)
 
     async def fetch_all():
-        async with Fetcher(settings, transport=Recorder, clock=lambda: start) as fetcher:
+        async with Fetcher(settings, trace_configs=[recorder], clock=lambda: start) as fetcher:
             return await asyncio.gather(*(fetcher.fetch(FetchRequest(u, u)) for u in urls))
 
     with monkeypatch.context() as patch:
@@ -399,3 +393,17 @@ def test_host_delay_spaces_requests_to_one_host(feed_server, workspace, monkeypa
     assert len(feed_server.log) == 5
     # one request at once, then one every 0.3 s of the Fetcher's clock, in a queue
     assert sorted(released) == pytest.approx([start + 0.3 * i for i in range(5)]), released
+
+
+def test_request_headers_on_the_wire(feed_server, workspace):
+    """What every feed request says: veille's User-Agent, the feed types it prefers, the
+    encodings it decodes itself (brotli included), and nothing decoded for it."""
+    from veille.fetch_http import ACCEPT
+
+    url = feed_server.serve("/h.xml", rss(items(1)))
+    workspace.write_feeds([url])
+    workspace.run("fetch")
+    [request] = feed_server.requests("/h.xml")
+    assert request.headers["accept"] == ACCEPT
+    assert request.headers["accept-encoding"] == "gzip, deflate, br"
+    assert request.headers["user-agent"].startswith("veille/")

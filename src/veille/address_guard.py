@@ -3,30 +3,23 @@ multicast addresses, checked on the address actually connected to.
 
 A check on the URL's host name before the request is not enough: a feed's host can answer a
 public address to the check and 127.0.0.1 to the connection a moment later (DNS rebinding),
-and a redirect or a discovered link can point anywhere. So the guard is an httpcore network
-backend: it resolves the host itself, refuses if any answer is internal, and connects to one
-of the very addresses it checked. TLS still verifies the host name (httpcore passes the
-origin's name as SNI, whatever address the socket reached).
+and a redirect or a discovered link can point anywhere. So each guard resolves the host
+itself, refuses if any answer is internal, and connects only to addresses it checked: for
+feeds, aiohttp's resolver (address_resolver.py); for the WebSub agent's httpx client, an
+httpcore network backend (address_guard_httpx.py: `GuardedBackend`, `guarded_transport`,
+`PrivateAddressError`, `is_private_refusal`, importable from here too). This module holds
+what both share, the judgement and the message, and loads neither HTTP library: a feed pass
+does not pay for importing httpx.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import socket
-from collections.abc import Iterable
 from typing import Any
 
-import httpcore
-import httpx
-from httpcore import AsyncNetworkBackend, AsyncNetworkStream
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-class PrivateAddressError(httpcore.ConnectError):
-    """A connection refused because the host resolves to an internal address. httpx turns it
-    into an httpx.ConnectError whose __cause__ is this (see `is_private_refusal`)."""
+_HTTPX_GUARD = frozenset(("GuardedBackend", "guarded_transport", "PrivateAddressError",
+                          "is_private_refusal"))
 
 
 def internal(address: IPAddress) -> bool:
@@ -45,68 +38,9 @@ def refusal(host: str, address: str) -> str:
             f"(fetch.allow_private = false)")
 
 
-class GuardedBackend(AsyncNetworkBackend):
-    """Resolves, checks every address, then connects to a checked address."""
-
-    def __init__(self, inner: AsyncNetworkBackend | None = None) -> None:
-        self._inner = inner or httpcore.AnyIOBackend()
-
-    async def _resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
-        except OSError as e:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {e}") from None
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        for address in addresses:
-            if internal(ipaddress.ip_address(address.split("%")[0])):
-                raise PrivateAddressError(refusal(host, address))
-        return addresses
-
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> AsyncNetworkStream:
-        addresses = await self._resolve(host, port, timeout)
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout,
-                                                     local_address=local_address,
-                                                     socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
-                last = e
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None
-                                  ) -> AsyncNetworkStream:
-        raise PrivateAddressError(f"refused: unix socket {path} (fetch.allow_private = false)")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-def guarded_transport(limits: httpx.Limits | None = None,
-                      verify: Any = True) -> httpx.AsyncHTTPTransport:
-    """An httpx transport whose every connection goes through GuardedBackend. (A client given
-    a transport ignores its own `limits`, so they are passed here. It also ignores proxy
-    environment variables: the guard would only ever see the proxy's address.)"""
-    transport = httpx.AsyncHTTPTransport(limits=limits or httpx.Limits(), verify=verify)
-    pool = transport._pool  # noqa: SLF001 - httpx exposes no network_backend argument
-    assert isinstance(pool, httpcore.AsyncConnectionPool)
-    pool._network_backend = GuardedBackend()  # noqa: SLF001
-    return transport
-
-
-def is_private_refusal(error: BaseException) -> bool:
-    """Whether an httpx error (or its cause) is the guard's refusal."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, PrivateAddressError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+def __getattr__(name: str) -> Any:
+    """The httpx guard's names, loaded with httpx on first use."""
+    if name in _HTTPX_GUARD:
+        from . import address_guard_httpx
+        return getattr(address_guard_httpx, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
