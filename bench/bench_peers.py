@@ -23,6 +23,7 @@ This is a benchmark, not a test: nothing fails on a slow machine.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import subprocess
 import sys
@@ -32,6 +33,8 @@ from pathlib import Path
 
 from bench_fetch import WATCHLISTS  # the same two watchlists as the fetch bench
 from proctree import Measure, run
+
+import veille
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv-reader"
@@ -187,6 +190,9 @@ def main() -> None:
     parser.add_argument("--no-floors", dest="floors", action="store_false")
     args = parser.parse_args()
     peers = ensure_venv()
+    # byte-compiled, as pip leaves an installed package (reader's is): an editable install
+    # under PYTHONDONTWRITEBYTECODE would compile veille's sources again at every start
+    compileall.compile_dir(str(Path(veille.__file__).parent), quiet=1)
     rows = [row for hosts in (int(h) for h in args.hosts.split(",") if h)
             for latency in (float(ms) for ms in args.latency.split(",") if ms)
             for row in scenario(args, hosts, latency, peers)]
