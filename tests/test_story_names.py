@@ -15,7 +15,7 @@ from veille.config import settings_from_toml
 from veille.errors import ConfigError
 from veille.stories import Features, StoryConfig, StoryIndex, features, similarity
 from veille.story_names import split, title_names
-from veille.story_signature import _STOPWORDS, _fold, _stem
+from veille.story_signature import _STOPWORDS, _name_words
 
 T0 = datetime(2024, 3, 18, 8, tzinfo=UTC)
 HOLDOUT2 = [json.loads(line) for line in (Path(__file__).parent / "data" /
@@ -62,7 +62,7 @@ def pair(first: tuple[str, str], second: tuple[str, str], config: StoryConfig | 
 
 
 def names(title: str, lead: str = "") -> list[str]:
-    return [" ".join(n) for n in title_names(title, lead, _fold, _stem, _STOPWORDS)]
+    return [" ".join(n) for n in title_names(title, lead, _name_words, _STOPWORDS)]
 
 
 def test_two_dispatches_naming_the_same_things_are_one_story() -> None:

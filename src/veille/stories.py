@@ -215,7 +215,8 @@ class StoryIndex:
         """Below the word threshold, still one story when the titles' names agree (two
         dispatches on one event), or for one site's two articles, an update (story_names)."""
         config = self.config
-        if score < min(config.names_threshold, config.site_threshold) or feats.title_only:
+        if score < min(config.names_threshold, config.site_threshold) or not feats.names \
+                or row.signature[0] < 3 or not row.signature[4]:  # a side without names
             return False
         other = Features.from_signature(row.signature)
         if other is None or other.title_only or not feats.names or not other.names:

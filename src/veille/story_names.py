@@ -35,27 +35,26 @@ juillet aout septembre octobre novembre decembre monday tuesday wednesday thursd
 saturday sunday january february march april may june july august september october november
 december
 """.split())
-_GENERIC_WORDS = [*_DATE_WORDS, "afp", "reuters", "ap", "mr", "mrs", "ms", "dr"]
+GENERIC_WORDS = [*_DATE_WORDS, "afp", "reuters", "ap", "mr", "mrs", "ms", "dr"]
 LOOSE_TEMPLATE = 0.3  # title words alike (numbers aside) beyond which differing numbers count
 SEPARATOR = 0  # between two names in a flat tuple of hashes (no word hashes to 0)
 
 
-def title_names(title: str, lead: str, fold: Callable[[str], str], stem: Callable[[str], str],
+def title_names(title: str, lead: str, words_of: Callable[[str], tuple[str, ...]],
                 stopwords: frozenset[str]) -> list[list[str]]:
     """The names of `title`, each a list of folded words (hashed, so stemmed, by the caller
-    as it hashes every word); numbers are not names (story_signature.is_series deals with
-    them). A capitalized word is a name unless the entry also writes it in lower case; one
-    that is capitalized by position (first of the title or after a colon, or any word of a
-    Title Case headline) must also be capitalized mid-sentence elsewhere in the entry: "Pic
-    de pollution", "Stock market today" name nothing, "Sanofi cède..." does when its lead
-    says "le groupe Sanofi". Only capitalized words are folded one by one: this runs on
-    every entry at ingest."""
+    as it hashes every word). `words_of(token)` folds a capitalized token into the words a
+    name may have: no stop words, numbers (story_signature.is_series deals with them),
+    weekdays, months or agency names; the caller caches it, names recur.
+    A capitalized word is a name unless the entry also writes it in lower case; one that is
+    capitalized by position (first of the title or after a colon, or any word of a Title
+    Case headline) must also be capitalized mid-sentence in the lead: "Pic de pollution",
+    "Stock market today" name nothing, "Sanofi cède..." does when its lead says "le groupe
+    Sanofi". This runs on every entry at ingest: plain substring searches, no stemming."""
     tokens = [_unelide(t) for t in _TOKEN.findall(title)]
     if not any(t[0].isupper() for t in tokens):
         return []
-    generic = _generic(stem)
-    lead_tokens = [_unelide(t) for t in _TOKEN.findall(lead)]
-    lower, capitalized = _cases(tokens + ["."] + lead_tokens, lead_tokens, fold, stem)
+    text = f" {title} {lead}"
     title_case = _title_case(tokens, stopwords)
     names: list[list[str]] = []
     run: list[str] = []
@@ -64,12 +63,10 @@ def title_names(title: str, lead: str, fold: Callable[[str], str], stem: Callabl
         if not token[0].isalnum():
             start = True
         elif token[0].isupper():
-            words = [w for w in fold(token).split() if len(w) > 1 and w not in stopwords
-                     and w.isalpha() and stem(w) not in generic]
-            stems = {stem(w) for w in words}
-            is_name = bool(words) and not lower & stems
+            words = words_of(token)
+            is_name = bool(words) and not _in_lower_case(token, text)
             if is_name and (start or title_case) and not token.isupper():
-                is_name = stems <= capitalized
+                is_name = _mid_sentence(token, lead)
             start = False
             if is_name:
                 run.extend(words)
@@ -96,22 +93,24 @@ def _title_case(tokens: list[str], stopwords: frozenset[str]) -> bool:
     return len(content) >= 3 and sum(t[0].isupper() for t in content) >= 0.7 * len(content)
 
 
-def _cases(text: list[str], lead: list[str], fold: Callable[[str], str],
-           stem: Callable[[str], str]) -> tuple[set[str], set[str]]:
-    """The stems an entry writes in lower case, and those its lead capitalizes mid-sentence
-    (the title's own capitals are what is in question)."""
-    lower = [t for t in text if t[0].islower()]
-    capitalized: list[str] = []
-    start = True
-    for token in lead:
-        if not token[0].isalnum():
-            start = True
-            continue
-        if token[0].isupper() and not start:
-            capitalized.append(token)
-        start = False
-    return ({stem(w) for w in fold(" ".join(lower)).split()},
-            {stem(w) for w in fold(" ".join(capitalized)).split()})
+def _in_lower_case(token: str, text: str) -> bool:
+    """The entry writes the word in lower case too, at least its first 6 letters (the stem
+    story_signature compares): "Disparition" beside "disparue", "Grève" beside "grève". Plain
+    substring search: this runs on every entry at ingest."""
+    prefix = token[:6].lower()
+    if len(token) < 6:  # a short word whole: "Dow" is not "down"
+        return re.search(rf"(?<!\w){re.escape(prefix)}[sx]?(?!\w)", text) is not None
+    return any(f"{before}{prefix}" in text for before in " '’(-")
+
+
+def _mid_sentence(token: str, lead: str) -> bool:
+    """The lead capitalizes the word where no sentence starts: "le groupe Sanofi"."""
+    at = lead.find(token)
+    while at > 1:
+        if lead[at - 1] == " " and lead[at - 2] not in ".!?:»\"":
+            return True
+        at = lead.find(token, at + 1)
+    return False
 
 
 def flatten(names: Iterable[Sequence[int]]) -> tuple[int, ...]:
@@ -182,13 +181,3 @@ def _date_hashes() -> frozenset[int]:
 
         _DATES.append(frozenset(_shingles_list(sorted(_DATE_WORDS))))
     return _DATES[0]
-
-
-_GENERIC: dict[int, frozenset[str]] = {}
-
-
-def _generic(stem: Callable[[str], str]) -> frozenset[str]:
-    key = id(stem)
-    if key not in _GENERIC:
-        _GENERIC[key] = frozenset(stem(w) for w in _GENERIC_WORDS)
-    return _GENERIC[key]

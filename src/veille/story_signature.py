@@ -17,10 +17,10 @@ import zlib
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from .normalize import token_text
-from .story_names import flatten, title_names
+from .story_names import GENERIC_WORDS, flatten, title_names
 
 SKETCH_SIZE = 96  # smallest word hashes kept per entry: the whole set for typical entries
 INDEXED = 16  # of those, how many go into the inverted index
@@ -127,7 +127,7 @@ def features(title: str, text: str, shingle: int = 1) -> Features:
     body_words = [w for w in lead.split() if w not in _STOPWORDS]
     title_only = len(body_words) < MIN_BODY
     title_set = _shingles(title_words, shingle)
-    names = title_names(strip_outlet_suffix(title), _lead(text), _fold, _stem, _STOPWORDS) \
+    names = title_names(strip_outlet_suffix(title), _lead(text), _name_words, _STOPWORDS) \
         if shingle <= 1 else []
     numbers = tuple(sorted(_shingles([w for w in title_words if not w.isalpha()], 1)))
     if title_only:
@@ -140,6 +140,13 @@ def features(title: str, text: str, shingle: int = 1) -> Features:
     return Features(tuple(sorted(title_set)[:TITLE_SIZE]), tuple(text_sorted[:SKETCH_SIZE]),
                     title_only, len(text_sorted) > SKETCH_SIZE, numbers[:TITLE_SIZE],
                     flatten(_shingles_list(name) for name in names)[:NAMES_SIZE])
+
+
+@lru_cache(maxsize=1 << 15)
+def _name_words(token: str) -> tuple[str, ...]:
+    """The words of a capitalized title token that may be part of a name (story_names)."""
+    return tuple(w for w in _fold(token).split() if len(w) > 1 and w not in _STOPWORDS
+                 and w.isalpha() and _stem(w) not in _GENERIC_STEMS)
 
 
 def strip_outlet_suffix(title: str) -> str:
@@ -278,3 +285,6 @@ def _text_jaccard(new: Features, signature: bytes) -> float | None:
     text = memoryview(signature)[_head(signature) + 4 * skip:].cast("I")
     inter = len(new.text_set.intersection(text))
     return inter / (len(new.text) + len(text) - inter)
+
+
+_GENERIC_STEMS = frozenset(_stem(w) for w in GENERIC_WORDS)  # weekdays, months, agencies
