@@ -6,7 +6,9 @@ show that story once, with the other outlets under "also in". Entries with the s
 link are always one story; otherwise two entries are one story when the folded words of their
 title and first paragraph are similar enough (Jaccard over word shingles, stop words out,
 words cut to a light stem so that "disparition" and "disparue" agree), unless their titles
-carry different numbers: "puzzle #1,024" and "#1,025" are two items of one series.
+carry different numbers: "puzzle #1,024" and "#1,025" are two items of one series. Below
+that threshold, the names in their titles may still make them one story (story_names.py):
+two agencies on one event name the same things, two events on one topic do not.
 
 Everything here is pure: no clock, no I/O. `StoryIndex.add()` assigns a story at ingest and
 returns the `StoryRow` a store keeps; `StoryIndex.restore(rows)` rebuilds the same index after
