@@ -235,25 +235,28 @@ def _pairwise(pairs: list[dict]) -> tuple[float, float, float]:
 
 def test_labelled_pairs_hold_their_measured_precision_and_recall() -> None:
     """Regression guard at the measured level (bench/eval_stories.py prints the breakdown).
-    Precision meets its 0.95 target (1.0). Recall does not meet 0.85: 0.67 overall and 0.83
-    without the independently written dispatches, which word overlap cannot tell apart
-    from a different event on the same topic (0/24 of them); an update that only revises
-    the figure of its title is given up to keep series apart (see stories.is_series)."""
+    Precision meets its 0.95 target (1.0). Recall does not meet 0.85: 0.775 overall and 0.91
+    without the independently written dispatches; those that name the same things in their
+    titles are grouped by story_names.py (6/24), the others share neither words nor names
+    with each other more than two different events on one topic do (word overlap alone: recall
+    0.67, dispatches 0/24); an update that only revises the figure of its title is given up
+    to keep series apart (see stories.is_series)."""
     assert len(PAIRS) >= 200 and sum(p["same"] for p in PAIRS) / len(PAIRS) >= 0.4
     precision, recall, recall_easy = _pairwise(PAIRS)
     assert precision >= 0.95
-    assert recall >= 0.66
-    assert recall_easy >= 0.83
+    assert recall >= 0.77
+    assert recall_easy >= 0.90
 
 
 def test_held_out_pairs_hold_their_measured_level() -> None:
     """The held-out set was written before the similarity was tuned and is not tuned on;
-    this only guards its measured level (precision 0.94, recall 0.37: its updates share
-    little more than a place or a name, its series one template)."""
+    this only guards its measured level: precision 0.926, recall 0.54 (word overlap alone:
+    0.944 and 0.37; the names and one-site rules of story_names.py group 8 more of its
+    same-story pairs and one more pair that is not, of 27 groupings in all)."""
     assert len(HOLDOUT) >= 80 and {p["lang"] for p in HOLDOUT} == {"fr", "en"}
     precision, recall, _ = _pairwise(HOLDOUT)
-    assert precision >= 0.94
-    assert recall >= 0.36
+    assert precision >= 0.92
+    assert recall >= 0.54
 
 
 # --- the signals beyond word overlap ------------------------------------------------------

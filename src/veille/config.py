@@ -146,7 +146,8 @@ _FETCH: Spec = {
     "allow_private": v.boolean,
 }
 _DIGEST: Spec = {"catchup": v.duration, "retention": v.duration}
-_STORIES: Spec = {"enabled": v.boolean, "threshold": v.fraction, "window": v.positive_duration}
+_STORIES: Spec = {"enabled": v.boolean, "threshold": v.fraction, "window": v.positive_duration,
+                  "names_threshold": v.fraction_or_off, "site_threshold": v.fraction_or_off}
 _WEBSUB: Spec = {"listen": v.listen, "public_url": v.public_url, "lease": v.positive_duration,
                  "max_size": v.size, "poll_interval": v.positive_duration}
 _REPORT: Spec = {"schedule": v.report_schedule, "since": v.positive_duration,
@@ -290,7 +291,8 @@ def _websub(file: Path | None, data: Mapping[str, Any]) -> WebSubSettings:
 
 
 def _stories(file: Path | None, data: Mapping[str, Any]) -> StoryConfig:
-    """[stories]: grouping on or off, its similarity threshold, its window."""
+    """[stories]: grouping on or off, its similarity thresholds (words; words with agreeing
+    names; one site's update), its window."""
     options = _check(file, "stories.", _table(file, data, "stories"), _STORIES)
     if "window" in options:
         options["window"] = timedelta(seconds=options["window"])

@@ -46,6 +46,13 @@ def fraction(value: Any) -> float:
     return float(value)
 
 
+def fraction_or_off(value: Any) -> float:
+    """A fraction, or 1: a similarity that no two different texts reach, a rule turned off."""
+    if value == 1 and not isinstance(value, bool):
+        return 1.0
+    return fraction(value)
+
+
 def duration(value: Any) -> float:
     try:
         return parse_duration(value)

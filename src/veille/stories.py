@@ -6,7 +6,9 @@ show that story once, with the other outlets under "also in". Entries with the s
 link are always one story; otherwise two entries are one story when the folded words of their
 title and first paragraph are similar enough (Jaccard over word shingles, stop words out,
 words cut to a light stem so that "disparition" and "disparue" agree), unless their titles
-carry different numbers: "puzzle #1,024" and "#1,025" are two items of one series.
+carry different numbers: "puzzle #1,024" and "#1,025" are two items of one series. Below
+that threshold, the names in their titles may still make them one story (story_names.py):
+two agencies on one event name the same things, two events on one topic do not.
 
 Everything here is pure: no clock, no I/O. `StoryIndex.add()` assigns a story at ingest and
 returns the `StoryRow` a store keeps; `StoryIndex.restore(rows)` rebuilds the same index after
@@ -31,9 +33,11 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from .models import StoredEntry
 from .normalize import canonical_url
+from .story_names import loose_series, other_period, shared_names
 from .story_signature import (  # noqa: F401 - re-exported: the signature is part of stories
     Features,
     _text_jaccard,
@@ -58,12 +62,18 @@ MAX_CANDIDATES = 8  # entries compared per add, rarest shared words first
 class StoryConfig:
     """`threshold`: Jaccard of title + lead word sets above which two entries are one story.
     `title_threshold`: the same for an entry without a lead (an aggregator item) against any.
+    `names_threshold`: the lower Jaccard at which two entries with a lead are one story when
+    their titles name the same things, at least two, and nothing the other lacks (two agencies
+    on one event: story_names.py). `site_threshold`: the same with one shared name for two
+    articles of one site (an article and its update). 1.0 turns either rule off.
     `enabled=False`: every entry is its own story, except entries with the same canonical
     link. Entries older than `window` attract no new members and are forgotten; at most
     `max_entries` are kept (the oldest go first)."""
 
     threshold: float = 0.55
     title_threshold: float = 0.8  # 0.75 let "3 of 4 title words" (same topic) through
+    names_threshold: float = 0.18  # 0.15 let two different events in Nantes through
+    site_threshold: float = 0.5  # 0.46: two Fed meetings on one site, one name, same words
     window: timedelta = DEFAULT_WINDOW
     max_entries: int = 20_000  # ~1.5 KB each, 3 KB at worst: 30-60 MB
     shingle: int = 1
@@ -149,7 +159,7 @@ class StoryIndex:
         feats = features(title, text, self.config.shingle) if self.config.enabled else None
         story = self._linked(canonical, ts)
         if story is None and feats is not None:
-            story = self._similar(feats, ts)
+            story = self._similar(feats, ts, canonical)
         row = StoryRow(entry_id, entry_id if story is None else story, at, canonical,
                        feats.signature() if feats else b"")
         self._insert(row, ts, feats.key_set if feats else ())
@@ -188,7 +198,7 @@ class StoryIndex:
             return slot.row.story_id
         return None
 
-    def _similar(self, feats: Features, ts: float) -> int | None:
+    def _similar(self, feats: Features, ts: float, link: str) -> int | None:
         best: tuple[float, float, int] | None = None  # (-score, at, story id)
         min_shared = MIN_SHARED_TITLE if feats.title_only else MIN_SHARED
         for entry_id in self._candidates(feats.key_set, min_shared):
@@ -197,11 +207,28 @@ class StoryIndex:
                 continue
             score, by_title = self._score(feats, slot.row.signature)
             limit = self.config.title_threshold if by_title else self.config.threshold
-            if score >= limit:
+            if score >= limit or not by_title and self._corroborated(feats, slot.row, score, link):
                 key = (-score, slot.at, slot.row.story_id)
                 if best is None or key < best:
                     best = key
         return best[2] if best else None
+
+    def _corroborated(self, feats: Features, row: StoryRow, score: float, link: str) -> bool:
+        """Below the word threshold, still one story when the titles' names agree (two
+        dispatches on one event), or for one site's two articles, an update (story_names)."""
+        config = self.config
+        if score < min(config.names_threshold, config.site_threshold) or not feats.names \
+                or row.signature[0] < 3 or not row.signature[4]:  # a side without names
+            return False
+        other = Features.from_signature(row.signature)
+        if other is None or other.title_only or not feats.names or not other.names:
+            return False
+        shared = shared_names(feats.names, feats.text_set, other.names, other.text_set)
+        if shared == 0 or other_period(feats, other):
+            return False
+        if shared >= 2 and score >= config.names_threshold and not loose_series(feats, other):
+            return True
+        return score >= config.site_threshold and _same_site(link, row.link)
 
     @staticmethod
     def _score(feats: Features, signature: bytes) -> tuple[float, bool]:
@@ -274,3 +301,11 @@ class StoryIndex:
                 del posting[row.story_id]
                 if len(posting) == 1:
                     postings[key] = next(iter(posting.values()))
+
+
+def _same_site(a: str, b: str) -> bool:
+    """Two canonical links on one host ("www." aside): one outlet's articles."""
+    if not a or not b:
+        return False
+    host_a, host_b = urlsplit(a).hostname or "", urlsplit(b).hostname or ""
+    return bool(host_a) and host_a.removeprefix("www.") == host_b.removeprefix("www.")

@@ -17,9 +17,10 @@ import zlib
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from .normalize import token_text
+from .story_names import GENERIC_WORDS, flatten, title_names
 
 SKETCH_SIZE = 96  # smallest word hashes kept per entry: the whole set for typical entries
 INDEXED = 16  # of those, how many go into the inverted index
@@ -27,9 +28,11 @@ TITLE_SIZE = 24  # title shingles kept (titles longer than this are rare)
 MIN_TITLE = 4  # a title-only entry needs this many content words to be compared at all
 MIN_BODY = 4  # fewer content words than this in the first paragraph: a title-only entry
 FIRST_PARAGRAPH = 500  # characters of summary read: the lead, not the whole article
+NAMES_SIZE = 24  # name hashes kept (separators included)
 TEMPLATE = 0.6  # titles this alike once numbers are set aside: one template, a series
 STEM = 6  # letters of a word kept once a plural s/x is off: "disparition", "disparue" agree
-_SIGNATURE_VERSION = 2  # 2: stemmed words, title numbers
+_SIGNATURE_VERSION = 3  # 2: stemmed words, title numbers; 3: title names (story_names.py)
+_READABLE = (2, 3)  # a version 2 signature has no names: it attracts by word overlap only
 
 _STOPWORDS = frozenset("""
 a b c d e f g h i j k l m n o p q r s t u v w x y z
@@ -66,6 +69,7 @@ class Features:
     title_only: bool  # no lead to speak of (aggregator items): compared by title
     truncated: bool  # the text had more shingles than the sketch keeps
     numbers: tuple[int, ...] = ()  # hashes of the title's words with a digit ("1024", "12e")
+    names: tuple[int, ...] = ()  # the title's names, word hashes, story_names.SEPARATOR between
 
     @cached_property
     def key_set(self) -> frozenset[int]:
@@ -81,32 +85,36 @@ class Features:
 
     def keys(self) -> frozenset[int]:
         """Inverted-index keys: a few of the smallest text hashes, and every title hash (so
-        that a title-only aggregator item finds the article whose title it repeats)."""
-        return frozenset(self.text[:INDEXED]).union(self.title)
+        that a title-only aggregator item finds the article whose title it repeats) and name
+        hash (so that two dispatches sharing little but names meet)."""
+        return frozenset(self.text[:INDEXED]).union(self.title, self.names).difference((0,))
 
     def signature(self) -> bytes:
-        """Plain bytes a store can keep: version, flags, title count, number count, then
-        uint32 hashes (numbers, title, text)."""
-        hashes = array("I", self.numbers + self.title + self.text)
+        """Plain bytes a store can keep: version, flags, title count, number count, name hash
+        count and 3 bytes of padding, then uint32 hashes (numbers, names, title, text)."""
+        hashes = array("I", self.numbers + self.names + self.title + self.text)
         if _BIG_ENDIAN:
             hashes.byteswap()
         flags = self.title_only | self.truncated << 1
-        head = (_SIGNATURE_VERSION, flags, len(self.title), len(self.numbers))
+        head = (_SIGNATURE_VERSION, flags, len(self.title), len(self.numbers), len(self.names),
+                0, 0, 0)
         return bytes(head) + hashes.tobytes()
 
     @classmethod
     def from_signature(cls, data: bytes) -> Features | None:
         """None for an empty or foreign signature: that entry keeps its story, attracts none.
         (Version 1 hashed unstemmed words: its entries leave the window within 72 h.)"""
-        if len(data) < 4 or data[0] != _SIGNATURE_VERSION or len(data) % 4:
+        if len(data) < 4 or data[0] not in _READABLE or len(data) % 4:
             return None
         hashes = array("I")
-        hashes.frombytes(data[4:])
+        hashes.frombytes(data[_head(data):])
         if _BIG_ENDIAN:
             hashes.byteswap()
-        k, n = data[3], data[3] + data[2]
-        return cls(tuple(hashes[k:n]), tuple(hashes[n:]), bool(data[1] & 1), bool(data[1] & 2),
-                   tuple(hashes[:k]))
+        k = data[3]
+        m = k + (data[4] if data[0] >= 3 else 0)
+        n = m + data[2]
+        return cls(tuple(hashes[m:n]), tuple(hashes[n:]), bool(data[1] & 1), bool(data[1] & 2),
+                   tuple(hashes[:k]), tuple(hashes[k:m]))
 
 
 def features(title: str, text: str, shingle: int = 1) -> Features:
@@ -119,6 +127,8 @@ def features(title: str, text: str, shingle: int = 1) -> Features:
     body_words = [w for w in lead.split() if w not in _STOPWORDS]
     title_only = len(body_words) < MIN_BODY
     title_set = _shingles(title_words, shingle)
+    names = title_names(strip_outlet_suffix(title), _lead(text), _name_words, _STOPWORDS) \
+        if shingle <= 1 else []
     numbers = tuple(sorted(_shingles([w for w in title_words if not w.isalpha()], 1)))
     if title_only:
         text_set = title_set
@@ -128,7 +138,15 @@ def features(title: str, text: str, shingle: int = 1) -> Features:
         text_set = _shingles(title_words + body_words, shingle)
     text_sorted = sorted(text_set)
     return Features(tuple(sorted(title_set)[:TITLE_SIZE]), tuple(text_sorted[:SKETCH_SIZE]),
-                    title_only, len(text_sorted) > SKETCH_SIZE, numbers[:TITLE_SIZE])
+                    title_only, len(text_sorted) > SKETCH_SIZE, numbers[:TITLE_SIZE],
+                    flatten(_shingles_list(name) for name in names)[:NAMES_SIZE])
+
+
+@lru_cache(maxsize=1 << 15)
+def _name_words(token: str) -> tuple[str, ...]:
+    """The words of a capitalized title token that may be part of a name (story_names)."""
+    return tuple(w for w in _fold(token).split() if len(w) > 1 and w not in _STOPWORDS
+                 and w.isalpha() and _stem(w) not in _GENERIC_STEMS)
 
 
 def strip_outlet_suffix(title: str) -> str:
@@ -186,6 +204,16 @@ def _fmix(h: int) -> int:
     h ^= h >> 13
     h = (h * 0xC2B2AE35) & _MASK
     return h ^ (h >> 16)
+
+
+def _shingles_list(words: list[str]) -> list[int]:
+    get = _HASHES.get
+    return [get(w) or _new_hash(w) for w in words]
+
+
+def _head(signature: bytes | memoryview) -> int:
+    """Bytes before the hashes: 4 in version 2, 8 from version 3 (the name count)."""
+    return 4 if signature[0] == 2 else 8
 
 
 def _shingles(words: list[str], size: int) -> set[int]:
@@ -253,6 +281,10 @@ def _text_jaccard(new: Features, signature: bytes) -> float | None:
     if _BIG_ENDIAN or new.title_only or new.truncated or signature[1] & 3 or \
             (new.numbers and signature[3]):
         return None
-    text = memoryview(signature)[4 + 4 * (signature[2] + signature[3]):].cast("I")
+    skip = signature[2] + signature[3] + (signature[4] if signature[0] >= 3 else 0)
+    text = memoryview(signature)[_head(signature) + 4 * skip:].cast("I")
     inter = len(new.text_set.intersection(text))
     return inter / (len(new.text) + len(text) - inter)
+
+
+_GENERIC_STEMS = frozenset(_stem(w) for w in GENERIC_WORDS)  # weekdays, months, agencies
