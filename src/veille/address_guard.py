@@ -15,7 +15,9 @@ does not pay for importing httpx.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, TypeVar
+
+E = TypeVar("E", bound=BaseException)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _HTTPX_GUARD = frozenset(("GuardedBackend", "guarded_transport", "PrivateAddressError",
@@ -36,6 +38,17 @@ def refusal(host: str, address: str) -> str:
     shown = host if host == address else f"{host} ({address})"
     return (f"refused: {shown} is a loopback, private, link-local or multicast address "
             f"(fetch.allow_private = false)")
+
+
+def cause(error: BaseException, kind: type[E]) -> E | None:
+    """The guard's refusal behind an HTTP client's error: the clients wrap it (as __cause__ or
+    __context__, sometimes twice), and a refusal must be told from any connect error."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, kind):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def __getattr__(name: str) -> Any:

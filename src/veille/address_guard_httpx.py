@@ -17,7 +17,7 @@ import httpx
 from httpcore import AsyncNetworkBackend, AsyncNetworkStream
 
 from . import address_guard
-from .address_guard import refusal
+from .address_guard import cause, refusal
 
 
 class PrivateAddressError(httpcore.ConnectError):
@@ -85,9 +85,4 @@ def guarded_transport(limits: httpx.Limits | None = None,
 
 def is_private_refusal(error: BaseException) -> bool:
     """Whether an httpx error (or its cause) is the guard's refusal."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, PrivateAddressError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return cause(error, PrivateAddressError) is not None

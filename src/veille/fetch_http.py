@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from .address_guard import cause
 from .address_resolver import GuardedResolver, PrivateAddressRefused, refuse_internal_literal
 from .body_decoder import DECODE_ERRORS, BodyDecoder, TooLarge
 from .config import FetchSettings
@@ -196,18 +197,9 @@ async def _drain(response: aiohttp.ClientResponse) -> None:
         pass
 
 
-def _refusal(e: BaseException) -> PrivateAddressRefused | None:
-    seen: BaseException | None = e
-    while seen is not None:
-        if isinstance(seen, PrivateAddressRefused):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
 def classify(e: BaseException) -> tuple[ErrorKind, str]:
     """The ErrorKind and message of a failed exchange."""
-    refused = _refusal(e)
+    refused = cause(e, PrivateAddressRefused)
     if refused is not None:
         return ErrorKind.PRIVATE_ADDRESS, str(refused)
     if isinstance(e, asyncio.TimeoutError):  # connect or read timeouts
