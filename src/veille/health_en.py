@@ -73,15 +73,16 @@ def advice(a: Assessment) -> str:
     url = a.feed_url
     if a.state == HealthState.BROKEN:
         return ("open the address in a browser. If the site gave its feed a new address, "
-                f"replace it: veille feeds move {url} NEW-ADDRESS. If the site is down, veille "
-                "keeps trying and will tell you when the feed is back.")
+                f"replace it: veille feeds move {url} NEW_URL. If the site is down, veille "
+                f"keeps trying and will tell you when the feed is back (try now: veille fetch "
+                f"--feed {url}).")
     if a.state == HealthState.STALE:
         return ("check on the site that it still publishes. If it has a new feed: veille "
-                f"feeds move {url} NEW-ADDRESS; if it stopped, remove it: veille feeds remove "
+                f"feeds move {url} NEW_URL; if it stopped, remove it: veille feeds remove "
                 f"{url}")
     if a.state == HealthState.GONE:
         return (f"remove it (veille feeds remove {url}) or replace it by its successor "
-                f"(veille feeds move {url} NEW-ADDRESS).")
+                f"(veille feeds move {url} NEW_URL).")
     if a.state == HealthState.MOVED:
         return ("veille already follows the new address; make the change permanent: "
                 f"veille feeds move {url} {a.moved_to}")
@@ -90,7 +91,7 @@ def advice(a: Assessment) -> str:
             return ("this address is a page, not its feed. Replace it by the feed it "
                     f"advertises: veille feeds move {url} {a.advertised[0]}")
         return ("look for the site's feed (often /feed or /rss, or an RSS icon), then: "
-                f"veille feeds move {url} NEW-ADDRESS")
+                f"veille feeds move {url} NEW_URL")
     return "nothing: veille reads this feed again."
 
 

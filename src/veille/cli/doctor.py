@@ -7,31 +7,9 @@ from typing import Any
 import click
 
 from ..health import Assessment, assess_all, build_summary
+from ..health_en import advice
 from ..outcomes import HealthState
 from .common import FORMAT, _app, _json, _when
-
-
-def advice_en(a: Assessment) -> str:
-    """What to do, with the command to type when there is one (the alerts say it in French)."""
-    url = a.feed_url
-    if a.state == HealthState.MOVED:
-        return f"it answers from a new address; make it permanent: veille feeds move {url} {a.moved_to}"
-    if a.state == HealthState.NOT_A_FEED:
-        if a.advertised:
-            return ("this is a web page, not its feed; put the feed it advertises in the OPML: "
-                    f"veille feeds move {url} {a.advertised[0]}")
-        return ("this is a web page that advertises no feed; find the site's feed (often /feed "
-                f"or /rss), then: veille feeds move {url} NEW_URL")
-    if a.state == HealthState.GONE:
-        return (f"the site removed it (410); remove it (veille feeds remove {url}) or replace it "
-                f"(veille feeds move {url} NEW_URL)")
-    if a.state == HealthState.BROKEN:
-        return ("open the address in a browser; if the feed has a new address: veille feeds move "
-                f"{url} NEW_URL; otherwise veille keeps retrying (veille fetch --feed {url} now)")
-    if a.state == HealthState.STALE:
-        return ("check that the site still publishes; if it has a new feed: veille feeds move "
-                f"{url} NEW_URL, if it stopped: veille feeds remove {url}")
-    return "nothing"
 
 
 def opml_url(a: Assessment) -> str | None:
@@ -47,7 +25,7 @@ def _doctor_json(a: Assessment) -> dict[str, Any]:
     return {"url": a.feed_url, "title": a.feed, "state": a.state, "since": a.since,
             "error": a.error, "error_kind": a.error_kind, "failures": a.failures,
             "moved_to": a.moved_to, "advertised": list(a.advertised),
-            "usual_gap": a.usual_gap, "opml_url": opml_url(a), "advice": advice_en(a)}
+            "usual_gap": a.usual_gap, "opml_url": opml_url(a), "advice": advice(a)}
 
 
 @click.command("doctor")
@@ -89,7 +67,7 @@ def _print(unhealthy: list[Assessment], total: int, tz: Any) -> None:
             click.echo(f"    last error: {a.error_kind}: {a.error}")
         if url := opml_url(a):
             click.echo(f"    put in the OPML: {url}")
-        click.echo(f"    to do: {advice_en(a)}")
+        click.echo(f"    to do: {advice(a)}")
     if unhealthy:
         click.echo(f"{len(unhealthy)} of {total} feeds unhealthy")
     else:
