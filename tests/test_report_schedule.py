@@ -106,7 +106,8 @@ def test_a_scheduled_report_is_queued_then_mailed_with_its_charts(
         app.clock = lambda: now
         box = NoticeBox(app.store, app.channels(sys.stdout), app.clock)
         watch = ReportWatch(app.store, box, app.settings, app.clock)
-        assert watch.plan() == next_report(app.settings.report, now, now, app.settings.tz)
+        planned = watch.plan()
+        assert planned == next_report(app.settings.report, now, now, app.settings.tz)
         notice = watch.send(app.watchlists())
         assert app.store.get_meta(LAST) is not None
         [outcome] = asyncio.run(box.send_due("equipe"))  # read back from the queue
@@ -117,6 +118,10 @@ def test_a_scheduled_report_is_queued_then_mailed_with_its_charts(
     [envelope] = smtp_server.messages
     msg = email.message_from_bytes(envelope.original_content, policy=policy.default)
     assert msg["Message-ID"] == f"<veille.report.{notice.id}@example.org>"
+    status = json.loads(workspace.run("status", "--format", "json", code=None).stdout)
+    assert status["report"]["schedule"] == "weekly mon 08:00"
+    assert datetime.fromisoformat(status["report"]["next"]) == planned
+    assert "report: weekly mon 08:00, last " in workspace.run("status", code=None).stdout
     text, related = msg.get_payload()
     assert "== nestle — 1 sujet, 1 mention (100,0\u202f%) ==" in text.get_content()
     html, image = related.get_payload()  # one watchlist: one chart, mentions per day

@@ -59,6 +59,9 @@ def build_status(app: App, running: bool) -> dict[str, Any]:
                   "problems": problems},
         "channels": channels,
         "watchlists": watchlists,
+        "report": {"schedule": app.settings.report.schedule,
+                   "last": from_iso(store.get_meta("report_last")),
+                   "next": from_iso(store.get_meta("report_next"))},
         "removed_watchlists": removed,
         "attention": attention,
     }

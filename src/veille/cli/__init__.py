@@ -241,6 +241,10 @@ def _print_status(report: dict[str, Any], tz: Any) -> None:
     for w in report["watchlists"]:
         click.echo(f"watchlist {w['name']}: {w['schedule']}, next digest "
                    f"{_when(w['next_digest'], tz) if w['next_digest'] else '-'}")
+    r = report["report"]
+    if r["schedule"]:
+        click.echo(f"report: {r['schedule']}, last {_when(r['last'], tz)}, next "
+                   f"{_when(r['next'], tz) if r['next'] else '- (planned by the daemon)'}")
     for reason in report["attention"]:
         click.echo(click.style(f"attention: {reason}", fg="yellow"), err=True)
 
