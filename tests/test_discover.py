@@ -148,6 +148,9 @@ def test_search_feeds_are_written_to_the_opml_as_built(workspace, args, url, tit
     (["--google-news", "  "], "the query is empty"),
     (["--google-news", "x", "--country", "France"], "two-letter country code"),
     (["--youtube-channel", "a b"], "channel id"),
+    (["--reddit", "x", "--lang", "en"], "--lang goes with --google-news"),
+    (["https://x.example/", "--country", "BE"], "--country goes with --google-news"),
+    (["--reddit", "x", "--instance", "mastodon.social"], "--instance goes with --mastodon-tag"),
     (["https://x.example/", "--reddit", "y"], "not both"),
     ([], "give a URL"),
 ])

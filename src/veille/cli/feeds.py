@@ -102,12 +102,18 @@ def _search_feed(options: dict[str, Any]) -> SearchFeed | None:
     given = [(name, flag) for name, flag in _SEARCHES if options[name] is not None]
     if len(given) > 1:
         raise click.UsageError(f"give one of {', '.join(f for _, f in given)}, not several")
+    name, flag = given[0] if given else ("", "")
+    for option, owner, owner_flag in (("lang", "google_news", "--google-news"),
+                                      ("country", "google_news", "--google-news"),
+                                      ("instance", "mastodon_tag", "--mastodon-tag")):
+        if options[option] is not None and name != owner:  # said, so meant: never ignored
+            raise click.UsageError(f"--{option} goes with {owner_flag}")
     if not given:
         return None
-    name, flag = given[0]
     try:
         if name == "google_news":
-            return search_feeds.google_news(options[name], options["lang"], options["country"])
+            return search_feeds.google_news(options[name], options["lang"] or "fr",
+                                            options["country"] or "FR")
         if name == "mastodon_tag":
             if not options["instance"]:
                 raise click.UsageError("--mastodon-tag needs --instance HOST "
@@ -141,8 +147,8 @@ async def _find(settings: FetchSettings, url: str, search: bool, check: bool) ->
 @click.option("--no-check", is_flag=True,
               help="Add the URL as given, without asking whether it answers as a feed.")
 @click.option("--google-news", metavar="QUERY", help="A Google News search as a feed.")
-@click.option("--lang", default="fr", show_default=True, help="Google News language.")
-@click.option("--country", default="FR", show_default=True, help="Google News edition.")
+@click.option("--lang", help="Google News language.  [default: fr]")
+@click.option("--country", help="Google News edition.  [default: FR]")
 @click.option("--bing-news", metavar="QUERY", help="A Bing News search as a feed.")
 @click.option("--mastodon-tag", metavar="TAG", help="A Mastodon hashtag (with --instance).")
 @click.option("--instance", metavar="HOST", help="The Mastodon instance of --mastodon-tag.")
