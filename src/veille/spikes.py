@@ -53,7 +53,6 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-# the model's public names, re-exported: spikes is the module callers import
 from .spike_baseline import (  # noqa: F401
     BASELINE_DAYS,
     CLIP_ROUNDS,
@@ -78,6 +77,9 @@ from .spike_baseline import (  # noqa: F401
     parse_spike_settings,
     stories_from_events,
 )
+
+# the model's public names, re-exported: spikes is the module callers import
+from .spike_evidence import EVIDENCE_NATS, Rise, strongest_rise  # noqa: F401
 
 # --- detector --------------------------------------------------------------------------------
 
@@ -203,9 +205,16 @@ def step(state: SpikeState, baseline: Baseline, stories: Iterable[Story], now: d
     recent, reading = read_window(baseline, stories, now, settings, lag)
     if state.in_episode:
         return _continue_episode(state, reading, now, settings), None
-    if not baseline.ready or not is_spike(reading, settings):
+    if not baseline.ready:
         return state, None
-    event = _event(watchlist, recent, reading, baseline, now, settings)
+    if is_spike(reading, settings):
+        event = _event(watchlist, recent, reading, baseline, now, settings)
+    else:
+        rise = strongest_rise([s.at for s in recent], baseline, now, settings.factor,
+                              settings.min_count, lag)
+        if rise is None:
+            return state, None
+        event = _rise_event(watchlist, recent, rise, now)
     return replace(state, episode_start=event.started_at, episode_id=event.id, alerted_at=now,
                    peak_count=reading.count, peak_factor=reading.factor, calm_since=None), event
 
@@ -231,6 +240,19 @@ def _event(watchlist: str, recent: Sequence[Story], reading: Reading, baseline: 
         id=episode_id(watchlist, started), watchlist=watchlist, generated_at=now,
         window=settings.window, count=reading.count, baseline=reading.expected,
         factor=reading.factor, started_at=started, stories=tuple(s.id for s in recent),
+        first=tuple(s.id for s in burst[:TOP_STORIES]),
+        biggest=tuple(s.id for s in biggest[:TOP_STORIES]))
+
+
+def _rise_event(watchlist: str, recent: Sequence[Story], rise: Rise,
+                now: datetime) -> SpikeEvent:
+    """An alert from the sequential test: the burst so far, since its first story."""
+    burst = [s for s in recent if s.at >= rise.start]
+    biggest = sorted(burst, key=lambda s: (-s.copies, s.at, s.id))
+    return SpikeEvent(
+        id=episode_id(watchlist, rise.start), watchlist=watchlist, generated_at=now,
+        window=(now - rise.start).total_seconds(), count=rise.count, baseline=rise.expected,
+        factor=rise.factor, started_at=rise.start, stories=tuple(s.id for s in recent),
         first=tuple(s.id for s in burst[:TOP_STORIES]),
         biggest=tuple(s.id for s in biggest[:TOP_STORIES]))
 
@@ -364,7 +386,8 @@ def spike_report(watchlist: str, state: SpikeState, history: History, stories: I
 def past_episodes(history: History, since: datetime, now: datetime, settings: SpikeSettings,
                   tz: tzinfo = UTC, relearn: int = 24) -> list[Episode]:
     """Episodes between `since` and `now`, replayed hour by hour on the hourly counts with
-    the detector's rules: alert on `is_spike`, end after a window of `is_calm`. The baseline
+    the detector's rules: alert on `is_spike` or the sequential test (from hour starts), end
+    after a window of `is_calm`. The baseline
     is relearnt every `relearn` hours (a report over months relearns weekly: a relearn costs
     milliseconds, and the baseline moves slowly)."""
     episodes: list[Episode] = []
@@ -412,8 +435,20 @@ def _hourly_readings(history: History, since: datetime, now: datetime, settings:
             yield at, Reading(count, 0.0), None
             continue
         reading = Reading(count, baseline.expected(at - hourly.window_delta, at))
-        spike = baseline.ready and is_spike(reading, hourly)
-        yield at, reading, _hourly_start(window, hour, reading, hourly) if spike else None
+        if not baseline.ready:
+            yield at, reading, None
+        elif is_spike(reading, hourly):
+            yield at, reading, _hourly_start(window, hour, reading, hourly)
+        else:
+            yield at, reading, _hourly_rise(window, baseline, at, hourly)
+
+
+def _hourly_rise(window: Sequence[tuple[int, int]], baseline: Baseline, at: datetime,
+                 settings: SpikeSettings) -> datetime | None:
+    """The sequential test (`strongest_rise`) on whole hours: its start, or None."""
+    starts = [_from_epoch_hour(h) for h, c in window for _ in range(c)]
+    rise = strongest_rise(starts, baseline, at, settings.factor, settings.min_count)
+    return rise.start if rise else None
 
 
 def _hourly_start(window: Sequence[tuple[int, int]], end: int, reading: Reading,
