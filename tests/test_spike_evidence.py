@@ -13,6 +13,7 @@ from veille.spike_evidence import (
     EVIDENCE_NATS,
     expected_since,
     log_likelihood_ratio,
+    needed_nats,
     strongest_rise,
 )
 from veille.spikes import (
@@ -54,6 +55,12 @@ def test_evidence_is_the_poisson_log_likelihood_ratio():
     assert log_likelihood_ratio(22, 10.0, 4.0) > 0 > log_likelihood_ratio(21, 10.0, 4.0)
 
 
+def test_the_evidence_needed_grows_with_the_usual_rate():
+    """False alarms per hour of a Poisson CUSUM grow with the rate: ln(rate) more nats."""
+    assert needed_nats(0.2) == needed_nats(1.0) == EVIDENCE_NATS
+    assert needed_nats(5.0) == pytest.approx(EVIDENCE_NATS + math.log(5))
+
+
 def test_the_newest_minutes_count_half_as_in_the_window():
     full = BASELINE.expected(NOW - minutes(60), NOW)
     assert expected_since(BASELINE, NOW - minutes(60), NOW, 0) == pytest.approx(full)
@@ -62,8 +69,9 @@ def test_the_newest_minutes_count_half_as_in_the_window():
 
 
 def test_a_rise_needs_the_factor_the_minimum_and_the_evidence():
-    """40 minutes at ~5.2 usual an hour: 3.5 expected. 4x needs 14 stories, and 8 nats
-    n ln 4 - 3 x 3.5 >= 8 needs 14 too; the rise starts at the burst's first story."""
+    """40 minutes at ~5.2 usual an hour: 3.5 expected. 4x needs 14 stories, and 7 + ln 5.2
+    nats, n ln 4 - 3 x 3.5 >= 8.65, needs 14 too; the rise starts at the burst's first
+    story."""
     start = NOW - minutes(40)
     usual = paced(5, NOW - minutes(119), NOW - minutes(75), "u")
     assert strongest_rise([s.at for s in usual + paced(13, start, NOW, "b")], BASELINE, NOW,
@@ -72,7 +80,7 @@ def test_a_rise_needs_the_factor_the_minimum_and_the_evidence():
                           4, 5)
     assert rise is not None and rise.start == start and rise.count == 16
     assert rise.expected == pytest.approx(BASELINE.expected(start, NOW))
-    assert rise.factor >= 4 and rise.evidence >= EVIDENCE_NATS
+    assert rise.factor >= 4 and rise.evidence >= needed_nats(5.2) > EVIDENCE_NATS
     # the user's min and factor still bind
     assert strongest_rise([s.at for s in paced(16, start, NOW, "b")], BASELINE, NOW, 4,
                           13) is None

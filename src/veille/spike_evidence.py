@@ -19,9 +19,13 @@ of these; it grows by about `expected * (r ln factor - factor + 1)` per unit of 
 during an r-times burst (5x, factor 4: +3.9 nats per story usually expected) and drifts
 down otherwise. An alert needs one start `s` where all three hold:
 
-* `evidence(s) >= EVIDENCE_NATS`: the burst is `factor`x rather than usual at odds of
-  e^EVIDENCE_NATS to one. The threshold sets the false alarm rate: bench/eval_spikes.py
-  measures it, at most one per watchlist-month at 0.2 to 5 stories an hour;
+* `evidence(s) >= needed_nats(rate)`: the burst is `factor`x rather than usual at odds of
+  e^EVIDENCE_NATS (1100) to one, times the usual stories an hour over the segment when
+  above one. A Poisson CUSUM's false alarms per hour grow about in proportion to the usual
+  rate (its average run length is about e^h / (rate x (factor - 1 - ln factor)) hours,
+  Siegmund's approximation), so the threshold grows with ln(rate) to keep them per month
+  about level from 1 to 10 stories an hour; under one an hour the user's `min` decides.
+  bench/eval_spikes.py measures them: at most ~0.6 per watchlist-month from 0.2 to 5 an hour;
 * `n(s) >= factor * expected(s)`: the user's factor, over the burst so far;
 * `n(s) - expected(s) >= min`: the user's minimum, over the burst so far.
 
@@ -41,9 +45,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-#: Nats of evidence for `factor` x over the usual, e^8 ~ 3000 to one: tuned with
-#: bench/eval_spikes.py (seed 1) for at most ~0.5 false alarm per watchlist-month.
-EVIDENCE_NATS = 8.0
+HOUR = 3600.0
+
+#: Nats of evidence for `factor` x over the usual at one usual story an hour or less (e^7 ~
+#: 1100 to one), plus ln(rate) above: chosen with bench/eval_spikes.py (seed 1; 8 flat
+#: missed more 5x bursts at 1 an hour, 6 flat doubled false alarms at 1 and 5 an hour),
+#: checked with seed 2.
+EVIDENCE_NATS = 7.0
 
 
 class Expected(Protocol):
@@ -81,11 +89,16 @@ def expected_since(baseline: Expected, start: datetime, now: datetime, lag: floa
     return baseline.expected(start, now) - baseline.expected(unseen, now) / 2
 
 
+def needed_nats(rate: float, nats: float = EVIDENCE_NATS) -> float:
+    """The evidence an alert needs where `rate` stories an hour are usual."""
+    return nats + math.log(max(rate, 1.0))
+
+
 def strongest_rise(starts: Sequence[datetime], baseline: Expected, now: datetime,
                    factor: float, min_count: int, lag: float = 0.0,
-                   threshold: float = EVIDENCE_NATS) -> Rise | None:
+                   nats: float = EVIDENCE_NATS) -> Rise | None:
     """The rise with the most evidence among those that meet `factor`, `min_count` and
-    `threshold`, or None. `starts`: the window's stories' dates, oldest first (one per
+    `needed_nats`, or None. `starts`: the window's stories' dates, oldest first (one per
     story); a rise from the i-th counts the stories from it on."""
     best: Rise | None = None
     n = len(starts)
@@ -99,6 +112,7 @@ def strongest_rise(starts: Sequence[datetime], baseline: Expected, now: datetime
         if expected <= 0 or count < factor * expected or count - expected < min_count:
             continue
         evidence = log_likelihood_ratio(count, expected, factor)
-        if evidence >= threshold and (best is None or evidence > best.evidence):
+        rate = baseline.expected(start, now) / ((now - start).total_seconds() / HOUR)
+        if evidence >= needed_nats(rate, nats) and (best is None or evidence > best.evidence):
             best = Rise(start, count, expected, evidence)
     return best
