@@ -451,6 +451,9 @@ def _hourly_readings(history: History, since: datetime, now: datetime, settings:
 def _hourly_rise(window: Sequence[tuple[int, int]], baseline: Baseline, at: datetime,
                  settings: SpikeSettings) -> datetime | None:
     """The sequential test (`strongest_rise`) on whole hours: its start, or None."""
+    first = _epoch_hour(at) - round(settings.window / HOUR)
+    if sum(c for h, c in window if h > first) < settings.min_count:
+        return None  # a rise shorter than the window needs `min` stories after its first hour
     starts = [_from_epoch_hour(h) for h, c in window for _ in range(c)]
     rise = strongest_rise(starts, baseline, at, settings.factor, settings.min_count)
     return rise.start if rise else None
