@@ -57,6 +57,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+# the model's public names, re-exported: spikes is the module callers import
 from .spike_baseline import (  # noqa: F401
     BASELINE_DAYS,
     CLIP_ROUNDS,
@@ -81,8 +82,6 @@ from .spike_baseline import (  # noqa: F401
     parse_spike_settings,
     stories_from_events,
 )
-
-# the model's public names, re-exported: spikes is the module callers import
 from .spike_evidence import EVIDENCE_NATS, Rise, strongest_rise  # noqa: F401
 
 # --- detector --------------------------------------------------------------------------------
@@ -392,9 +391,9 @@ def past_episodes(history: History, since: datetime, now: datetime, settings: Sp
                   tz: tzinfo = UTC, relearn: int = 24) -> list[Episode]:
     """Episodes between `since` and `now`, replayed hour by hour on the hourly counts with
     the detector's rules: alert on `is_spike` or the sequential test (from hour starts), end
-    after a window of `is_calm`. The baseline
-    is relearnt every `relearn` hours (a report over months relearns weekly: a relearn costs
-    milliseconds, and the baseline moves slowly)."""
+    after a window of `is_calm`. The baseline is relearnt every `relearn` hours (a report
+    over months relearns weekly: a relearn costs milliseconds, and the baseline moves
+    slowly)."""
     episodes: list[Episode] = []
     current: Episode | None = None
     calm = 0
