@@ -51,7 +51,7 @@ HOUR = 3600.0
 #: Nats of evidence for `factor` x over the usual at one usual story an hour or less (e^7 ~
 #: 1100 to one), plus ln(rate) above: chosen with bench/eval_spikes.py (seed 1: 8 flat
 #: missed more 5x bursts at 1 an hour, 6 flat had 2 to 8 times the false alarms at 1 and 5
-#: an hour), checked with seed 2.
+#: an hour), checked with seeds 2 and 3.
 EVIDENCE_NATS = 7.0
 
 

@@ -39,7 +39,7 @@ level x hour-of-day profile x day-of-week profile, fitted on the 4 weeks before 
 The detector (`step`) alerts when the window meets `factor` and `min` (`is_spike`), or when
 the sequential test of spike_evidence.py finds a burst since a story of the window that
 meets them with enough evidence (bench/eval_spikes.py: 5x bursts at 5 stories an hour are
-flagged within 30 min of their window filling 83-91% of the time instead of 70-75%).
+flagged within 30 min of their window filling 83-97% of the time instead of 70-84%).
 It alerts once per episode; the episode ends after the rate has been
 calm (`is_calm`: under half the factor, or under half the minimum excess) for a whole
 window. Its state is a small JSON-able `SpikeState` per watchlist. A step costs O(window)
