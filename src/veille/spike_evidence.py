@@ -25,7 +25,7 @@ down otherwise. An alert needs one start `s` where all three hold:
   rate (its average run length is about e^h / (rate x (factor - 1 - ln factor)) hours,
   Siegmund's approximation), so the threshold grows with ln(rate) to keep them per month
   about level from 1 to 10 stories an hour; under one an hour the user's `min` decides.
-  bench/eval_spikes.py measures them (seeds 1 and 2, 0.2 to 5 an hour, with the window
+  bench/eval_spikes.py measures them (seeds 1 to 3, 0.2 to 5 an hour, with the window
   rule's): 0 to 0.85 per watchlist-month on quiet series, up to 1.01 on burst series;
 * `n(s) >= factor * expected(s)`: the user's factor, over the burst so far;
 * `n(s) - expected(s) >= min`: the user's minimum, over the burst so far.
