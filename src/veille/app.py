@@ -22,6 +22,7 @@ from .models import FeedOutcome, FeedState, PassSummary
 from .notices import NoticeBox
 from .opml import OpmlDocument
 from .outbox import Outbox
+from .parse import parse_fast_only
 from .parser_pool import ParserPool
 from .pipeline import FeedPass, silent_match
 from .schedule import is_due
@@ -101,8 +102,9 @@ class App:
         return [f for f in feeds if not f.gone and (is_due(f, now) if due_only else True)]
 
     def parser_pool(self) -> ParserPool:
-        """Parser processes whose crashes and timeouts are counted in the store for `status`."""
-        return ParserPool(timeout=self.settings.fetch.parse_timeout,
+        """Parser processes whose crashes and timeouts are counted in the store for `status`,
+        started only for a backlog the process cannot parse alone (parse_route.py)."""
+        return ParserPool(timeout=self.settings.fetch.parse_timeout, inline=parse_fast_only,
                           on_event=lambda kind: self.store.count_event(f"events:{kind}"))
 
     def story_index(self) -> StoryIndex:
