@@ -89,7 +89,8 @@ class ParserPool:
                  on_event: Callable[[ErrorKind], None] | None = None,
                  inline: InlineFunc | None = None, idle: float = POOL_IDLE) -> None:
         self.cores = usable_cores()
-        self.workers = workers or self.cores
+        # with an inline lane, the daemon's own process is one more parser: one worker fewer
+        self.workers = workers or (max(1, self.cores - 1) if inline else self.cores)
         self.timeout = timeout
         self._parse = parse
         self._on_event = on_event
@@ -108,9 +109,12 @@ class ParserPool:
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             # forkserver, not fork: the daemon has threads (APScheduler, sqlite), and forking a
-            # threaded process can deadlock the child. The server imports the parser once.
+            # threaded process can deadlock the child. The server preloads nothing (not even
+            # __main__, the whole CLI): each worker imports the parser itself, a fraction of a
+            # second once per worker, and the server, which outlives the pool, stays ~10 MB
+            # instead of the parser's ~30.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["veille.parse"])
+            context.set_forkserver_preload([])
             self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._executor
 
