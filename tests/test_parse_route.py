@@ -11,7 +11,7 @@ import pytest
 
 from veille.models import ParsedFeed
 from veille.parse import parse_fast_only, parse_feed
-from veille.parse_route import INLINE_BACKLOG_BYTES, INLINE_MAX_BYTES, Load, Route, route
+from veille.parse_route import INLINE_BACKLOG_BYTES, INLINE_MAX_BYTES, INLINE_RATE_BYTES, Load, Route, route
 from veille.parser_pool import PARSER_ID, ParserPool
 
 from .conftest import rss
@@ -45,6 +45,12 @@ DECLINED = farm_feed(0, 2).replace(b"<rss ", b'<!DOCTYPE rss SYSTEM "x.dtd">\n<r
     (Load(SMALL, pool_started=True, pool_busy=2, pool_workers=2, cores=2), Route.INLINE),
     (Load(SMALL, inline_bytes=INLINE_BACKLOG_BYTES, pool_started=True, pool_busy=2,
           pool_workers=2, cores=2), Route.POOL),
+    # a steady stream parsed inline: worth a worker (started for it), while one is idle
+    (Load(SMALL, recent_inline_bytes=INLINE_RATE_BYTES + 1, cores=2), Route.POOL),
+    (Load(SMALL, recent_inline_bytes=INLINE_RATE_BYTES, cores=2), Route.INLINE),
+    (Load(SMALL, recent_inline_bytes=INLINE_RATE_BYTES + 1, pool_started=True, pool_busy=1,
+          pool_workers=1, cores=2), Route.INLINE),
+    (Load(SMALL, recent_inline_bytes=INLINE_RATE_BYTES + 1, cores=1), Route.INLINE),
 ])
 def test_the_route_is_a_function_of_the_load(load: Load, expected: Route):
     assert route(load) == expected
@@ -66,6 +72,25 @@ def test_a_pass_with_few_changed_feeds_starts_no_worker_process():
     finally:
         pool.close()
     assert all(isinstance(r, ParsedFeed) and r.parser == PARSER_ID for r in results)
+
+
+def test_the_pool_counts_what_its_inline_lane_parsed_lately():
+    """One body after the other never makes a backlog: the bytes parsed within the window
+    are what tells a steady stream (a first poll on a busy process) from a few changes."""
+    bodies = [farm_feed(i) for i in range(3)]
+    pool = ParserPool(inline=parse_fast_only)
+
+    async def scenario() -> None:
+        for body in bodies:
+            await pool.parse("https://fil.example/feed", body, XML)
+
+    try:
+        asyncio.run(scenario())
+        load = pool.load(SMALL)
+        assert load.recent_inline_bytes == sum(map(len, bodies)) and load.inline_bytes == 0
+        assert route(load) == Route.INLINE
+    finally:
+        pool.close()
 
 
 def test_a_backlog_of_bodies_is_parsed_by_the_pool_too():

@@ -4,8 +4,11 @@ a worker process. A pure decision on numbers, so that it is tested without proce
 Worker processes cost a start (a forkserver and one interpreter per worker, a second or so
 of CPU on a loaded machine) and their memory (tens of MB each) for as long as they live.
 The fast reader parses a plain 25-entry feed in about 3 ms, so a pass where a few feeds
-changed is done inline long before a pool would have started; only a backlog of bodies
-(a first poll of thousands of feeds) gains from parsing on every core.
+changed is done inline long before a pool would have started; only a lot of parsing (a
+first poll of thousands of feeds) gains from parsing on every core. A lot is either a
+backlog of bodies waiting for the inline lane, or a steady stream of them: parsing inline
+shares the interpreter with the event loop, so the lane can keep up with the downloads
+while the whole process runs on one core and the others idle.
 
 The inline lane takes only what is cheap and bounded whatever the document says: bodies of
 at most INLINE_MAX_BYTES, read by the fast reader (lxml without DTDs or entities, linear in
@@ -25,6 +28,11 @@ INLINE_MAX_BYTES = 512 * 1024
 #: Bytes waiting in (or being parsed by) the inline lane above which the pool is worth its
 #: start: ~4 MB is some 60 feeds, a fifth of a second to a second of parsing.
 INLINE_BACKLOG_BYTES = 4 * 1024 * 1024
+#: Bytes parsed inline within the last INLINE_WINDOW seconds above which parsing is a steady
+#: load worth a worker: 16 MB is some 230 feeds, one to two seconds of CPU in ten. A daemon
+#: round where 1 % of 10,000 feeds changed parses 7 MB over the whole round.
+INLINE_RATE_BYTES = 16 * 1024 * 1024
+INLINE_WINDOW = 10.0
 
 
 class Route(StrEnum):
@@ -42,6 +50,7 @@ class Load:
     pool_busy: int = 0  # parses submitted to the pool and not yet answered
     pool_workers: int = 1
     cores: int = 1
+    recent_inline_bytes: int = 0  # parsed inline within the last INLINE_WINDOW seconds
 
 
 def route(load: Load) -> Route:
@@ -50,13 +59,19 @@ def route(load: Load) -> Route:
     - too large to be bounded inline: the pool;
     - a pool already started with an idle worker: use it (its start is paid, and it parses
       beside the event loop instead of sharing its interpreter);
-    - a short inline backlog, or one core (a pool would parse no faster): inline;
+    - one core: inline (a pool would parse no faster);
+    - a steady stream of parsing: a worker, while one is idle (the pool starts for it);
+    - a short inline backlog: inline;
     - else the backlog is worth a pool: start it, or queue there.
     """
     if load.body_size > INLINE_MAX_BYTES:
         return Route.POOL
     if load.pool_started and load.pool_busy < load.pool_workers:
         return Route.POOL
-    if load.cores <= 1 or load.inline_bytes + load.body_size <= INLINE_BACKLOG_BYTES:
+    if load.cores <= 1:
+        return Route.INLINE
+    if load.recent_inline_bytes > INLINE_RATE_BYTES and load.pool_busy < load.pool_workers:
+        return Route.POOL
+    if load.inline_bytes + load.body_size <= INLINE_BACKLOG_BYTES:
         return Route.INLINE
     return Route.POOL

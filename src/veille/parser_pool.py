@@ -20,6 +20,8 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,7 +31,7 @@ from importlib import metadata
 from .models import ParsedFeed
 from .outcomes import ErrorKind
 from .parse import ParseFailure, parse_feed
-from .parse_route import Load, Route, route
+from .parse_route import INLINE_WINDOW, Load, Route, route
 
 log = logging.getLogger("veille")
 
@@ -100,6 +102,8 @@ class ParserPool:
         self._thread: ThreadPoolExecutor | None = None
         self._slots: asyncio.Semaphore | None = None
         self._inline_bytes = 0  # bodies queued in or parsed by the inline lane
+        self._inline_done: deque[tuple[float, int]] = deque()  # (monotonic, size) of its parses
+        self._inline_recent = 0  # the sum of those sizes
         self._pool_busy = 0  # parses submitted to the workers, not yet answered
         self._idle_timer: asyncio.TimerHandle | None = None
         self.crashes = 0
@@ -124,8 +128,11 @@ class ParserPool:
         return [p.pid for p in processes.values() if p.pid is not None]
 
     def load(self, body_size: int) -> Load:
+        horizon = time.monotonic() - INLINE_WINDOW
+        while self._inline_done and self._inline_done[0][0] < horizon:
+            self._inline_recent -= self._inline_done.popleft()[1]
         return Load(body_size, self._inline_bytes, self._executor is not None, self._pool_busy,
-                    self.workers, self.cores)
+                    self.workers, self.cores, self._inline_recent)
 
     async def parse(self, url: str, body: bytes, headers: dict[str, str]
                     ) -> ParsedFeed | ParseFailure | ParserTrouble:
@@ -166,6 +173,8 @@ class ParserPool:
                 self._thread, inline, url, body, headers)
         finally:
             self._inline_bytes -= len(body)
+            self._inline_done.append((time.monotonic(), len(body)))
+            self._inline_recent += len(body)
         if isinstance(found, ParsedFeed) and not found.parser:
             found = replace(found, parser=PARSER_ID)
         return found
