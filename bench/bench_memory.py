@@ -11,7 +11,11 @@ at most 10 % over 24 polling rounds.
 
 (a) `veille fetch` against a fresh farm of `--feeds` feeds on 50 loopback hosts
 (bench/feed_farm.py), measured with all its children by bench/proctree.py: a first poll
-(every feed new) and a pass where nothing changed (304s).
+(every feed new) and a pass where nothing changed (304s). Whether the first poll starts
+parser workers depends on the machine: on an idle one the bodies stream in faster than the
+inline lane's threshold (parse_route.py), on a busy one they may not. `--pool` makes sure
+it does (the threshold set to 0 in that process: the first body starts a worker), to
+measure the larger case.
 
 (b) `veille run` as a subprocess, against a fresh farm and database, with `interval` set to
 `--interval` seconds (a bench-only config: min interval is the interval itself, and the farm
@@ -56,12 +60,19 @@ def write_config(root: Path, farm: Farm, per_host: int, interval: float | None =
     return config
 
 
-def fetch_passes(feeds: int, per_host: int) -> None:
-    print(f"\n== veille fetch, {feeds} feeds on 50 hosts", flush=True)
+#: `veille` with the steady-stream threshold at 0: workers parse from the first body on
+POOLED = ("import sys; import veille.parse_route as r; r.INLINE_RATE_BYTES = -1; "
+          "from veille.cli import main; sys.argv[0] = 'veille'; main()")
+
+
+def fetch_passes(feeds: int, per_host: int, pool: bool) -> None:
+    how = "workers from the first body" if pool else "workers as the load decides"
+    print(f"\n== veille fetch, {feeds} feeds on 50 hosts ({how})", flush=True)
+    veille = [sys.executable, "-c", POOLED] if pool else [VEILLE]
     with tempfile.TemporaryDirectory() as tmp, Farm(Path(tmp), feeds, 50, 0) as farm:
         config = write_config(Path(tmp), farm, per_host)
         for label in ("first poll", "nothing changed"):
-            m = run([VEILLE, "--config", str(config), "fetch"])
+            m = run([*veille, "--config", str(config), "fetch"])
             if m.returncode != 0:
                 sys.exit(f"veille fetch failed ({m.returncode}): {m.stdout[-500:]}")
             verdict = "ok" if m.peak_rss_mb <= TARGET_MB else f"over {TARGET_MB:g} MB"
@@ -140,13 +151,15 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=10000)
     parser.add_argument("--per-host", type=int, default=50)
     parser.add_argument("--no-fetch", dest="fetch", action="store_false")
+    parser.add_argument("--pool", action="store_true",
+                        help="`veille fetch` with parser workers from the first body")
     parser.add_argument("--rounds", type=int, default=24, help="daemon rounds (0: skip)")
     parser.add_argument("--interval", type=float, default=30.0, help="seconds")
     parser.add_argument("--change", type=float, default=1.0, help="%% of feeds per round")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     if args.fetch:
-        fetch_passes(args.feeds, args.per_host)
+        fetch_passes(args.feeds, args.per_host, args.pool)
     if args.rounds:
         daemon_rounds(args.feeds, args.per_host, args.rounds, args.interval, args.change)
 
