@@ -34,11 +34,13 @@ bench: $(STAMP)
 	$(PY) bench/compare_parsers.py --farm 1000
 
 # the slow ones, each minutes to half an hour: a million entries searched, the log lines of
-# 1,000 feeds over 8 minutes, 120 simulated days of retention
+# 1,000 feeds over 8 minutes, 120 simulated days of retention, the memory of 10,000 feeds
+# (`veille fetch`, then the daemon over 24 rounds)
 bench-long: $(STAMP)
 	$(PY) bench/bench_search.py
 	$(PY) bench/bench_logs.py
 	$(PY) bench/bench_retention.py
+	$(PY) bench/bench_memory.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -182,3 +182,15 @@ def test_a_pass_indexes_the_backlog_while_its_folded_rows_are_in_memory():
     # and the rows indexed are those the stored entries give
     for stored in store.entries(limit=None):
         assert _index(store, stored.id) == entry_index_row(stored)
+
+
+def test_the_inline_lane_folds_what_it_parses_too():
+    from veille.folding import fold_fast_only
+
+    body = ("<rss version='2.0'><channel><title>t</title><item><guid>1</guid>"
+            "<title>Nestlé et l’Oréal</title></item></channel></rss>").encode()
+    parsed = fold_fast_only(FEED, body, {"content-type": "application/rss+xml"})
+    assert isinstance(parsed, FoldedFeed)
+    assert parsed.folded == (fold_entry(parsed.entries[0]),)
+    # a document only feedparser reads (not well-formed) is left to the worker processes
+    assert fold_fast_only(FEED, b"<rss><channel><item><title>a</title>", {}) is None

@@ -17,7 +17,7 @@ from .cron import parse_schedule
 from .deliver import Channel, build_channel
 from .errors import ConfigError
 from .fetch import Fetcher
-from .folding import parse_and_fold
+from .folding import fold_fast_only, parse_and_fold
 from .match import Matcher
 from .models import FeedOutcome, FeedState, PassSummary
 from .notices import NoticeBox
@@ -102,8 +102,11 @@ class App:
         return [f for f in feeds if not f.gone and (is_due(f, now) if due_only else True)]
 
     def parser_pool(self) -> ParserPool:
-        """Parser processes whose crashes and timeouts are counted in the store for `status`."""
+        """Parser processes whose crashes and timeouts are counted in the store for `status`,
+        started only for a backlog the process cannot parse alone (parse_route.py). Both lanes
+        fold the entries they parse (folding.py)."""
         return ParserPool(timeout=self.settings.fetch.parse_timeout, parse=parse_and_fold,
+                          inline=fold_fast_only,
                           on_event=lambda kind: self.store.count_event(f"events:{kind}"))
 
     def story_index(self) -> StoryIndex:

@@ -80,7 +80,19 @@ def parse_and_fold(url: str, body: bytes, headers: dict[str, str]) -> ParsedFeed
     here: the search command folds queries and rows without loading the parsers.)"""
     from .parse import parse_feed
 
-    parsed = parse_feed(url, body, headers)
+    return _folded(parse_feed(url, body, headers))
+
+
+def fold_fast_only(url: str, body: bytes, headers: dict[str, str]
+                   ) -> ParsedFeed | ParseFailure | None:
+    """The inline lane's work (parser_pool.py): parse.parse_fast_only, then fold."""
+    from .parse import parse_fast_only
+
+    parsed = parse_fast_only(url, body, headers)
+    return None if parsed is None else _folded(parsed)
+
+
+def _folded(parsed: ParsedFeed | ParseFailure) -> ParsedFeed | ParseFailure:
     if not isinstance(parsed, ParsedFeed):
         return parsed
     return FoldedFeed(**{f.name: getattr(parsed, f.name) for f in fields(ParsedFeed)},

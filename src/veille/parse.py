@@ -204,12 +204,33 @@ def parse_feed(url: str, body: bytes, headers: dict[str, str], fast: bool = True
     The fast reader (parse_fast) takes the plain documents it is sure of and gives what
     feedparser would; everything else, and everything with `fast=False`, goes to feedparser.
     """
+    found = _parse(url, body, headers, fast, fallback=True)
+    assert found is not None  # with the fallback, every document gets an answer
+    return found
+
+
+def parse_fast_only(url: str, body: bytes, headers: dict[str, str]
+                    ) -> ParsedFeed | ParseFailure | None:
+    """What `parse_feed` gives, for the documents the fast reader (or the JSON reader) takes;
+    None for the others, which only feedparser reads.
+
+    Cheap and bounded (lxml, no DTD, no entity expansion; linear in the body), so it may run
+    in the daemon's own process (parser_pool.py's inline lane); feedparser, slower and with
+    hostile-input corners, stays in worker processes that can be killed.
+    """
+    return _parse(url, body, headers, fast=True, fallback=False)
+
+
+def _parse(url: str, body: bytes, headers: dict[str, str], fast: bool, fallback: bool
+           ) -> ParsedFeed | ParseFailure | None:
     if looks_like_json(body, headers):  # JSON Feed (parse_json.py); feedparser reads no JSON
         found = parse_json_feed(url, body, headers)
         return found if isinstance(found, ParsedFeed) else ParseFailure(found)
     response_headers = {k: v for k, v in headers.items() if k in _HEADER_NAMES}
     response_headers.setdefault("content-location", url)
     d = read_fast(body, response_headers) if fast else None
+    if d is None and not fallback:
+        return None
     if d is None:
         try:
             d = feedparser.parse(body, response_headers=response_headers,

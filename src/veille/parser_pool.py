@@ -1,5 +1,11 @@
 """Worker processes that parse feeds, and heal: a crashed or hung worker costs one feed, never
-the watch.
+the watch. And no workers while parsing in the process is enough.
+
+Given an `inline` parser (parse.parse_fast_only), a body goes first where parse_route.route
+says: a thread of the daemon's own process for a small backlog of bodies the fast reader
+takes, the workers for the rest. The workers start at the first body routed to them and
+stop after POOL_IDLE seconds without one, so a daemon whose rounds change a few feeds
+holds no parser process between them.
 
 A `ProcessPoolExecutor` whose worker dies (a segfault in a C extension, the OOM killer) is
 broken for good: every later submit raises `BrokenProcessPool`. And a parse that never
@@ -14,8 +20,10 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from importlib import metadata
@@ -23,6 +31,7 @@ from importlib import metadata
 from .models import ParsedFeed
 from .outcomes import ErrorKind
 from .parse import ParseFailure, parse_feed
+from .parse_route import INLINE_WINDOW, Load, Route, route
 
 log = logging.getLogger("veille")
 
@@ -45,6 +54,20 @@ def _parser_id() -> str:
 PARSER_ID = _parser_id()
 
 ParseFunc = Callable[[str, bytes, dict[str, str]], "ParsedFeed | ParseFailure"]
+#: parse.parse_fast_only's shape: None for a document it leaves to the full parser
+InlineFunc = Callable[[str, bytes, dict[str, str]], "ParsedFeed | ParseFailure | None"]
+
+#: Seconds without a body for the workers after which they are stopped (the daemon's rounds
+#: after the first poll seldom need them; their memory is better given back meanwhile).
+POOL_IDLE = 60.0
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), not the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -59,27 +82,43 @@ class ParserPool:
     """Parses off the event loop, on every core, fed with bytes so downloads go on meanwhile.
 
     `on_event(kind)` is called once per pool replacement (parser_crash or parse_timeout),
-    so that the daemon can count them for `status`.
+    so that the daemon can count them for `status`. Without `inline`, every body goes to the
+    workers (and they live until `close`).
     """
 
     def __init__(self, workers: int | None = None, timeout: float = 60.0,
                  parse: ParseFunc = parse_feed,
-                 on_event: Callable[[ErrorKind], None] | None = None) -> None:
-        self.workers = workers or os.cpu_count() or 1
+                 on_event: Callable[[ErrorKind], None] | None = None,
+                 inline: InlineFunc | None = None, idle: float = POOL_IDLE) -> None:
+        self.cores = usable_cores()
+        # with an inline lane, the daemon's own process is one more parser: one worker fewer
+        self.workers = workers or (max(1, self.cores - 1) if inline else self.cores)
         self.timeout = timeout
         self._parse = parse
         self._on_event = on_event
+        self._inline = inline
+        self._idle = idle
         self._executor: ProcessPoolExecutor | None = None
+        self._thread: ThreadPoolExecutor | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._inline_bytes = 0  # bodies queued in or parsed by the inline lane
+        self._inline_done: deque[tuple[float, int]] = deque()  # (monotonic, size) of its parses
+        self._inline_recent = 0  # the sum of those sizes
+        self._pool_busy = 0  # parses submitted to the workers, not yet answered
+        self._idle_timer: asyncio.TimerHandle | None = None
         self.crashes = 0
         self.timeouts = 0
+        self.routed = {Route.INLINE: 0, Route.POOL: 0}  # bodies each lane parsed (diagnostics)
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             # forkserver, not fork: the daemon has threads (APScheduler, sqlite), and forking a
-            # threaded process can deadlock the child. The server imports the parser once.
+            # threaded process can deadlock the child. The server preloads nothing (not even
+            # __main__, the whole CLI): each worker imports the parser itself, a fraction of a
+            # second once per worker, and the server, which outlives the pool, stays ~10 MB
+            # instead of the parser's ~30.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["veille.parse"])
+            context.set_forkserver_preload([])
             self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._executor
 
@@ -88,14 +127,65 @@ class ParserPool:
         processes = getattr(self._executor, "_processes", None) or {}
         return [p.pid for p in processes.values() if p.pid is not None]
 
+    def load(self, body_size: int) -> Load:
+        horizon = time.monotonic() - INLINE_WINDOW
+        while self._inline_done and self._inline_done[0][0] < horizon:
+            self._inline_recent -= self._inline_done.popleft()[1]
+        return Load(body_size, self._inline_bytes, self._executor is not None, self._pool_busy,
+                    self.workers, self.cores, self._inline_recent)
+
     async def parse(self, url: str, body: bytes, headers: dict[str, str]
                     ) -> ParsedFeed | ParseFailure | ParserTrouble:
-        if self._slots is None:
-            # no more parses submitted than workers: the time bound then measures the parse,
-            # not the queue in front of it (a first poll of 10,000 feeds queues for minutes)
-            self._slots = asyncio.Semaphore(self.workers)
-        async with self._slots:
-            return await self._parse_bounded(url, body, headers)
+        if self._inline is not None and route(self.load(len(body))) == Route.INLINE:
+            found = await self._parse_inline(self._inline, url, body, headers)
+            if found is not None:
+                self.routed[Route.INLINE] += 1
+                return found
+            # the fast reader declined it: feedparser, in a worker that can be killed
+        self.routed[Route.POOL] += 1
+        self._pool_busy += 1
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        try:
+            if self._slots is None:
+                # no more parses submitted than workers: the time bound then measures the
+                # parse, not the queue in front of it (a first poll of 10,000 feeds queues
+                # for minutes)
+                self._slots = asyncio.Semaphore(self.workers)
+            async with self._slots:
+                return await self._parse_bounded(url, body, headers)
+        finally:
+            self._pool_busy -= 1
+            if self._pool_busy == 0 and self._inline is not None:
+                self._idle_timer = asyncio.get_running_loop().call_later(
+                    self._idle, self._stop_idle)
+
+    async def _parse_inline(self, inline: InlineFunc, url: str, body: bytes,
+                            headers: dict[str, str]) -> ParsedFeed | ParseFailure | None:
+        """One thread, so one body at a time: the lane is a queue, and the event loop keeps
+        the interpreter between two of its steps."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="veille-parse")
+        self._inline_bytes += len(body)
+        try:
+            found = await asyncio.get_running_loop().run_in_executor(
+                self._thread, inline, url, body, headers)
+        finally:
+            self._inline_bytes -= len(body)
+            self._inline_done.append((time.monotonic(), len(body)))
+            self._inline_recent += len(body)
+        if isinstance(found, ParsedFeed) and not found.parser:
+            found = replace(found, parser=PARSER_ID)
+        return found
+
+    def _stop_idle(self) -> None:
+        """The workers, unused for `idle` seconds, are stopped (started again when needed)."""
+        self._idle_timer = None
+        if self._pool_busy == 0 and self._executor is not None:
+            executor, self._executor = self._executor, None
+            log.debug("parser workers idle for %gs: stopped", self._idle)
+            executor.shutdown(wait=False, cancel_futures=True)
 
     async def _parse_bounded(self, url: str, body: bytes, headers: dict[str, str]
                              ) -> ParsedFeed | ParseFailure | ParserTrouble:
@@ -151,6 +241,12 @@ class ParserPool:
             self._on_event(kind)
 
     def close(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._thread is not None:
+            self._thread.shutdown(wait=True, cancel_futures=True)
+            self._thread = None
