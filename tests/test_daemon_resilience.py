@@ -149,6 +149,7 @@ def test_ticks_are_at_least_a_second_apart_and_skip_feeds_in_flight():
 
     from veille.models import FeedState, PassSummary
     from veille.poller import MIN_GAP, Poller
+    from veille.schedule import is_due
 
     now = datetime(2026, 11, 25, 12, tzinfo=UTC)
     feeds = [FeedState(f"https://f{i}", next_due=now + timedelta(milliseconds=10 * i))
@@ -164,7 +165,10 @@ def test_ticks_are_at_least_a_second_apart_and_skip_feeds_in_flight():
         return PassSummary()
 
     async def scenario() -> None:
-        poller = Poller(lambda: feeds, lambda url: None, run_batch, ticks.append,
+        poller = Poller(lambda at: [f for f in feeds if is_due(f, at)],
+                        lambda at: min((f.next_due for f in feeds if f.next_due > at),
+                                       default=None),
+                        lambda url: None, run_batch, ticks.append,
                         lambda o: None, lambda s: None, lambda: now)
         assert poller.tick() == 1
         await asyncio.sleep(0)

@@ -113,3 +113,21 @@ def test_an_old_database_is_upgraded_in_place(tmp_path):
     store = Store.open(path)
     assert [f.url for f in store.feeds(all_feeds=True)] == ["https://f"]
     assert "claimed_until" in store.db["deliveries"].columns_dict
+
+
+def test_the_poller_reads_the_due_feeds_and_the_next_due_time_only():
+    """A tick of a daemon watching 10,000 feeds reads the few due ones, not every state."""
+    store = Store.memory()
+    urls = [f"https://f{i}.example/rss" for i in range(6)]
+    store.sync_feeds([FeedSource(u) for u in urls])
+    dues = [None, NOW - timedelta(minutes=1), NOW, NOW + timedelta(minutes=5),
+            NOW + timedelta(minutes=2), NOW - timedelta(hours=1)]
+    for url, due in zip(urls, dues, strict=True):
+        store.update_feed(url, next_due=due)
+    store.sync_feeds([FeedSource(u) for u in urls[1:]])  # f0 leaves the OPML
+    store.update_feed(urls[5], gone=True)
+    assert [f.url for f in store.due_feeds(NOW)] == urls[1:3]
+    assert store.next_due_after(NOW) == NOW + timedelta(minutes=2)
+    assert store.next_due_after(NOW + timedelta(minutes=5)) is None
+    assert store.feed_next_due(urls[1]) == NOW - timedelta(minutes=1)  # past: due again
+    assert store.feed_next_due(urls[5]) is None and store.feed_next_due(urls[0]) is None

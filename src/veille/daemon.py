@@ -133,8 +133,9 @@ class Daemon(SendingJobs, Upkeep):
         self.last_beat = time.monotonic()  # the every-second reload job's last run
         self.watchdog = Watchdog(stall_after=self._poll_bound())
         self.poller = Poller(
-            feeds=lambda: self.app.store.feeds(counts=False),
-            feed=lambda url: self.app.store.feed(url, counts=False),  # once per feed polled
+            due=lambda now: self.app.store.due_feeds(now),
+            upcoming=lambda now: self.app.store.next_due_after(now),
+            feed_due=lambda url: self.app.store.feed_next_due(url),  # once per feed polled
             run_batch=self._run_batch, schedule_tick=self._schedule_tick,
             on_feed=self._feed_done, on_batch=self._batch_done, clock=self.clock)
         self.notices: NoticeBox | None = None

@@ -5,7 +5,7 @@ schedules the next tick at the earliest due time of the others. A feed that take
 answer holds only itself; feeds falling due meanwhile are started by later ticks.
 
     tick:  due = feeds due now and not in flight  ->  one batch task for them
-           next tick at min(next_due of feeds not in flight)
+           next tick at the earliest due time still to come
     feed done: out of flight; if its next due time is earlier than the next tick, tick then
     batch done: one summary line (at DEBUG: the daemon's summary is per minute)
 """
@@ -37,11 +37,15 @@ class InFlight:
 
 @dataclass
 class Poller:
-    """`run_batch(feeds, on_done)` polls feeds (the pipeline); `schedule_tick(when)` asks the
+    """`due(now)` reads the feeds due at `now`, `upcoming(now)` the earliest due time after
+    `now`, `feed_due(url)` one feed's: each tick reads those few feeds, not every feed's
+    state (a daemon watching 10,000 feeds ticks up to once a second).
+    `run_batch(feeds, on_done)` polls feeds (the pipeline); `schedule_tick(when)` asks the
     scheduler to call `tick()` at `when`; `on_feed(outcome)` hears every finished feed."""
 
-    feeds: Callable[[], list[FeedState]]
-    feed: Callable[[str], FeedState | None]
+    due: Callable[[datetime], list[FeedState]]
+    upcoming: Callable[[datetime], datetime | None]
+    feed_due: Callable[[str], datetime | None]
     run_batch: RunBatch
     schedule_tick: Callable[[datetime], None]
     on_feed: Callable[[FeedOutcome], None]
@@ -57,8 +61,7 @@ class Poller:
         if self.stopped:
             return 0
         now = self.clock()
-        feeds = [f for f in self.feeds() if not f.gone]
-        due = [f for f in feeds if f.url not in self.in_flight and is_due(f, now)]
+        due = [f for f in self.due(now) if f.url not in self.in_flight and is_due(f, now)]
         if due:
             started = time.monotonic()
             for f in due:
@@ -66,16 +69,19 @@ class Poller:
             task = asyncio.get_running_loop().create_task(self._batch(due))
             self.batches.add(task)
             task.add_done_callback(self.batches.discard)
-        self._plan([f for f in feeds if f.url not in self.in_flight], now)
+        self._plan(now)
         return len(due)
 
-    def _plan(self, waiting: list[FeedState], now: datetime) -> None:
-        if not waiting:
+    def _plan(self, now: datetime) -> None:
+        """The next tick, at the earliest due time to come. (Feeds in flight were due, so
+        their stored due time is past: each sets its own next tick when it is done.)"""
+        upcoming = self.upcoming(now)
+        if upcoming is None:
             self.next_tick = None
             return
         # ticks at most every MIN_GAP: 10,000 feeds spread over 30 minutes would otherwise
-        # mean a tick, and a read of every feed's state, every 0.18 s
-        when = max(min((f.next_due or now) for f in waiting), now + MIN_GAP)
+        # mean a tick every 0.18 s
+        when = max(upcoming, now + MIN_GAP)
         self.next_tick = when
         self.schedule_tick(when)
 
@@ -92,11 +98,11 @@ class Poller:
         self.on_feed(outcome)
         if self.stopped:
             return
-        state = self.feed(outcome.url)
-        if state is None or state.gone or state.next_due is None:
+        next_due = self.feed_due(outcome.url)
+        if next_due is None:  # gone, or no longer in the OPML
             return
-        if self.next_tick is None or state.next_due < self.next_tick:
-            self.next_tick = max(state.next_due, self.clock() + MIN_GAP)
+        if self.next_tick is None or next_due < self.next_tick:
+            self.next_tick = max(next_due, self.clock() + MIN_GAP)
             self.schedule_tick(self.next_tick)
 
     def oldest_in_flight(self) -> float | None:
