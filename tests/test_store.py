@@ -131,3 +131,7 @@ def test_the_poller_reads_the_due_feeds_and_the_next_due_time_only():
     assert store.next_due_after(NOW + timedelta(minutes=5)) is None
     assert store.feed_next_due(urls[1]) == NOW - timedelta(minutes=1)  # past: due again
     assert store.feed_next_due(urls[5]) is None and store.feed_next_due(urls[0]) is None
+    store.update_feed(urls[1], failures=2)
+    store.update_feed(urls[5], failures=4)  # gone: not counted as failing
+    store.update_feed(urls[0], failures=1)  # out of the OPML: not counted at all
+    assert store.feed_counts() == (5, 1)

@@ -96,12 +96,16 @@ class Upkeep:
                         done.skipped)
 
     def _status(self, feeds: list[FeedState] | None = None) -> None:
-        feeds = self.app.store.feeds() if feeds is None else feeds
-        failing = sum(1 for f in feeds if f.failures and not f.gone)
+        """systemd's STATUS line, after every batch of polls: counted in SQL, not by reading
+        every feed's state (that read was half the daemon's CPU with 10,000 feeds)."""
+        if feeds is None:
+            total, failing = self.app.store.feed_counts()
+        else:
+            total, failing = len(feeds), sum(1 for f in feeds if f.failures and not f.gone)
         nexts = [from_iso(self.app.store.get_meta(f"digest_next:{w.name}"))
                  for w in self.loaded.watchlists]
         upcoming = min((n for n in nexts if n), default=None)
-        text = f"{len(feeds)} feeds, {failing} failing"
+        text = f"{total} feeds, {failing} failing"
         if upcoming:
             text += f", next digest {upcoming.astimezone(self.loaded.settings.tz):%H:%M}"
         self.notifier.send(f"STATUS={text}")

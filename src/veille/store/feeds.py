@@ -71,6 +71,14 @@ class FeedTables(StoreBase):
                               "AND NOT gone", [url]).fetchone()
         return from_iso(row[0]) if row else None
 
+    def feed_counts(self) -> tuple[int, int]:
+        """(watched feeds, failing ones): the daemon's status line after each batch of polls,
+        in one aggregate rather than every feed's state."""
+        total, failing = self.db.execute(
+            "SELECT count(*), coalesce(sum(failures > 0 AND NOT gone), 0) FROM feeds "
+            "WHERE in_opml = 1").fetchone()
+        return int(total), int(failing)
+
     def feed(self, url: str, counts: bool = True) -> FeedState | None:
         found = self.feeds([url], counts=counts)
         return found[0] if found else None
