@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_match import NAMES, entries, query, vocabulary  # noqa: E402
 
-from veille.folding import FoldedEntry, fold_entry, folded_text  # noqa: E402
+from veille.folding import FoldedEntry, fold_entry  # noqa: E402
 from veille.match import Matcher, compile_watchlist  # noqa: E402
 from veille.models import FeedSource, ParsedEntry, StoredEntry  # noqa: E402
-from veille.search import folded_row  # noqa: E402
+from veille.search import folded_row, folded_text  # noqa: E402
 from veille.spike_watch import SpikeWatch  # noqa: E402
 from veille.store import Store  # noqa: E402
 from veille.store.search import INDEX_BATCH  # noqa: E402

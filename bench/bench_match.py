@@ -16,9 +16,10 @@ import random
 import time
 from datetime import UTC, datetime
 
-from veille.folding import FoldedEntry, fold_parts, folded_text
+from veille.folding import FoldedEntry, fold_parts
 from veille.match import Matcher, compile_watchlist
 from veille.models import StoredEntry
+from veille.search import folded_text
 
 SYLLABLES = ("ma pa ré co lo gi que tion nis men té ve ra pi ro di cé an on in eu ou ai "
              "mi la bo ca du fé gé jo li mé né pè qui sa tu vé œu ça").split()

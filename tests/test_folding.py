@@ -10,12 +10,12 @@ from urllib.parse import urlsplit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from veille.folding import FoldedFeed, fold_entry, folded_text, parse_and_fold
+from veille.folding import FoldedFeed, fold_entry, parse_and_fold
 from veille.match import Matcher, compile_watchlist
 from veille.models import FeedSource, ParsedEntry
 from veille.normalize import first_position, token_text, url_host, word_aligned_token_text
 from veille.parser_pool import ParserPool
-from veille.search import entry_index_row, folded_row
+from veille.search import entry_index_row, folded_row, folded_text
 from veille.store import Store
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

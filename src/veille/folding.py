@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, NamedTuple
 
-from .match import ANY, EntryText
-from .models import ParsedEntry, ParsedFeed, StoredEntry
+from .models import ParsedEntry, ParsedFeed
 from .normalize import token_text, url_host, word_aligned_token_text
 
 if TYPE_CHECKING:
@@ -40,6 +39,12 @@ class FoldedEntry(NamedTuple):
     def body(self) -> str:
         return self.summary + self.content
 
+    @property
+    def snippet_docs(self) -> tuple[str | None, ...]:
+        """Summary, content and title as match.snippet may read them: None where not aligned."""
+        return tuple(doc if aligned else None for doc, aligned
+                     in zip((self.summary, self.content, self.title), self.aligned, strict=True))
+
 
 def fold_parts(title: str, summary_text: str, content_text: str, author: str | None,
                link: str | None, categories: tuple[str, ...] | list[str],
@@ -52,15 +57,6 @@ def fold_parts(title: str, summary_text: str, content_text: str, author: str | N
                        token_text(outlet or "") + token_text(url_host(outlet_url)),
                        "".join(token_text(c) for c in categories) or " ",
                        aligned=(summary_aligned, content_aligned, title_aligned))
-
-
-def folded_text(entry: StoredEntry, f: FoldedEntry) -> EntryText:
-    """The matcher's view of an entry, from its fold: nothing is folded again."""
-    return EntryText(entry, {"title": f.title, ANY: f.title + f.body, "author": f.author,
-                             "category": f.category},
-                     tuple(doc if aligned else None
-                           for doc, aligned in zip((f.summary, f.content, f.title), f.aligned,
-                                                   strict=True)))
 
 
 def fold_entry(e: ParsedEntry) -> FoldedEntry:

@@ -150,19 +150,11 @@ def first_position(text: str, patterns: Iterable[str], doc: str | None = None) -
 
     The fast path counts words up to the hit instead of mapping them all: snippets are made
     for every match as it is stored, so this is on the ingest path. `doc`: token_text(text)
-    when the caller has it (folded by the parser process); the word it points to is checked,
-    and the text folded again only if it is not the hit.
+    when the caller has it and it is word-aligned (word_aligned_token_text), as the fast
+    path's is: it then takes the fast path's place.
     """
-    patterns = list(patterns)
-    if doc is not None:
-        found = [f for f in (doc.find(p) for p in patterns) if f != -1]
-        if not found:
-            return None
-        hit = min(found)
-        word = next(islice(_WORD.finditer(text), doc.count(" ", 0, hit), None), None)
-        if word is not None and token_text(word.group()) == doc[hit:doc.index(" ", hit + 1) + 1]:
-            return word.start()
-    doc = _fast_token_text(text)
+    if doc is None:
+        doc = _fast_token_text(text)
     if doc is None:
         doc, spans = word_spans(text)
         found = [doc.find(p) for p in patterns]

@@ -34,16 +34,15 @@ from urllib.parse import urlsplit
 
 from .config import Settings
 from .fetch import Fetcher, FetchRequest
-from .folding import FoldedFeed, folded_text
-from .match import EntryText, Matcher
+from .folding import FoldedFeed
+from .match import Matcher
 from .models import FeedOutcome, FeedState, FetchResult, ParsedFeed, PassSummary, StoredEntry
 from .outcomes import ErrorKind, FetchStatus, OutcomeStatus
 from .parse import ParseFailure
 from .parser_pool import ParserPool, ParserTrouble
 from .schedule import after_fetch, retry_after
-from .search import folded_row
+from .search import folded_row, folded_text
 from .store import Store
-from .store.entries import EntryWrite
 from .store.search import INDEX_BATCH
 from .stories import StoryIndex
 from .websub import discover
@@ -52,10 +51,6 @@ from .write_batch import WriteBatch
 #: Feeds between the start of their fetch and the end of their store, at most: a first poll
 #: downloads faster than it parses, and 10,000 bodies waiting would hold 700 MB.
 BACKLOG = 256
-
-
-def _text(write: EntryWrite) -> EntryText | None:
-    return folded_text(write.change.entry, write.folded) if write.folded is not None else None
 
 
 def silent_match(entry: StoredEntry, first_fetch: bool, now: datetime, catchup: float) -> bool:
@@ -217,7 +212,8 @@ class FeedPass:
         matched = [(i, m, silent_match(w.change.entry, feed.never_fetched, now,
                                        self.settings.digest.catchup))
                    for i, w in enumerate(plan) if not w.silent
-                   for m in self.matcher.match(w.change.entry, _text(w))]
+                   for m in self.matcher.match(w.change.entry, None if w.folded is None
+                                               else folded_text(w.change.entry, w.folded, rows[i]))]
         stories = self.stories if matched else None  # restored outside the write lock
         alerting: list[str] = []
 

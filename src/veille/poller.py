@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .models import FeedOutcome, FeedState, PassSummary
-from .schedule import is_due
 
 log = logging.getLogger("veille")
 
@@ -61,7 +60,7 @@ class Poller:
         if self.stopped:
             return 0
         now = self.clock()
-        due = [f for f in self.due(now) if f.url not in self.in_flight and is_due(f, now)]
+        due = [f for f in self.due(now) if f.url not in self.in_flight]
         if due:
             started = time.monotonic()
             for f in due:

@@ -64,13 +64,21 @@ def entry_index_row(e: StoredEntry) -> tuple[str, ...]:
                      e.categories, e.outlet, e.outlet_url)
 
 
-def entry_text(e: StoredEntry, row: tuple[str, ...]) -> EntryText:
+def entry_text(e: StoredEntry, row: tuple[str, ...],
+               snippet_docs: tuple[str | None, ...] = ()) -> EntryText:
     """The matcher's folded entry, from its index row: the same folding, done once."""
     if not row:
         return EntryText(e)
     title, body, author, _source, category = row
     return EntryText(e, {"title": title, ANY: title + body, "author": author,
-                         "category": category})
+                         "category": category}, snippet_docs)
+
+
+def folded_text(e: StoredEntry, f: FoldedEntry, row: tuple[str, ...] | None = None
+                ) -> EntryText:
+    """The matcher's view of an entry from its fold (folding.py): nothing is folded again.
+    `row`: its folded_row, when the caller has it already."""
+    return entry_text(e, row or folded_row(f, e.feed_url), f.snippet_docs)
 
 
 def prefilter(node: Node, feed_names: Sequence[str] = ()) -> str | None:

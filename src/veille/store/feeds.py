@@ -45,6 +45,9 @@ class FeedTables(StoreBase):
             urls = list(urls)
             where = f"WHERE f.url IN ({','.join('?' * len(urls))})"
             params = urls
+        return self._feed_states(where, params, counts)
+
+    def _feed_states(self, where: str, params: list[Any], counts: bool) -> list[FeedState]:
         rows = self._rows(
             f"""SELECT f.*, {COUNT if counts else "0"} AS entry_count FROM feeds f {where}
                 ORDER BY f.in_opml DESC, f.position, f.rowid""", params)
@@ -53,11 +56,8 @@ class FeedTables(StoreBase):
     def due_feeds(self, now: datetime) -> list[FeedState]:
         """The watched feeds due at `now` (schedule.is_due), in the OPML's order: what the
         daemon's poller starts. One indexed read of those few, not of all 10,000 feeds."""
-        rows = self._rows(
-            "SELECT f.*, 0 AS entry_count FROM feeds f WHERE f.in_opml = 1 AND NOT f.gone "
-            "AND (f.next_due IS NULL OR f.next_due <= ?) ORDER BY f.position, f.rowid",
-            [iso(now)])
-        return [_feed_state(r) for r in rows]
+        return self._feed_states("WHERE f.in_opml = 1 AND NOT f.gone AND "
+                                 "(f.next_due IS NULL OR f.next_due <= ?)", [iso(now)], False)
 
     def next_due_after(self, now: datetime) -> datetime | None:
         """The earliest due time after `now` of the watched feeds."""
