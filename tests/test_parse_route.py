@@ -9,9 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from veille import parse_route
 from veille.models import ParsedFeed
 from veille.parse import parse_fast_only, parse_feed
-from veille.parse_route import INLINE_BACKLOG_BYTES, INLINE_MAX_BYTES, INLINE_RATE_BYTES, Load, Route, route
+from veille.parse_route import (
+    BUSY_WINDOW,
+    INLINE_BACKLOG_BYTES,
+    INLINE_MAX_BYTES,
+    INLINE_RATE_BYTES,
+    SATURATED_QUEUE,
+    BusyMeter,
+    Load,
+    Route,
+    route,
+)
 from veille.parser_pool import PARSER_ID, ParserPool
 
 from .conftest import rss
@@ -41,19 +52,70 @@ DECLINED = farm_feed(0, 2).replace(b"<rss ", b'<!DOCTYPE rss SYSTEM "x.dtd">\n<r
     (Load(INLINE_MAX_BYTES + 1, cores=1), Route.POOL),  # ...even on one core
     (Load(SMALL, inline_bytes=10 * INLINE_BACKLOG_BYTES, cores=1), Route.INLINE),  # no gain
     # a started pool with an idle worker takes the body; a busy one does not
-    (Load(SMALL, pool_started=True, pool_busy=1, pool_workers=2, cores=2), Route.POOL),
-    (Load(SMALL, pool_started=True, pool_busy=2, pool_workers=2, cores=2), Route.INLINE),
+    (Load(SMALL, pool_started=True, pool_busy=1, pool_slots=2, cores=2), Route.POOL),
+    (Load(SMALL, pool_started=True, pool_busy=2, pool_slots=2, cores=2), Route.INLINE),
     (Load(SMALL, inline_bytes=INLINE_BACKLOG_BYTES, pool_started=True, pool_busy=2,
-          pool_workers=2, cores=2), Route.POOL),
+          pool_slots=2, cores=2), Route.POOL),
     # a steady stream parsed inline: worth a worker (started for it), while one is idle
     (Load(SMALL, recent_inline_bytes=INLINE_RATE_BYTES + 1, cores=2), Route.POOL),
     (Load(SMALL, recent_inline_bytes=INLINE_RATE_BYTES, cores=2), Route.INLINE),
     (Load(SMALL, recent_inline_bytes=INLINE_RATE_BYTES + 1, pool_started=True, pool_busy=1,
-          pool_workers=1, cores=2), Route.INLINE),
+          pool_slots=1, cores=2), Route.INLINE),
     (Load(SMALL, recent_inline_bytes=INLINE_RATE_BYTES + 1, cores=1), Route.INLINE),
+    # a saturated process that spends a fair share of its time parsing: the pool starts...
+    (Load(SMALL, process_busy=0.95, parse_share=0.3, cores=2), Route.POOL),
+    (Load(SMALL, process_busy=0.95, parse_share=0.05, cores=2), Route.INLINE),  # parses little
+    (Load(SMALL, process_busy=0.5, parse_share=0.3, cores=2), Route.INLINE),  # not saturated
+    (Load(SMALL, process_busy=1.0, parse_share=0.9, cores=1), Route.INLINE),  # nowhere else
+    # ...and once started, it queues there rather than parse in the process, up to a bound
+    (Load(SMALL, pool_started=True, pool_busy=8, pool_slots=8, cores=2, process_busy=0.95),
+     Route.POOL),
+    (Load(SMALL, pool_started=True, pool_busy=SATURATED_QUEUE * 8, pool_slots=8, cores=2,
+          process_busy=0.95), Route.INLINE),
+    (Load(SMALL, pool_started=True, pool_busy=8, pool_slots=8, cores=2, process_busy=0.5),
+     Route.INLINE),
 ])
 def test_the_route_is_a_function_of_the_load(load: Load, expected: Route):
     assert route(load) == expected
+
+
+def test_the_busy_meter_reads_cpu_per_wall_second_over_its_window():
+    meter = BusyMeter()
+    assert meter.sample(100.0, 50.0, 10.0) == (0.0, 0.0)  # nothing seen yet
+    step = BUSY_WINDOW / 8
+    for i in range(1, 9):  # a process using 90 % of a core, a third of it parsing inline
+        busy, share = meter.sample(100 + i * step, 50 + 0.9 * i * step, 10 + 0.3 * i * step)
+    assert busy == pytest.approx(0.9) and share == pytest.approx(0.3)
+    for i in range(9, 40):  # then idle: the window forgets the busy seconds
+        busy, share = meter.sample(100 + i * step, 50 + 0.9 * 8 * step, 10 + 0.3 * 8 * step)
+    assert busy == 0.0 and share == 0.0
+
+
+def test_a_saturated_process_hands_its_parsing_to_a_worker(monkeypatch: pytest.MonkeyPatch):
+    """A first poll keeps the process busy storing and matching while bodies arrive one at a
+    time: no backlog builds, yet parsing in the process slows everything. The pool takes
+    over. (The saturation bar is lowered: a loaded test machine may not give this process a
+    whole core.)"""
+    monkeypatch.setattr(parse_route, "BUSY_SHARE", 0.3)
+    monkeypatch.setattr(parse_route, "PARSE_SHARE", 0.01)
+    pool = ParserPool(workers=1, inline=parse_fast_only)
+    body = farm_feed(0)
+
+    async def scenario() -> None:
+        deadline = time.monotonic() + 60
+        n = 0
+        while pool.routed[Route.POOL] < 3 and time.monotonic() < deadline:
+            busy_until = time.process_time() + 0.02  # storing a feed's entries
+            while time.process_time() < busy_until:
+                pass
+            await pool.parse(f"https://fil.example/{n}", body, XML)
+            n += 1
+
+    try:
+        asyncio.run(scenario())
+        assert pool.routed[Route.POOL] >= 3 and pool.routed[Route.INLINE] > 0
+    finally:
+        pool.close()
 
 
 def parse_all(pool: ParserPool, bodies: list[bytes]) -> list[object]:

@@ -19,6 +19,7 @@ parser_pool.py): feedparser on hostile input is what the pool exists for.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -33,6 +34,21 @@ INLINE_BACKLOG_BYTES = 4 * 1024 * 1024
 #: round where 1 % of 10,000 feeds changed parses 7 MB over the whole round.
 INLINE_RATE_BYTES = 16 * 1024 * 1024
 INLINE_WINDOW = 10.0
+#: Share of one core the whole process used over the last BUSY_WINDOW seconds above which it
+#: is saturated: its interpreter (one core at most, whatever its threads) is what every feed
+#: waits for. A first poll stores, matches and groups entries at the same time as it parses:
+#: the downloads then outpace the process, the inline backlog never builds, and the parse
+#: rate stays under INLINE_RATE_BYTES while the other cores idle.
+BUSY_SHARE = 0.8
+#: ...and of the wall time, the share the inline lane spent parsing above which moving its
+#: work to a worker relieves the process (a saturated daemon that parses little gains nothing).
+PARSE_SHARE = 0.1
+BUSY_WINDOW = 2.0
+#: A saturated process queues up to this many bodies per pool slot rather than parse them
+#: itself: a body parsed by a worker costs the process ~1 ms (the answer's unpickling), one
+#: parsed inline ~7 ms. Past that queue the workers are the bottleneck, and the process
+#: parses the overflow.
+SATURATED_QUEUE = 4
 
 
 class Route(StrEnum):
@@ -48,30 +64,61 @@ class Load:
     inline_bytes: int = 0  # bodies queued in, or being parsed by, the inline lane
     pool_started: bool = False
     pool_busy: int = 0  # parses submitted to the pool and not yet answered
-    pool_workers: int = 1
+    pool_slots: int = 1  # parses the pool takes at once (parser_pool.PER_WORKER per worker)
     cores: int = 1
     recent_inline_bytes: int = 0  # parsed inline within the last INLINE_WINDOW seconds
+    process_busy: float = 0.0  # CPU of the whole process per wall second, lately (BUSY_WINDOW)
+    parse_share: float = 0.0  # CPU of the inline lane per wall second, over the same window
 
 
 def route(load: Load) -> Route:
     """INLINE or POOL for one body (INLINE may still end in the pool: see parser_pool.py).
 
     - too large to be bounded inline: the pool;
-    - a pool already started with an idle worker: use it (its start is paid, and it parses
+    - a pool already started with a free slot: use it (its start is paid, and it parses
       beside the event loop instead of sharing its interpreter);
+    - a started pool while the process is saturated: queue there, up to SATURATED_QUEUE
+      bodies a slot;
     - one core: inline (a pool would parse no faster);
-    - a steady stream of parsing: a worker, while one is idle (the pool starts for it);
+    - a steady stream of parsing, or a saturated process that spends a fair share of its time
+      parsing: the pool, while it has a free slot (it starts for it);
     - a short inline backlog: inline;
     - else the backlog is worth a pool: start it, or queue there.
     """
     if load.body_size > INLINE_MAX_BYTES:
         return Route.POOL
-    if load.pool_started and load.pool_busy < load.pool_workers:
+    if load.pool_started and load.pool_busy < load.pool_slots:
+        return Route.POOL
+    saturated = load.process_busy >= BUSY_SHARE
+    if load.pool_started and saturated and load.pool_busy < SATURATED_QUEUE * load.pool_slots:
         return Route.POOL
     if load.cores <= 1:
         return Route.INLINE
-    if load.recent_inline_bytes > INLINE_RATE_BYTES and load.pool_busy < load.pool_workers:
+    if load.pool_busy < load.pool_slots and (
+            load.recent_inline_bytes > INLINE_RATE_BYTES
+            or saturated and load.parse_share >= PARSE_SHARE):
         return Route.POOL
     if load.inline_bytes + load.body_size <= INLINE_BACKLOG_BYTES:
         return Route.INLINE
     return Route.POOL
+
+
+class BusyMeter:
+    """How busy the process is lately: its CPU and its inline lane's per wall second over
+    about BUSY_WINDOW seconds, from samples of the clocks taken as bodies arrive (a few a
+    second are kept). Zeros until half a window has been seen."""
+
+    def __init__(self) -> None:
+        self._marks: deque[tuple[float, float, float]] = deque()  # (wall, CPU, inline CPU)
+
+    def sample(self, now: float, cpu: float, inline_cpu: float) -> tuple[float, float]:
+        marks = self._marks
+        if not marks or now - marks[-1][0] >= BUSY_WINDOW / 10:
+            marks.append((now, cpu, inline_cpu))
+        while len(marks) > 1 and marks[1][0] <= now - BUSY_WINDOW:
+            marks.popleft()
+        then, cpu_then, inline_then = marks[0]
+        span = now - then
+        if span < BUSY_WINDOW / 2:
+            return 0.0, 0.0
+        return (cpu - cpu_then) / span, (inline_cpu - inline_then) / span

@@ -31,7 +31,7 @@ from importlib import metadata
 from .models import ParsedFeed
 from .outcomes import ErrorKind
 from .parse import ParseFailure, parse_feed
-from .parse_route import INLINE_WINDOW, Load, Route, route
+from .parse_route import INLINE_WINDOW, BusyMeter, Load, Route, route
 
 log = logging.getLogger("veille")
 
@@ -60,6 +60,12 @@ InlineFunc = Callable[[str, bytes, dict[str, str]], "ParsedFeed | ParseFailure |
 #: Seconds without a body for the workers after which they are stopped (the daemon's rounds
 #: after the first poll seldom need them; their memory is better given back meanwhile).
 POOL_IDLE = 60.0
+#: Parses in flight per worker: one parsing, one queued behind it. With one at a time, a
+#: worker waits between two bodies for the event loop to take its answer and hand it the next
+#: one, and a saturated process (a first poll storing thousands of entries) takes its time
+#: at that: the worker then idled most of the pass. A parse that hangs is killed with its
+#: pool after the time bound; the one queued behind it is retried on the new pool.
+PER_WORKER = 8
 
 
 def usable_cores() -> int:
@@ -76,6 +82,14 @@ class ParserTrouble:
 
     kind: ErrorKind
     message: str
+
+
+def _timed(inline: InlineFunc, url: str, body: bytes, headers: dict[str, str]
+           ) -> tuple[ParsedFeed | ParseFailure | None, float]:
+    """The inline parse and the CPU its thread spent on it."""
+    start = time.thread_time()
+    found = inline(url, body, headers)
+    return found, time.thread_time() - start
 
 
 class ParserPool:
@@ -104,6 +118,8 @@ class ParserPool:
         self._inline_bytes = 0  # bodies queued in or parsed by the inline lane
         self._inline_done: deque[tuple[float, int]] = deque()  # (monotonic, size) of its parses
         self._inline_recent = 0  # the sum of those sizes
+        self._inline_cpu = 0.0  # thread CPU seconds the inline lane has used, in all
+        self._busy = BusyMeter()
         self._pool_busy = 0  # parses submitted to the workers, not yet answered
         self._idle_timer: asyncio.TimerHandle | None = None
         self.crashes = 0
@@ -131,8 +147,9 @@ class ParserPool:
         horizon = time.monotonic() - INLINE_WINDOW
         while self._inline_done and self._inline_done[0][0] < horizon:
             self._inline_recent -= self._inline_done.popleft()[1]
+        busy, share = self._busy.sample(time.monotonic(), time.process_time(), self._inline_cpu)
         return Load(body_size, self._inline_bytes, self._executor is not None, self._pool_busy,
-                    self.workers, self.cores, self._inline_recent)
+                    self.workers * PER_WORKER, self.cores, self._inline_recent, busy, share)
 
     async def parse(self, url: str, body: bytes, headers: dict[str, str]
                     ) -> ParsedFeed | ParseFailure | ParserTrouble:
@@ -149,10 +166,10 @@ class ParserPool:
             self._idle_timer = None
         try:
             if self._slots is None:
-                # no more parses submitted than workers: the time bound then measures the
-                # parse, not the queue in front of it (a first poll of 10,000 feeds queues
-                # for minutes)
-                self._slots = asyncio.Semaphore(self.workers)
+                # no more parses submitted than PER_WORKER per worker: the time bound then
+                # measures the parse and at most one before it, not the queue in front of it
+                # (a first poll of 10,000 feeds queues for minutes)
+                self._slots = asyncio.Semaphore(self.workers * PER_WORKER)
             async with self._slots:
                 return await self._parse_bounded(url, body, headers)
         finally:
@@ -169,8 +186,9 @@ class ParserPool:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="veille-parse")
         self._inline_bytes += len(body)
         try:
-            found = await asyncio.get_running_loop().run_in_executor(
-                self._thread, inline, url, body, headers)
+            found, cpu = await asyncio.get_running_loop().run_in_executor(
+                self._thread, _timed, inline, url, body, headers)
+            self._inline_cpu += cpu
         finally:
             self._inline_bytes -= len(body)
             self._inline_done.append((time.monotonic(), len(body)))
