@@ -112,7 +112,14 @@ def decline_reason(url: str, body: bytes, headers: dict[str, str]) -> str | None
 
 
 def as_data(result: Any) -> Any:
-    return asdict(result) if not isinstance(result, str) else f"failure: {result}"
+    """The parse as plain data, the fast reader's item fingerprints aside (feedparser gives
+    none: they say how to skip a stored item next time, not what the entry is)."""
+    if isinstance(result, str):
+        return f"failure: {result}"
+    data = asdict(result)
+    data["entries"] = [{k: v for k, v in e.items() if k != "fingerprint"}
+                       for e in data["entries"]]
+    return data
 
 
 def compare(docs: list[tuple[str, bytes]], headers: dict[str, str], verbose: bool

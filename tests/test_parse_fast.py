@@ -37,8 +37,17 @@ def both(body: bytes, headers: dict[str, str] = XML, url: str = "https://fil.exa
         warnings.simplefilter("ignore", DeprecationWarning)  # feedparser's updated -> published
         fast = parse_feed(url, body, headers)
         slow = parse_feed(url, body, headers, fast=False)
-    return (asdict(fast) if isinstance(fast, ParsedFeed) else fast,
-            asdict(slow) if isinstance(slow, ParsedFeed) else slow)
+    return (plain(fast) if isinstance(fast, ParsedFeed) else fast,
+            plain(slow) if isinstance(slow, ParsedFeed) else slow)
+
+
+def plain(parsed: ParsedFeed) -> dict:
+    """Every field, but the fast reader's item fingerprints (which feedparser has no part
+    in: they are how the next parse skips stored items, not what an entry says)."""
+    data = asdict(parsed)
+    data["entries"] = [{k: v for k, v in e.items() if k != "fingerprint"}
+                       for e in data["entries"]]
+    return data
 
 
 def accepts(body: bytes, headers: dict[str, str] = XML) -> bool:
@@ -223,7 +232,7 @@ def test_the_parser_pool_runs_the_fast_path():
         pool.close()
     assert isinstance(result, ParsedFeed)
     _, slow = both(RSS)
-    assert {**asdict(result), "parser": ""} == slow
+    assert {**plain(result), "parser": ""} == slow
 
 
 # Pieces real feeds put in their items, in any order and number: whatever the mix, the fast

@@ -26,7 +26,8 @@ def test_migrations_are_recorded_and_idempotent(tmp_path):
     applied = [m.name for m in migrations.applied(store.db)]
     assert applied == ["m001_initial", "m002_delivery_claims", "m003_hash_versions", "m004_notices",
                        "m005_feed_health", "m006_stories_and_spikes", "m008_entry_outlet",
-                       "m009_websub", "m007_search_index", "m010_search_backlog"]
+                       "m009_websub", "m007_search_index", "m010_search_backlog",
+                       "m011_entry_fingerprints"]
     store.close()
     store = Store.open(tmp_path / "v.db")
     assert [m.name for m in migrations.applied(store.db)] == applied
@@ -65,7 +66,7 @@ class InlineParser:
     def __init__(self, parsed):
         self.parsed = parsed
 
-    async def parse(self, url, body, headers):
+    async def parse(self, url, body, headers, known=None):
         return self.parsed
 
 

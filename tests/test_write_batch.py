@@ -33,7 +33,7 @@ class Fetcher:
 class Parser:
     """Each feed's own entries; the feed named `broken` makes the store fail."""
 
-    async def parse(self, url, body, headers):
+    async def parse(self, url, body, headers, known=None):
         return ParsedFeed("t", None, None, None, (entry(f"{url}#1"), entry(f"{url}#2")))
 
 

@@ -9,6 +9,7 @@ so the index row of a stored entry is the one its fold gives, whichever process 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -71,20 +72,22 @@ class FoldedFeed(ParsedFeed):
     folded: tuple[FoldedEntry, ...] = ()
 
 
-def parse_and_fold(url: str, body: bytes, headers: dict[str, str]) -> ParsedFeed | ParseFailure:
+def parse_and_fold(url: str, body: bytes, headers: dict[str, str],
+                   known: Mapping[str, str] | None = None) -> ParsedFeed | ParseFailure:
     """The parser pool's work for ingest: parse, then fold every entry. (parse is imported
     here: the search command folds queries and rows without loading the parsers.)"""
     from .parse import parse_feed
 
-    return _folded(parse_feed(url, body, headers))
+    return _folded(parse_feed(url, body, headers, known=known or {}))
 
 
-def fold_fast_only(url: str, body: bytes, headers: dict[str, str]
+def fold_fast_only(url: str, body: bytes, headers: dict[str, str],
+                   known: Mapping[str, str] | None = None
                    ) -> ParsedFeed | ParseFailure | None:
     """The inline lane's work (parser_pool.py): parse.parse_fast_only, then fold."""
     from .parse import parse_fast_only
 
-    parsed = parse_fast_only(url, body, headers)
+    parsed = parse_fast_only(url, body, headers, known or {})
     return None if parsed is None else _folded(parsed)
 
 

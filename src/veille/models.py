@@ -87,6 +87,9 @@ class ParsedEntry:
     language: str | None = None
     outlet: str | None = None  # the publisher an aggregator credits (outlets.py)
     outlet_url: str | None = None
+    # the raw item's fingerprint (entry_fingerprint.py) when the fast reader read it: kept
+    # by the store, so that the next parse of the feed can leave the item unread
+    fingerprint: str | None = field(default=None, compare=False)
 
     @property
     def content_hash(self) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 import nh3
 
+from .entry_fingerprint import NOTHING_KNOWN, Known
 from .models import ParsedEntry, ParsedFeed
 from .normalize import entry_key, html_to_text
 from .outlets import credit
@@ -124,6 +125,7 @@ def _entry(e: Any, feed_language: str | None) -> ParsedEntry:
         categories=tuple(t.get("term") or t.get("label") for t in e.get("tags", [])
                          if t.get("term") or t.get("label")),
         language=(e.get("language") or feed_language or None),
+        fingerprint=e.get("_fingerprint"),
     )
 
 
@@ -197,20 +199,22 @@ def advertised_feeds(url: str, body: bytes, headers: dict[str, str]) -> tuple[st
     return tuple(dict.fromkeys(u for u in links if urlsplit(u).scheme in ("http", "https")))
 
 
-def parse_feed(url: str, body: bytes, headers: dict[str, str], fast: bool = True
-               ) -> ParsedFeed | ParseFailure:
+def parse_feed(url: str, body: bytes, headers: dict[str, str], fast: bool = True,
+               known: Known = NOTHING_KNOWN) -> ParsedFeed | ParseFailure:
     """Parse one feed document. Bozo feeds still yield whatever entries feedparser recovers.
 
     The fast reader (parse_fast) takes the plain documents it is sure of and gives what
     feedparser would; everything else, and everything with `fast=False`, goes to feedparser.
+    The fast reader leaves out the items whose fingerprint is `known` (the store has them:
+    entry_fingerprint.py); the entries it gives carry their fingerprint.
     """
-    found = _parse(url, body, headers, fast, fallback=True)
+    found = _parse(url, body, headers, fast, fallback=True, known=known)
     assert found is not None  # with the fallback, every document gets an answer
     return found
 
 
-def parse_fast_only(url: str, body: bytes, headers: dict[str, str]
-                    ) -> ParsedFeed | ParseFailure | None:
+def parse_fast_only(url: str, body: bytes, headers: dict[str, str],
+                    known: Known = NOTHING_KNOWN) -> ParsedFeed | ParseFailure | None:
     """What `parse_feed` gives, for the documents the fast reader (or the JSON reader) takes;
     None for the others, which only feedparser reads.
 
@@ -218,17 +222,17 @@ def parse_fast_only(url: str, body: bytes, headers: dict[str, str]
     in the daemon's own process (parser_pool.py's inline lane); feedparser, slower and with
     hostile-input corners, stays in worker processes that can be killed.
     """
-    return _parse(url, body, headers, fast=True, fallback=False)
+    return _parse(url, body, headers, fast=True, fallback=False, known=known)
 
 
-def _parse(url: str, body: bytes, headers: dict[str, str], fast: bool, fallback: bool
-           ) -> ParsedFeed | ParseFailure | None:
+def _parse(url: str, body: bytes, headers: dict[str, str], fast: bool, fallback: bool,
+           known: Known = NOTHING_KNOWN) -> ParsedFeed | ParseFailure | None:
     if looks_like_json(body, headers):  # JSON Feed (parse_json.py); feedparser reads no JSON
         found = parse_json_feed(url, body, headers)
         return found if isinstance(found, ParsedFeed) else ParseFailure(found)
     response_headers = {k: v for k, v in headers.items() if k in _HEADER_NAMES}
     response_headers.setdefault("content-location", url)
-    d = read_fast(body, response_headers) if fast else None
+    d = read_fast(body, response_headers, known) if fast else None
     if d is None and not fallback:
         return None
     if d is None:
@@ -246,8 +250,14 @@ def _parse(url: str, body: bytes, headers: dict[str, str], fast: bool, fallback:
         return ParseFailure(f"not a feed ({kind}){reason}")
     feed = d.feed
     language = feed.get("language") or headers.get("content-language") or None
-    entries: dict[str, ParsedEntry] = {}
+    if d.get("_skipped") and d.get("_seed_language") != feed.get("language"):
+        # the language the items were fingerprinted with came too early: read them all
+        return _parse(url, body, headers, fast, fallback)
+    entries: dict[str, ParsedEntry | None] = {}
     for item in d.entries:
+        if "_known" in item:  # stored already: left unread (it still counts as seen first)
+            entries.setdefault(item["_known"], None)
+            continue
         parsed = credit(_entry(item, language), item.get("source"))
         entries.setdefault(parsed.key, parsed)  # a feed that repeats an entry: keep the first
     return ParsedFeed(
@@ -255,7 +265,7 @@ def _parse(url: str, body: bytes, headers: dict[str, str], fast: bool, fallback:
         link=feed.get("link") or None,
         language=language,
         ttl=_ttl(feed),
-        entries=tuple(entries.values()),
+        entries=tuple(e for e in entries.values() if e is not None),
         warning=f"{type(problem).__name__}: {problem}" if problem else None,
         links=_push_links(feed),
     )

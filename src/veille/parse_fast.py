@@ -26,6 +26,7 @@ from feedparser.urls import make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 from lxml import etree
 
+from .entry_fingerprint import NOTHING_KNOWN, ItemSkipper, Known
 from .parse_fast_encoding import Decline, check_encoding
 from .parse_fast_names import PREFIXES, qualified_name, rss_source
 from .parse_fast_texts import EntryTexts
@@ -76,13 +77,16 @@ _IMAGE_CHILDREN = {"url", "title", "link", "width", "height", "description"}
 _TEXTINPUT_CHILDREN = {"title", "description", "name", "link"}
 
 
-def read_fast(body: bytes, headers: dict[str, str]) -> FeedParserDict | None:
+def read_fast(body: bytes, headers: dict[str, str], known: Known = NOTHING_KNOWN
+               ) -> FeedParserDict | None:
     """feedparser's result for `body`, for the documents this reader is sure of; else None.
 
-    `headers` are the response headers parse.py hands feedparser (lower-case names).
+    `headers` are the response headers parse.py hands feedparser (lower-case names). Each
+    entry has its item's fingerprint as "_fingerprint"; an item whose fingerprint is `known`
+    is left unread, as {"_known": its entry key} (entry_fingerprint.py).
     """
     try:
-        return _Reader(body, headers).read()
+        return _Reader(body, headers, known).read()
     except (Decline, etree.LxmlError, ValueError, UnicodeError):
         return None
     except Exception:  # noqa: BLE001 - a case this reader did not foresee: feedparser reads it
@@ -93,7 +97,8 @@ class _Reader(EntryTexts):
     """One document. Mirrors the few pieces of feedparser state that matter: the base URI
     (constant, since xml:base is declined), the title depth and the element depth."""
 
-    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
+    def __init__(self, body: bytes, headers: dict[str, str], known: Known = NOTHING_KNOWN
+                 ) -> None:
         self.data, self.problem = check_encoding(body, headers)
         location = headers.get("content-location", "")
         self.base = make_safe_absolute_uri("", location) or make_safe_absolute_uri(location) or ""
@@ -109,6 +114,7 @@ class _Reader(EntryTexts):
         if language:
             self.feed["language"] = language.replace("_", "-")
         self.entries: list[FeedParserDict] = []
+        self.skipper = ItemSkipper(known, self.base)
 
     # --- the document ------------------------------------------------------------------------
 
@@ -162,6 +168,8 @@ class _Reader(EntryTexts):
                                 entries=self.entries, encoding="utf-8", namespaces={}, headers={})
         if self.problem is not None:
             result.update(bozo=True, bozo_exception=self.problem)
+        if self.skipper.skipped:
+            result.update(_skipped=self.skipper.skipped, _seed_language=self.skipper.seed_language)
         return result
 
     def root_language(self, attrs: dict[str, str], tag: str) -> None:
@@ -438,7 +446,11 @@ class _Reader(EntryTexts):
         attrs = self.attrs(el)
         if "lastmod" in attrs or "href" in attrs:
             raise Decline("CDF attributes")
-        entry = FeedParserDict()
+        fingerprint, known = self.skipper.check(el, self.feed.get("language"))
+        if known is not None:
+            self.entries.append(FeedParserDict(_known=known))
+            return
+        entry = FeedParserDict(_fingerprint=fingerprint)
         self.entries.append(entry)
         self.title_depth = -1
         self.depth_map = {}

@@ -22,49 +22,51 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
-from importlib import metadata
+from functools import partial
+from typing import Protocol
 
 from .models import ParsedFeed
 from .outcomes import ErrorKind
 from .parse import ParseFailure, parse_feed
 from .parse_route import INLINE_WINDOW, BusyMeter, Load, Route, route
+from .parser_id import PARSER_ID
 
 log = logging.getLogger("veille")
 
 
-def _parser_id() -> str:
-    """The parser and sanitizer versions: entries they render differently after an upgrade
-    are updated silently, not alerted again (store.entries plans them as parser changes)."""
-    versions = []
-    for name in ("feedparser", "nh3"):
-        try:
-            versions.append(f"{name}/{metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{name}/?")
-    # veille's own rendering: bumped when it changes what entries say (outlets/1: aggregator
-    # titles lose their " - Le Monde" suffix), so those updates are silent too
-    versions.append("outlets/1")
-    return " ".join(versions)
+class ParseFunc(Protocol):
+    """parse.parse_feed's shape (`known` is only passed when there is something known)."""
+
+    def __call__(self, url: str, body: bytes, headers: dict[str, str], /, *,
+                 known: Mapping[str, str] = ...) -> ParsedFeed | ParseFailure:
+        ...
 
 
-PARSER_ID = _parser_id()
+class InlineFunc(Protocol):
+    """parse.parse_fast_only's shape: None for a document it leaves to the full parser."""
 
-ParseFunc = Callable[[str, bytes, dict[str, str]], "ParsedFeed | ParseFailure"]
-#: parse.parse_fast_only's shape: None for a document it leaves to the full parser
-InlineFunc = Callable[[str, bytes, dict[str, str]], "ParsedFeed | ParseFailure | None"]
+    def __call__(self, url: str, body: bytes, headers: dict[str, str], /, *,
+                 known: Mapping[str, str] = ...) -> ParsedFeed | ParseFailure | None:
+        ...
+
+
+#: either, with `known` bound
+BoundParse = Callable[[str, bytes, dict[str, str]], "ParsedFeed | ParseFailure"]
+BoundInline = Callable[[str, bytes, dict[str, str]], "ParsedFeed | ParseFailure | None"]
 
 #: Seconds without a body for the workers after which they are stopped (the daemon's rounds
 #: after the first poll seldom need them; their memory is better given back meanwhile).
 POOL_IDLE = 60.0
-#: Parses in flight per worker: one parsing, one queued behind it. With one at a time, a
-#: worker waits between two bodies for the event loop to take its answer and hand it the next
-#: one, and a saturated process (a first poll storing thousands of entries) takes its time
-#: at that: the worker then idled most of the pass. A parse that hangs is killed with its
-#: pool after the time bound; the one queued behind it is retried on the new pool.
+#: Parses in flight per worker: one parsing, the others queued behind it. With one at a
+#: time, a worker waits between two bodies for the event loop to take its answer and hand it
+#: the next one, and a saturated process (a first poll storing thousands of entries) takes
+#: several loop turns of tens of ms at that: the worker then idled most of the pass. A parse
+#: that hangs is killed with its pool after the time bound; the ones queued behind it are
+#: retried on the new pool.
 PER_WORKER = 8
 
 
@@ -84,7 +86,7 @@ class ParserTrouble:
     message: str
 
 
-def _timed(inline: InlineFunc, url: str, body: bytes, headers: dict[str, str]
+def _timed(inline: BoundInline, url: str, body: bytes, headers: dict[str, str]
            ) -> tuple[ParsedFeed | ParseFailure | None, float]:
     """The inline parse and the CPU its thread spent on it."""
     start = time.thread_time()
@@ -151,10 +153,14 @@ class ParserPool:
         return Load(body_size, self._inline_bytes, self._executor is not None, self._pool_busy,
                     self.workers * PER_WORKER, self.cores, self._inline_recent, busy, share)
 
-    async def parse(self, url: str, body: bytes, headers: dict[str, str]
+    async def parse(self, url: str, body: bytes, headers: dict[str, str],
+                    known: Mapping[str, str] | None = None
                     ) -> ParsedFeed | ParseFailure | ParserTrouble:
+        """`known`: the fingerprints of the feed's stored items (entry_fingerprint.py), for
+        the parser to leave those items unread."""
         if self._inline is not None and route(self.load(len(body))) == Route.INLINE:
-            found = await self._parse_inline(self._inline, url, body, headers)
+            inline = partial(self._inline, known=known) if known else self._inline
+            found = await self._parse_inline(inline, url, body, headers)
             if found is not None:
                 self.routed[Route.INLINE] += 1
                 return found
@@ -171,14 +177,15 @@ class ParserPool:
                 # (a first poll of 10,000 feeds queues for minutes)
                 self._slots = asyncio.Semaphore(self.workers * PER_WORKER)
             async with self._slots:
-                return await self._parse_bounded(url, body, headers)
+                parse = partial(self._parse, known=known) if known else self._parse
+                return await self._parse_bounded(parse, url, body, headers)
         finally:
             self._pool_busy -= 1
             if self._pool_busy == 0 and self._inline is not None:
                 self._idle_timer = asyncio.get_running_loop().call_later(
                     self._idle, self._stop_idle)
 
-    async def _parse_inline(self, inline: InlineFunc, url: str, body: bytes,
+    async def _parse_inline(self, inline: BoundInline, url: str, body: bytes,
                             headers: dict[str, str]) -> ParsedFeed | ParseFailure | None:
         """One thread, so one body at a time: the lane is a queue, and the event loop keeps
         the interpreter between two of its steps."""
@@ -205,14 +212,15 @@ class ParserPool:
             log.debug("parser workers idle for %gs: stopped", self._idle)
             executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _parse_bounded(self, url: str, body: bytes, headers: dict[str, str]
+    async def _parse_bounded(self, parse: BoundParse, url: str, body: bytes,
+                             headers: dict[str, str]
                              ) -> ParsedFeed | ParseFailure | ParserTrouble:
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             executor = self._pool()
             try:
                 try:
-                    future = loop.run_in_executor(executor, self._parse, url, body, headers)
+                    future = loop.run_in_executor(executor, parse, url, body, headers)
                 except (OSError, RuntimeError) as e:
                     # submitting to a pool that is breaking can fail while starting a worker
                     # (its queues are being closed: EBADF) or after its shutdown: the same case

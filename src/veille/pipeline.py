@@ -151,9 +151,11 @@ class FeedPass:
         body_hash = hashlib.sha256(result.body).hexdigest()
         if body_hash == feed.body_hash:  # the server ignored our validators; nothing changed
             return self._finish(feed, result, body_hash=body_hash)
-        # relative links resolve against where the body came from (after redirects)
+        # relative links resolve against where the body came from (after redirects); the
+        # items stored already are left unread (entry_fingerprint.py)
+        known = {} if feed.never_fetched else self.store.known_items(feed.url)
         parsed = await self.parser.parse(result.final_url or feed.fetch_url, result.body,
-                                         result.headers)
+                                         result.headers, known)
         if isinstance(parsed, ParserTrouble):  # our parser failed, not the feed
             return self._finish(feed, replace(result, status=FetchStatus.ERROR, error_kind=parsed.kind,
                                               error_message=parsed.message))
@@ -191,7 +193,8 @@ class FeedPass:
     async def push(self, feed: FeedState, body: bytes, headers: dict[str, str]) -> FeedOutcome:
         """A body a WebSub hub pushed: parsed, deduplicated, matched and stored like a poll's,
         leaving the feed's fetch state (validators, next poll) alone."""
-        parsed = await self.parser.parse(feed.fetch_url, body, headers)
+        parsed = await self.parser.parse(feed.fetch_url, body, headers,
+                                         self.store.known_items(feed.url))
         if isinstance(parsed, ParserTrouble | ParseFailure):
             message = parsed.message if isinstance(parsed, ParserTrouble) else str(parsed)
             return FeedOutcome(feed.url, OutcomeStatus.FAILED, message=f"push: {message}")

@@ -30,6 +30,18 @@ class EntryWrite:
     folded: FoldedEntry | None = None  # the entry's words, folded by the parser process
 
 
+class Plan(list[EntryWrite]):
+    """The writes of one feed's fetch, and the fingerprints to record for entries that did
+    not change but were read in full (stored before their fingerprint was, or by the full
+    parser, or hashed by an earlier parser version that renders them the same):
+    (fingerprint, parser, entry id)."""
+
+    def __init__(self, writes: Iterable[EntryWrite] = (),
+                 fingerprints: list[tuple[str, str, int]] | None = None) -> None:
+        super().__init__(writes)
+        self.fingerprints = fingerprints or []
+
+
 def _categories(categories: tuple[str, ...]) -> str:
     return json.dumps(list(categories), ensure_ascii=False) if categories else "[]"
 
@@ -47,7 +59,7 @@ class EntryTables(StoreBase):
 
     def plan_entries(self, feed_url: str, entries: Iterable[ParsedEntry], now: datetime,
                      feed_name: str = "", parser: str = "",
-                     folded: Sequence[FoldedEntry] = ()) -> list[EntryWrite]:
+                     folded: Sequence[FoldedEntry] = ()) -> Plan:
         """What a fetch changes, decided from one read, outside any transaction (so that matching
         the changes does not hold the write lock). Unchanged entries are left out.
 
@@ -62,19 +74,19 @@ class EntryTables(StoreBase):
         """
         entries = list(entries)
         if not entries:
-            return []
+            return Plan()
         folds: Sequence[FoldedEntry | None] = (
             folded if len(folded) == len(entries) else [None] * len(entries))
         existing = {
             row[0]: row[1:]
             for row in self.db.conn.execute(
                 f"SELECT key, id, content_hash, published, dated, first_seen, changes, updated, "
-                f"hash_version, hash_updates "
+                f"hash_version, hash_updates, fingerprint "
                 f"FROM entries WHERE feed_url = ? AND key IN ({','.join('?' * len(entries))})",
                 [feed_url, *(e.key for e in entries)],
             )
         }
-        out: list[EntryWrite] = []
+        out = Plan()
         seen = iso(now)
         for e, fold in zip(entries, folds, strict=True):
             content_hash = (fold.content_hash if fold is not None and fold.content_hash
@@ -85,7 +97,7 @@ class EntryTables(StoreBase):
                 "summary_text": e.summary_text, "content_html": e.content_html,
                 "content_text": e.content_text, "categories": _categories(e.categories),
                 "language": e.language, "content_hash": content_hash, "hash_version": parser,
-                "outlet": e.outlet, "outlet_url": e.outlet_url,
+                "outlet": e.outlet, "outlet_url": e.outlet_url, "fingerprint": e.fingerprint,
             }
             old = existing.get(e.key)
             if old is None:
@@ -98,8 +110,10 @@ class EntryTables(StoreBase):
                                       fold))
                 continue
             (entry_id, old_hash, old_published, dated, first_seen, changes, old_updated,
-             old_version, hash_updates) = old
+             old_version, hash_updates, old_fingerprint) = old
             if old_hash == content_hash:
+                if e.fingerprint and e.fingerprint != old_fingerprint:
+                    out.fingerprints.append((e.fingerprint, parser, entry_id))
                 continue
             silent = old_version != parser
             hash_only = silent or values["updated"] == old_updated
@@ -146,8 +160,19 @@ class EntryTables(StoreBase):
                 [*params, w.change.entry.id, w.expect_hash])
             if cursor.rowcount:
                 written[i] = w.change.entry.id
+        if isinstance(plan, Plan) and plan.fingerprints:
+            self.db.conn.executemany("UPDATE entries SET fingerprint = ?, hash_version = ? WHERE id = ?",
+                                     plan.fingerprints)
         queue_for_index(self.db.conn, written.values())
         return written
+
+    def known_items(self, feed_url: str, limit: int = 2000) -> dict[str, str]:
+        """{fingerprint: entry key} of the feed's latest entries, for its next parse to leave
+        those items unread (entry_fingerprint.py). Feeds carry their last few dozen items;
+        `limit` bounds what a feed with a long archive in one document costs."""
+        return dict(self.db.conn.execute(
+            "SELECT fingerprint, key FROM entries WHERE feed_url = ? AND fingerprint IS NOT NULL "
+            "ORDER BY id DESC LIMIT ?", [feed_url, limit]))
 
     def entries(self, *, since: datetime | None = None, feed_url: str | None = None,
                 limit: int | None = 50, order: str = "newest") -> list[StoredEntry]:

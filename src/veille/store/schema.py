@@ -258,3 +258,11 @@ def m010_search_backlog(db: sqlite_utils.Database) -> None:
     batches of hundreds, outside the feed's transaction, costs about half as much per entry
     as a few rows in every feed's transaction (FTS5 flushes a segment at each commit)."""
     db.execute("CREATE TABLE search_pending (entry_id INTEGER PRIMARY KEY)")
+
+
+@migrations()
+def m011_entry_fingerprints(db: sqlite_utils.Database) -> None:
+    """Each entry's raw item fingerprint (entry_fingerprint.py): the next parse of its feed
+    leaves the items it finds here unread. Existing entries get theirs at the next change of
+    their feed."""
+    db.execute("ALTER TABLE entries ADD COLUMN fingerprint TEXT")
