@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from veille.folding import FoldedFeed, fold_entry, parse_and_fold
 from veille.match import Matcher, compile_watchlist
 from veille.models import FeedSource, ParsedEntry
-from veille.normalize import first_position, token_text, url_host, word_aligned_token_text
+from veille.normalize import _WORD, _word_start, first_position, token_text, url_host, word_aligned_token_text
 from veille.parser_pool import ParserPool
 from veille.search import entry_index_row, folded_row, folded_text
 from veille.store import Store
@@ -81,6 +81,13 @@ def test_first_position_from_a_fold_is_the_position_found_alone(text, word):
     assert doc == token_text(text)
     if aligned:
         assert first_position(text, [pattern], doc) == first_position(text, [pattern])
+
+
+@given(st.text(alphabet="ab é_œ’-.\u0301½1\n", max_size=60), st.integers(0, 30))
+def test_a_words_start_is_where_stepping_through_the_words_finds_it(text, index):
+    words = [m.start() for m in _WORD.finditer(text)]
+    if index < len(words):
+        assert _word_start(text, index) == words[index]
 
 
 def _written(store: Store, *entries: ParsedEntry) -> list[int]:

@@ -11,8 +11,8 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 from html import unescape
-from itertools import islice
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Characters NFKD does not decompose but a French reader treats as their letters.
@@ -163,8 +163,21 @@ def first_position(text: str, patterns: Iterable[str], doc: str | None = None) -
     found = [f for f in (doc.find(p) for p in patterns) if f != -1]
     if not found:
         return None
-    index = doc.count(" ", 0, min(found))
-    return next(islice(_WORD.finditer(text), index, None)).start()
+    return _word_start(text, doc.count(" ", 0, min(found)))
+
+
+@lru_cache(maxsize=1024)
+def _skip_words(count: int) -> re.Pattern[str]:
+    """`count` words of _WORD and what separates them: the regex engine walks them in one
+    call, several times faster than stepping through finditer's matches."""
+    return re.compile(r"(?:[\W_]*[^\W_]+){" + str(count) + r"}[\W_]*")
+
+
+def _word_start(text: str, index: int) -> int:
+    """Where the word numbered `index` (from 0, as _WORD splits) starts in `text`."""
+    skipped = _skip_words(index).match(text)
+    assert skipped is not None
+    return skipped.end()
 
 
 def _token_text_with_offsets_by_char(text: str) -> tuple[str, list[int]]:
