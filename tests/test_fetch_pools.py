@@ -193,6 +193,9 @@ def test_a_pass_holds_a_bounded_number_of_bodies(monkeypatch):
             return FetchResult(request.url, "ok", 200, f"<rss>{request.url}</rss>".encode(), {})
 
     class SlowParser:
+        def expect(self, bodies):  # ParserPool's load hint
+            pass
+
         async def parse(self, url, body, headers, known=None):
             await release.wait()
             return ParsedFeed("t", None, None, None, ())

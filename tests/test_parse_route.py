@@ -14,10 +14,10 @@ from veille.models import ParsedFeed
 from veille.parse import parse_fast_only, parse_feed
 from veille.parse_route import (
     BUSY_WINDOW,
+    EXPECTED_BODIES,
     INLINE_BACKLOG_BYTES,
     INLINE_MAX_BYTES,
     INLINE_RATE_BYTES,
-    SATURATED_QUEUE,
     BusyMeter,
     Load,
     Route,
@@ -67,13 +67,17 @@ DECLINED = farm_feed(0, 2).replace(b"<rss ", b'<!DOCTYPE rss SYSTEM "x.dtd">\n<r
     (Load(SMALL, process_busy=0.95, parse_share=0.05, cores=2), Route.INLINE),  # parses little
     (Load(SMALL, process_busy=0.5, parse_share=0.3, cores=2), Route.INLINE),  # not saturated
     (Load(SMALL, process_busy=1.0, parse_share=0.9, cores=1), Route.INLINE),  # nowhere else
-    # ...and once started, it queues there rather than parse in the process, up to a bound
-    (Load(SMALL, pool_started=True, pool_busy=8, pool_slots=8, cores=2, process_busy=0.95),
+    # ...and takes what its slots can take; the overflow is parsed in the process
+    (Load(SMALL, pool_started=True, pool_busy=63, pool_slots=64, cores=2, process_busy=0.95),
      Route.POOL),
-    (Load(SMALL, pool_started=True, pool_busy=SATURATED_QUEUE * 8, pool_slots=8, cores=2,
-          process_busy=0.95), Route.INLINE),
-    (Load(SMALL, pool_started=True, pool_busy=8, pool_slots=8, cores=2, process_busy=0.5),
-     Route.INLINE),
+    (Load(SMALL, pool_started=True, pool_busy=64, pool_slots=64, cores=2, process_busy=0.95,
+          parse_share=0.3), Route.INLINE),
+    # a first poll: the pass knows a lot of parsing is coming, whatever the CPU figures say
+    (Load(SMALL, expected=EXPECTED_BODIES, cores=2), Route.POOL),
+    (Load(SMALL, expected=EXPECTED_BODIES - 1, cores=2), Route.INLINE),
+    (Load(SMALL, expected=10 * EXPECTED_BODIES, cores=1), Route.INLINE),
+    (Load(SMALL, expected=10 * EXPECTED_BODIES, pool_started=True,
+          pool_busy=64, pool_slots=64, cores=2), Route.INLINE),  # full
 ])
 def test_the_route_is_a_function_of_the_load(load: Load, expected: Route):
     assert route(load) == expected
@@ -114,6 +118,18 @@ def test_a_saturated_process_hands_its_parsing_to_a_worker(monkeypatch: pytest.M
     try:
         asyncio.run(scenario())
         assert pool.routed[Route.POOL] >= 3 and pool.routed[Route.INLINE] > 0
+    finally:
+        pool.close()
+
+
+def test_a_first_poll_parses_in_the_pool_from_its_first_body():
+    """Without the hint, bodies like these are parsed inline
+    (test_a_pass_with_few_changed_feeds_starts_no_worker_process)."""
+    pool = ParserPool(workers=1, inline=parse_fast_only)
+    try:
+        pool.expect(EXPECTED_BODIES + 5)
+        parse_all(pool, [farm_feed(i) for i in range(5)])
+        assert pool.routed == {Route.INLINE: 0, Route.POOL: 5} and pool.worker_pids()
     finally:
         pool.close()
 

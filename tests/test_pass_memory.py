@@ -32,6 +32,9 @@ def test_a_pass_over_many_feeds_holds_backlog_tasks_not_one_per_feed(monkeypatch
             return FetchResult(request.url, "ok", 200, f"<rss>{request.url}</rss>".encode(), {})
 
     class Parser:
+        def expect(self, bodies):  # ParserPool's load hint
+            pass
+
         async def parse(self, url, body, headers, known=None):
             return ParsedFeed("t", None, None, None, ())
 

@@ -66,6 +66,9 @@ class InlineParser:
     def __init__(self, parsed):
         self.parsed = parsed
 
+    def expect(self, bodies):  # ParserPool's load hint
+        pass
+
     async def parse(self, url, body, headers, known=None):
         return self.parsed
 

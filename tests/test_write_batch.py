@@ -33,6 +33,9 @@ class Fetcher:
 class Parser:
     """Each feed's own entries; the feed named `broken` makes the store fail."""
 
+    def expect(self, bodies):  # ParserPool's load hint
+        pass
+
     async def parse(self, url, body, headers, known=None):
         return ParsedFeed("t", None, None, None, (entry(f"{url}#1"), entry(f"{url}#2")))
 
@@ -56,6 +59,24 @@ def test_feeds_with_new_entries_share_a_commit():
     assert len(store.entries(limit=None)) == 2 * len(URLS)
     assert all(store.feed(u).last_success == NOW for u in URLS)
     assert len(seen) < len(URLS)  # one transaction per feed before
+
+
+def test_a_pass_tells_the_parser_how_many_bodies_it_is_sure_to_bring():
+    """Feeds never fetched bring a body each (a first poll): the parser starts its worker
+    processes at once for a lot of them (parse_route.py)."""
+    store = Store.memory()
+    store.sync_feeds([FeedSource(u) for u in URLS])
+    told: list[int] = []
+
+    class Counting(Parser):
+        def expect(self, bodies):
+            told.append(bodies)
+
+    feed_pass = FeedPass(settings_from_toml({}, None, {"HOME": "/tmp"}), store, Fetcher(),
+                         Counting(), Matcher([]), lambda: NOW, random.Random(1))
+    asyncio.run(feed_pass.run(store.feeds()))
+    asyncio.run(feed_pass.run(store.feeds()))  # fetched now: nothing is sure any more
+    assert told == [len(URLS), 0, 0, 0]
 
 
 def test_a_failing_feed_is_rolled_back_alone_and_the_others_commit():

@@ -44,11 +44,11 @@ BUSY_SHARE = 0.8
 #: work to a worker relieves the process (a saturated daemon that parses little gains nothing).
 PARSE_SHARE = 0.1
 BUSY_WINDOW = 2.0
-#: A saturated process queues up to this many bodies per pool slot rather than parse them
-#: itself: a body parsed by a worker costs the process ~1 ms (the answer's unpickling), one
-#: parsed inline ~7 ms. Past that queue the workers are the bottleneck, and the process
-#: parses the overflow.
-SATURATED_QUEUE = 4
+#: Bodies a pass is sure to parse (feeds never fetched: a first poll) from which the pool
+#: starts at once: ~100 bodies are half a second of parsing or more, what a worker's start
+#: costs, and a first poll stores and matches every entry besides, so the process saturates
+#: whatever share of a core the machine gives it.
+EXPECTED_BODIES = 100
 
 
 class Route(StrEnum):
@@ -69,17 +69,19 @@ class Load:
     recent_inline_bytes: int = 0  # parsed inline within the last INLINE_WINDOW seconds
     process_busy: float = 0.0  # CPU of the whole process per wall second, lately (BUSY_WINDOW)
     parse_share: float = 0.0  # CPU of the inline lane per wall second, over the same window
+    expected: int = 0  # bodies the pass is sure are still to come (its never-fetched feeds)
 
 
 def route(load: Load) -> Route:
     """INLINE or POOL for one body (INLINE may still end in the pool: see parser_pool.py).
 
     - too large to be bounded inline: the pool;
-    - a pool already started with a free slot: use it (its start is paid, and it parses
-      beside the event loop instead of sharing its interpreter);
-    - a started pool while the process is saturated: queue there, up to SATURATED_QUEUE
-      bodies a slot;
+    - a pool already started with a free slot: use it (its start is paid, it parses beside
+      the event loop instead of sharing its interpreter, and a body a worker parses costs the
+      process ~1 ms, the answer's unpickling, against ~7 ms inline);
     - one core: inline (a pool would parse no faster);
+    - a pass sure to parse EXPECTED_BODIES more: the pool, while it has a free slot (it starts
+      for them);
     - a steady stream of parsing, or a saturated process that spends a fair share of its time
       parsing: the pool, while it has a free slot (it starts for it);
     - a short inline backlog: inline;
@@ -89,14 +91,13 @@ def route(load: Load) -> Route:
         return Route.POOL
     if load.pool_started and load.pool_busy < load.pool_slots:
         return Route.POOL
-    saturated = load.process_busy >= BUSY_SHARE
-    if load.pool_started and saturated and load.pool_busy < SATURATED_QUEUE * load.pool_slots:
-        return Route.POOL
     if load.cores <= 1:
         return Route.INLINE
+    if load.expected >= EXPECTED_BODIES and load.pool_busy < load.pool_slots:
+        return Route.POOL
     if load.pool_busy < load.pool_slots and (
             load.recent_inline_bytes > INLINE_RATE_BYTES
-            or saturated and load.parse_share >= PARSE_SHARE):
+            or load.process_busy >= BUSY_SHARE and load.parse_share >= PARSE_SHARE):
         return Route.POOL
     if load.inline_bytes + load.body_size <= INLINE_BACKLOG_BYTES:
         return Route.INLINE

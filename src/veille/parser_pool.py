@@ -61,13 +61,15 @@ BoundInline = Callable[[str, bytes, dict[str, str]], "ParsedFeed | ParseFailure 
 #: Seconds without a body for the workers after which they are stopped (the daemon's rounds
 #: after the first poll seldom need them; their memory is better given back meanwhile).
 POOL_IDLE = 60.0
-#: Parses in flight per worker: one parsing, the others queued behind it. With one at a
-#: time, a worker waits between two bodies for the event loop to take its answer and hand it
-#: the next one, and a saturated process (a first poll storing thousands of entries) takes
-#: several loop turns of tens of ms at that: the worker then idled most of the pass. A parse
-#: that hangs is killed with its pool after the time bound; the ones queued behind it are
-#: retried on the new pool.
-PER_WORKER = 8
+#: Parses in flight per worker: one parsing, the others queued in the executor behind it.
+#: The executor hands a worker its next body by itself, but each body reaches the executor
+#: from the event loop, and a saturated loop (a first poll storing thousands of entries, whose
+#: turns last tens to hundreds of ms) takes about a second to answer a parse and submit the
+#: next: with 8 in flight the worker idled nine tenths of a first poll. A parse that hangs is
+#: killed with its pool after the time bound (which the parses queued before it count
+#: against: 64 feeds are about a second); the ones queued behind it are retried on the new
+#: pool.
+PER_WORKER = 64
 
 
 def usable_cores() -> int:
@@ -122,6 +124,7 @@ class ParserPool:
         self._inline_recent = 0  # the sum of those sizes
         self._inline_cpu = 0.0  # thread CPU seconds the inline lane has used, in all
         self._busy = BusyMeter()
+        self._expected = 0  # bodies the current pass is sure to bring (see `expect`)
         self._pool_busy = 0  # parses submitted to the workers, not yet answered
         self._idle_timer: asyncio.TimerHandle | None = None
         self.crashes = 0
@@ -145,19 +148,26 @@ class ParserPool:
         processes = getattr(self._executor, "_processes", None) or {}
         return [p.pid for p in processes.values() if p.pid is not None]
 
+    def expect(self, bodies: int) -> None:
+        """The pass starting is sure to bring `bodies` bodies (its feeds never fetched);
+        each parse counts one off. 0 when the pass ends."""
+        self._expected = bodies
+
     def load(self, body_size: int) -> Load:
         horizon = time.monotonic() - INLINE_WINDOW
         while self._inline_done and self._inline_done[0][0] < horizon:
             self._inline_recent -= self._inline_done.popleft()[1]
         busy, share = self._busy.sample(time.monotonic(), time.process_time(), self._inline_cpu)
         return Load(body_size, self._inline_bytes, self._executor is not None, self._pool_busy,
-                    self.workers * PER_WORKER, self.cores, self._inline_recent, busy, share)
+                    self.workers * PER_WORKER, self.cores, self._inline_recent, busy, share,
+                    self._expected)
 
     async def parse(self, url: str, body: bytes, headers: dict[str, str],
                     known: Mapping[str, str] | None = None
                     ) -> ParsedFeed | ParseFailure | ParserTrouble:
         """`known`: the fingerprints of the feed's stored items (entry_fingerprint.py), for
         the parser to leave those items unread."""
+        self._expected = max(0, self._expected - 1)
         if self._inline is not None and route(self.load(len(body))) == Route.INLINE:
             inline = partial(self._inline, known=known) if known else self._inline
             found = await self._parse_inline(inline, url, body, headers)
@@ -173,8 +183,8 @@ class ParserPool:
         try:
             if self._slots is None:
                 # no more parses submitted than PER_WORKER per worker: the time bound then
-                # measures the parse and at most one before it, not the queue in front of it
-                # (a first poll of 10,000 feeds queues for minutes)
+                # measures the parse and the few queued before it, not the whole queue in
+                # front of it (a first poll of 10,000 feeds queues for minutes)
                 self._slots = asyncio.Semaphore(self.workers * PER_WORKER)
             async with self._slots:
                 parse = partial(self._parse, known=known) if known else self._parse

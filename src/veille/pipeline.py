@@ -109,7 +109,12 @@ class FeedPass:
                 on_done(outcome)
 
         width = min(len(feeds), max(BACKLOG, 2 * self.settings.fetch.concurrency))
-        await asyncio.gather(*(worker() for _ in range(width)))
+        # a feed never fetched brings a body to parse: a first poll is a known load
+        self.parser.expect(sum(1 for f in feeds if f.never_fetched))
+        try:
+            await asyncio.gather(*(worker() for _ in range(width)))
+        finally:
+            self.parser.expect(0)
         return summary
 
     async def poll(self, feed: FeedState, writes: WriteBatch | None = None) -> FeedOutcome:
