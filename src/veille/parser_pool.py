@@ -167,8 +167,9 @@ class ParserPool:
                     ) -> ParsedFeed | ParseFailure | ParserTrouble:
         """`known`: the fingerprints of the feed's stored items (entry_fingerprint.py), for
         the parser to leave those items unread."""
+        lane = route(self.load(len(body)))
         self._expected = max(0, self._expected - 1)
-        if self._inline is not None and route(self.load(len(body))) == Route.INLINE:
+        if self._inline is not None and lane == Route.INLINE:
             inline = partial(self._inline, known=known) if known else self._inline
             found = await self._parse_inline(inline, url, body, headers)
             if found is not None:
