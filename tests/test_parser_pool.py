@@ -63,6 +63,27 @@ def test_a_hung_parse_is_killed_and_the_pool_replaced():
         pool.close()
 
 
+def test_the_parses_queued_behind_a_hung_one_are_parsed_on_the_new_pool():
+    """Bodies wait in the executor's queue behind the one a worker is parsing (many per
+    worker, so that a busy event loop does not starve it): when that one hangs, its time
+    bound kills the pool, and the bodies behind it are parsed again, not failed."""
+    pool = ParserPool(workers=1, timeout=4, parse=hanging_parse)
+
+    async def scenario() -> list[object]:
+        await pool.parse("https://f", b"nap", {})  # the worker started and warm
+        return list(await asyncio.gather(pool.parse("https://hang", b"hang", {}),
+                                         *(pool.parse(f"https://f{i}", FEED, {})
+                                           for i in range(3))))
+
+    try:
+        hung, *queued = asyncio.run(scenario())
+        assert isinstance(hung, ParserTrouble) and hung.kind == "parse_timeout"
+        assert all(isinstance(r, ParsedFeed) for r in queued), queued
+        assert pool.timeouts == 1
+    finally:
+        pool.close()
+
+
 def _dead(pid: int, within: float = 30.0) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:

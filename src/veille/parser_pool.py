@@ -250,6 +250,10 @@ class ParserPool:
                     return ParserTrouble(ErrorKind.PARSER_CRASH, "the parser process crashed on this "
                                          "feed twice; it will be retried at the next poll")
             except TimeoutError:
+                if self._executor is not executor and attempt == 1:
+                    # the pool was killed for a parse that hung before this one, which was
+                    # queued behind it (its time bound counts from its submission): again
+                    continue
                 self._replace(executor, ErrorKind.PARSE_TIMEOUT,
                               f"a parse took over {self.timeout:g}s ({url}); its workers were "
                               "killed and the pool replaced", kill=True)
