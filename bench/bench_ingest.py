@@ -75,22 +75,20 @@ def ingest(path: Path, batch: list[ParsedEntry], folds: list[FoldedEntry], match
                      for m in matcher.match(w.change.entry,
                                             folded_text(w.change.entry, w.folded, rows[i]))]
             prepared.append((url, plan, rows, found))
-        written = []
         with store.transaction():  # the batch's transaction (WriteBatch.flush)
             for url, plan, rows, found in prepared:
                 with store.transaction():  # each feed's savepoint (WriteBatch._attempt)
                     ids = store.write_entries(url, plan, now)
+                    store.remember_index_rows((ids[i], plan[i].values["content_hash"], row)
+                                              for i, row in rows.items() if i in ids)
                     matched += store.add_matches([(replace(m, entry_id=ids[i]), False)
                                                   for i, m in found if i in ids], now, [])
                     if stories is not None:
                         store.save_stories(
                             stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
                             for i in dict.fromkeys(i for i, _ in found) if i in ids)
-                written.append((plan, rows, ids))
-        for plan, rows, ids in written:  # after the commit, as each poll resumes
-            waiting = store.remember_index_rows((ids[i], plan[i].values["content_hash"], row)
-                                                for i, row in rows.items() if i in ids)
-            if waiting >= INDEX_BATCH:
+        for _ in prepared:  # after the commit, each poll as it resumes
+            if store.index_waiting() >= INDEX_BATCH:
                 store.index_pending()
     store.index_pending()  # the rest of the backlog, as `veille fetch` does at its end
     elapsed = time.process_time() - start
