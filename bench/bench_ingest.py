@@ -6,10 +6,16 @@ same ingest with story grouping off.
     python bench/bench_ingest.py [--entries 50000] [--watchlists 1000]
 
 Entries come from bench_match.py's generator (French-like text, Zipf words, watched names),
-25 per feed as a poll stores them: one read to plan, matching outside the transaction, one
-transaction per feed, the search index built from the backlog every 500 entries, as the
-pipeline does. The entries are folded first, apart, as the parser processes do beside the
-parse. CPU time of this process; the database is a file in a temporary folder.
+25 per feed as a poll stores them: one read to plan, matching outside the transaction, then
+the writes grouped as write_batch.WriteBatch groups them (up to 32 feeds with entries per
+transaction, each feed in a savepoint of its own: store.transaction() nested), the search
+index built from the backlog every 500 entries, as the pipeline does. The entries are folded
+first, apart, as the parser processes do beside the parse. CPU time of this process; the
+database is a file in a temporary folder.
+
+The floor inserts the same rows with executemany, one transaction per feed (as it always
+has, so that numbers stay comparable over time); the grouped floor does the same with 32
+feeds per transaction, as the ingest commits.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from veille.stories import StoryConfig, StoryIndex  # noqa: E402
 from veille.watchlists import Watchlist  # noqa: E402
 
 PER_FEED = 25
+#: Feeds with entries per transaction, as write_batch.WriteBatch's `jobs`.
+GROUP = 32
 
 
 def parsed(e: StoredEntry, now: datetime) -> ParsedEntry:
@@ -57,40 +65,51 @@ def ingest(path: Path, batch: list[ParsedEntry], folds: list[FoldedEntry], match
     store.sync_feeds([FeedSource(u) for u in feeds])
     start = time.process_time()
     matched = 0
-    for n, url in enumerate(feeds):
-        part = slice(n * PER_FEED, (n + 1) * PER_FEED)
-        plan = store.plan_entries(url, batch[part], now, url, "b", folds[part])
-        rows = {i: folded_row(w.folded, url) for i, w in enumerate(plan) if w.folded}
-        found = [(i, m) for i, w in enumerate(plan)
-                 for m in matcher.match(w.change.entry, folded_text(w.change.entry, w.folded))]
-        with store.transaction():
-            ids = store.write_entries(url, plan, now)
-            matched += store.add_matches([(replace(m, entry_id=ids[i]), False)
-                                          for i, m in found if i in ids], now)
-            if stories is not None:
-                store.save_stories(stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
-                                   for i in dict.fromkeys(i for i, _ in found) if i in ids)
-        waiting = store.remember_index_rows((ids[i], plan[i].values["content_hash"], row)
-                                            for i, row in rows.items() if i in ids)
-        if waiting >= INDEX_BATCH:
-            store.index_pending()
+    for g in range(0, len(feeds), GROUP):
+        prepared = []
+        for n, url in enumerate(feeds[g:g + GROUP], start=g):
+            part = slice(n * PER_FEED, (n + 1) * PER_FEED)
+            plan = store.plan_entries(url, batch[part], now, url, "b", folds[part])
+            rows = {i: folded_row(w.folded, url) for i, w in enumerate(plan) if w.folded}
+            found = [(i, m) for i, w in enumerate(plan)
+                     for m in matcher.match(w.change.entry,
+                                            folded_text(w.change.entry, w.folded, rows[i]))]
+            prepared.append((url, plan, rows, found))
+        with store.transaction():  # the batch's transaction (WriteBatch.flush)
+            for url, plan, rows, found in prepared:
+                with store.transaction():  # each feed's savepoint (WriteBatch._attempt)
+                    ids = store.write_entries(url, plan, now)
+                    store.remember_index_rows((ids[i], plan[i].values["content_hash"], row)
+                                              for i, row in rows.items() if i in ids)
+                    matched += store.add_matches([(replace(m, entry_id=ids[i]), False)
+                                                  for i, m in found if i in ids], now, [])
+                    if stories is not None:
+                        store.save_stories(
+                            stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
+                            for i in dict.fromkeys(i for i, _ in found) if i in ids)
+        for _ in prepared:  # after the commit, each poll as it resumes
+            if store.index_waiting() >= INDEX_BATCH:
+                store.index_pending()
     store.index_pending()  # the rest of the backlog, as `veille fetch` does at its end
     elapsed = time.process_time() - start
     store.close()
     return elapsed, matched
 
 
-def floor(path: Path, batch: list[ParsedEntry], now: datetime) -> float:
-    """The same rows inserted with executemany, nothing else: what SQLite itself costs."""
+def floor(path: Path, batch: list[ParsedEntry], now: datetime, group: int = 1) -> float:
+    """The same rows inserted with executemany, nothing else: what SQLite itself costs, with
+    `group` feeds per transaction."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("CREATE TABLE e (k TEXT PRIMARY KEY, title TEXT, link TEXT, summary TEXT, "
                "content TEXT, published TEXT)")
     start = time.process_time()
-    for n in range(0, len(batch), PER_FEED):
+    step = PER_FEED * group
+    for n in range(0, len(batch), step):
         db.execute("BEGIN")
-        db.executemany("INSERT INTO e VALUES (?, ?, ?, ?, ?, ?)",
-                       [(e.key, e.title, e.link, e.summary_text, e.content_text,
-                         now.isoformat()) for e in batch[n:n + PER_FEED]])
+        for f in range(n, min(n + step, len(batch)), PER_FEED):
+            db.executemany("INSERT INTO e VALUES (?, ?, ?, ?, ?, ?)",
+                           [(e.key, e.title, e.link, e.summary_text, e.content_text,
+                             now.isoformat()) for e in batch[f:f + PER_FEED]])
         db.execute("COMMIT")
     elapsed = time.process_time() - start
     db.close()
@@ -116,6 +135,7 @@ def main() -> None:
     n = len(batch)
     with tempfile.TemporaryDirectory() as tmp:
         base = floor(Path(tmp) / "floor.db", batch, now)
+        grouped = floor(Path(tmp) / "grouped.db", batch, now, GROUP)
         off, _ = ingest(Path(tmp) / "off.db", batch, folds, matcher, None, now)
         on, matched = ingest(Path(tmp) / "on.db", batch, folds, matcher, StoryIndex(StoryConfig()),
                              now)
@@ -129,6 +149,7 @@ def main() -> None:
     print(f"{n} entries, {args.watchlists} watchlists, {matched} matches "
           f"({matched / n:.2f} per entry); CPU time, one process")
     print(f"  floor (SQLite inserts only)      {n / base:>9,.0f} entries/s")
+    print(f"  floor, {GROUP} feeds per commit      {n / grouped:>9,.0f} entries/s")
     print(f"  ingest, stories off              {n / off:>9,.0f} entries/s  "
           f"({off / base:.1f}x the floor)")
     print(f"  ingest, stories on               {n / on:>9,.0f} entries/s  "

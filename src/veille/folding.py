@@ -42,9 +42,11 @@ class FoldedEntry(NamedTuple):
 
     @property
     def snippet_docs(self) -> tuple[str | None, ...]:
-        """Summary, content and title as match.snippet may read them: None where not aligned."""
-        return tuple(doc if aligned else None for doc, aligned
-                     in zip((self.summary, self.content, self.title), self.aligned, strict=True))
+        """Summary, content and title as match.snippet may read them: None where not aligned.
+        (Spelled out: it runs for every entry the matcher reads at ingest.)"""
+        summary, content, title = self.aligned
+        return (self.summary if summary else None, self.content if content else None,
+                self.title if title else None)
 
 
 def fold_parts(title: str, summary_text: str, content_text: str, author: str | None,

@@ -227,6 +227,9 @@ class FeedPass:
 
         def write() -> tuple[dict[int, int], int]:
             ids = self.store.write_entries(feed.url, plan, now)
+            # in the transaction: the batch's first poll to index finds every feed's rows
+            self.store.remember_index_rows((ids[i], plan[i].values["content_hash"], row)
+                                           for i, row in rows.items() if i in ids)
             new_matches = self.store.add_matches(
                 [(replace(m, entry_id=ids[i]), silent) for i, m, silent in matched if i in ids],
                 now, alerting)
@@ -244,9 +247,7 @@ class FeedPass:
         else:
             with self.store.transaction():
                 ids, new_matches = write()
-        waiting = self.store.remember_index_rows(
-            (ids[i], plan[i].values["content_hash"], row) for i, row in rows.items() if i in ids)
-        if waiting >= INDEX_BATCH:  # index while the folded rows are in memory
+        if self.store.index_waiting() >= INDEX_BATCH:  # while the folded rows are in memory
             self.store.index_pending()
         changes = [w for i, w in enumerate(plan) if i in ids and not w.silent]
         return FeedOutcome(

@@ -100,12 +100,23 @@ class StoreBase:
         """All writes inside commit together or not at all (one per feed, per delivery).
 
         The outermost level takes the write lock up front (`BEGIN IMMEDIATE`, see the module
-        docstring); inner levels are savepoints.
+        docstring); inner levels are savepoints, all of one name (SQLite releases the latest
+        of that name): a fixed statement, prepared once, where sqlite-utils' atomic() makes
+        a random name, hence three new statements, for each feed's savepoint.
         """
         conn = self.db.conn
         if conn.in_transaction:
-            with self.db.atomic():
+            conn.execute("SAVEPOINT veille")
+            try:
                 yield
+            except BaseException:
+                # some errors (a full disk) end the whole transaction, savepoints included
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK TO SAVEPOINT veille")
+                    conn.execute("RELEASE SAVEPOINT veille")
+                self._rolled_back()
+                raise
+            conn.execute("RELEASE SAVEPOINT veille")
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -113,13 +124,19 @@ class StoreBase:
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            self._rolled_back()
             raise
         try:
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            self._rolled_back()
             raise
+
+    def _rolled_back(self) -> None:
+        """Writes were rolled back: forget what memory holds about uncommitted rows (the
+        search index's folded rows, store/search.py)."""
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         cursor = self.db.execute(sql, params)

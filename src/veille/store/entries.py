@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from ..folding import FoldedEntry
 from ..models import ParsedEntry, StoredEntry
 from .base import StoreBase
-from .rows import _ENTRY_SELECT, EntryChange, _entry_from, _stored_entry, at, iso
+from .rows import _ENTRY_SELECT, EntryChange, _entry_from, _stored_entry, at, iso, json_strings
 from .search import queue_for_index
 
 #: Updates an entry may receive from a changed hash alone (reader caps them at 24 too).
@@ -42,8 +42,16 @@ class Plan(list[EntryWrite]):
         self.fingerprints = fingerprints or []
 
 
-def _categories(categories: tuple[str, ...]) -> str:
-    return json.dumps(list(categories), ensure_ascii=False) if categories else "[]"
+#: A new entry's columns after feed_url, in the order plan_entries puts them in its values.
+_NEW_COLUMNS = ("title", "link", "author", "guid", "updated", "summary_html", "summary_text",
+                "content_html", "content_text", "categories", "language", "content_hash",
+                "hash_version", "outlet", "outlet_url", "key", "published", "dated",
+                "first_seen", "fingerprint")
+_new_values = itemgetter(*_NEW_COLUMNS)
+#: One statement for every new entry: prepared once, where a statement built per row is
+#: parsed again for each (SQLite's statement cache is keyed by the text).
+_INSERT = (f"INSERT INTO entries (feed_url, {', '.join(_NEW_COLUMNS)}) "
+           f"VALUES (?{', ?' * len(_NEW_COLUMNS)}) ON CONFLICT (feed_url, key) DO NOTHING")
 
 
 class EntryTables(StoreBase):
@@ -91,21 +99,21 @@ class EntryTables(StoreBase):
         for e, fold in zip(entries, folds, strict=True):
             content_hash = (fold.content_hash if fold is not None and fold.content_hash
                             else e.content_hash)
-            values: dict[str, Any] = {
-                "title": e.title, "link": e.link, "author": e.author, "guid": e.guid,
-                "updated": iso(e.updated), "summary_html": e.summary_html,
-                "summary_text": e.summary_text, "content_html": e.content_html,
-                "content_text": e.content_text, "categories": _categories(e.categories),
-                "language": e.language, "content_hash": content_hash, "hash_version": parser,
-                "outlet": e.outlet, "outlet_url": e.outlet_url, "fingerprint": e.fingerprint,
-            }
             old = existing.get(e.key)
             if old is None:
                 published = e.published or now
-                stored = _entry_from(0, feed_url, feed_name, e, published,
-                                     e.published is not None, now, None, 0)
-                values.update(key=e.key, published=iso(published),
-                              dated=int(e.published is not None), first_seen=seen)
+                dated = e.published is not None
+                stored = _entry_from(0, feed_url, feed_name, e, published, dated, now, None, 0)
+                values: dict[str, Any] = {  # in _NEW_COLUMNS' order
+                    "title": e.title, "link": e.link, "author": e.author, "guid": e.guid,
+                    "updated": iso(e.updated), "summary_html": e.summary_html,
+                    "summary_text": e.summary_text, "content_html": e.content_html,
+                    "content_text": e.content_text, "categories": json_strings(e.categories),
+                    "language": e.language, "content_hash": content_hash,
+                    "hash_version": parser, "outlet": e.outlet, "outlet_url": e.outlet_url,
+                    "key": e.key, "published": iso(published), "dated": int(dated),
+                    "first_seen": seen, "fingerprint": e.fingerprint,
+                }
                 out.append(EntryWrite(EntryChange(stored, True), values, None, False, False,
                                       fold))
                 continue
@@ -115,12 +123,21 @@ class EntryTables(StoreBase):
                 if e.fingerprint and e.fingerprint != old_fingerprint:
                     out.fingerprints.append((e.fingerprint, parser, entry_id))
                 continue
+            updated = iso(e.updated)
             silent = old_version != parser
-            hash_only = silent or values["updated"] == old_updated
+            hash_only = silent or updated == old_updated
             if hash_only and hash_updates >= MAX_HASH_UPDATES:
                 continue
             published = e.published or at(old_published)
-            values["published"] = iso(published)
+            values = {
+                "title": e.title, "link": e.link, "author": e.author, "guid": e.guid,
+                "updated": updated, "summary_html": e.summary_html,
+                "summary_text": e.summary_text, "content_html": e.content_html,
+                "content_text": e.content_text, "categories": json_strings(e.categories),
+                "language": e.language, "content_hash": content_hash, "hash_version": parser,
+                "outlet": e.outlet, "outlet_url": e.outlet_url, "published": iso(published),
+                "fingerprint": e.fingerprint,
+            }
             stored = _entry_from(entry_id, feed_url, feed_name, e, published,
                                  bool(dated) or e.published is not None, at(first_seen),
                                  now, changes + (not silent))
@@ -137,13 +154,10 @@ class EntryTables(StoreBase):
         (store/search.py indexes it in batches; every search indexes it first)."""
         written: dict[int, int] = {}
         seen = iso(now)
+        execute = self.db.conn.execute
         for i, w in enumerate(plan):
             if w.expect_hash is None:
-                columns = ", ".join(w.values)
-                cursor = self.db.conn.execute(
-                    f"INSERT INTO entries (feed_url, {columns}) VALUES (?, "
-                    f"{', '.join('?' * len(w.values))}) ON CONFLICT (feed_url, key) DO NOTHING",
-                    [feed_url, *w.values.values()])
+                cursor = execute(_INSERT, (feed_url, *_new_values(w.values)))
                 if cursor.rowcount:
                     assert cursor.lastrowid is not None
                     written[i] = cursor.lastrowid
@@ -155,14 +169,15 @@ class EntryTables(StoreBase):
             if not w.silent:
                 sets += ["changed_at = ?", "changes = changes + 1"]
                 params.append(seen)
-            cursor = self.db.conn.execute(
+            cursor = execute(
                 f"UPDATE entries SET {', '.join(sets)} WHERE id = ? AND content_hash = ?",
                 [*params, w.change.entry.id, w.expect_hash])
             if cursor.rowcount:
                 written[i] = w.change.entry.id
         if isinstance(plan, Plan) and plan.fingerprints:
-            self.db.conn.executemany("UPDATE entries SET fingerprint = ?, hash_version = ? WHERE id = ?",
-                                     plan.fingerprints)
+            self.db.conn.executemany(
+                "UPDATE entries SET fingerprint = ?, hash_version = ? WHERE id = ?",
+                plan.fingerprints)
         queue_for_index(self.db.conn, written.values())
         return written
 

@@ -10,7 +10,10 @@ from typing import Any
 from ..match import MatchResult
 from ..models import StoredMatch
 from .base import StoreBase
-from .rows import _ENTRY_SELECT, _stored_entry, at, iso
+from .rows import _ENTRY_SELECT, _stored_entry, at, iso, json_strings
+
+_INSERT = ("INSERT INTO matches (watchlist, entry_id, terms, snippet, matched_at, silent) "
+           "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (watchlist, entry_id) DO NOTHING")
 
 
 class MatchTables(StoreBase):
@@ -21,13 +24,11 @@ class MatchTables(StoreBase):
         so an entry edited by its feed never alerts twice. Returns how many were new;
         `alerting` gets the watchlist of each new one that is not silent (for the log)."""
         added = 0
+        matched_at = iso(now)
+        execute = self.db.conn.execute
         for m, silent in results:
-            cursor = self.db.execute(
-                """INSERT INTO matches (watchlist, entry_id, terms, snippet, matched_at, silent)
-                   VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (watchlist, entry_id) DO NOTHING""",
-                [m.watchlist, m.entry_id, json.dumps(list(m.terms), ensure_ascii=False),
-                 m.snippet, iso(now), int(silent)],
-            )
+            cursor = execute(_INSERT, (m.watchlist, m.entry_id, json_strings(m.terms), m.snippet,
+                                       matched_at, int(silent)))
             added += cursor.rowcount
             if alerting is not None and cursor.rowcount and not silent:
                 alerting.append(m.watchlist)

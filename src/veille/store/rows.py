@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from ..models import FeedState, ParsedEntry, StoredEntry
@@ -18,8 +20,16 @@ def iso(when: datetime | None) -> str | None:
         return None
     if when.tzinfo is not UTC:
         when = when.astimezone(UTC)
-    # isoformat, not strftime: a quarter of the cost, and it runs several times per entry
-    return when.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    # isoformat, not strftime: a quarter of the cost, and it runs several times per entry;
+    # its "+00:00" (UTC, now) cut off rather than a naive copy made first
+    return when.isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def json_strings(items: Iterable[str]) -> str:
+    """A JSON array of strings, exactly as json.dumps(list(items), ensure_ascii=False) writes
+    it (categories, match terms), at a fifth of the cost: json.dumps builds an encoder at
+    each call, and this runs for every entry and every match."""
+    return "[" + ", ".join(map(encode_basestring, items)) + "]"
 
 
 def from_iso(text: str | None) -> datetime | None:

@@ -60,15 +60,29 @@ class SearchTables(StoreBase):
         return memo
 
     def remember_index_rows(self, rows: Iterable[tuple[int, str, tuple[str, ...]]]) -> int:
-        """(entry id, content hash, row) of entries just committed, folded in the parser
+        """(entry id, content hash, row) of entries just written, folded in the parser
         process: index_pending uses them instead of folding the entries again. Returns how many
-        rows now wait in memory."""
+        rows now wait in memory.
+
+        Called in the transaction that writes the entries, so that every feed sharing a
+        commit (write_batch.py) has its rows here before the first of them indexes the
+        backlog; a rollback forgets them all (_rolled_back), an entry id written then rolled
+        back may be another entry's next."""
         memo = self._index_memo
         for entry_id, content_hash, row in rows:
             memo[entry_id] = (content_hash, row)
         while len(memo) > MEMO_LIMIT:
             del memo[next(iter(memo))]
         return len(memo)
+
+    def index_waiting(self) -> int:
+        """Rows waiting in memory to be indexed: index_pending is worth its transaction once
+        there are INDEX_BATCH."""
+        return len(self._index_memo)
+
+    def _rolled_back(self) -> None:
+        super()._rolled_back()
+        self._index_memo.clear()
 
     def index_pending(self, batch: int = INDEX_BATCH) -> int:
         """Index the backlog, `batch` entries per transaction; returns how many were indexed.
