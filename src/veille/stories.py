@@ -42,6 +42,7 @@ from .story_signature import (  # noqa: F401 - re-exported: the signature is par
     Features,
     _text_jaccard,
     features,
+    index_keys,
     is_series,
     numbers_differ,
     similarity,
@@ -157,12 +158,13 @@ class StoryIndex:
             self._evict_before(ts - self._window)
         canonical = canonical_url(link) if link else ""
         feats = features(title, text, self.config.shingle) if self.config.enabled else None
+        keys = feats.keys() if feats else frozenset()
         story = self._linked(canonical, ts)
         if story is None and feats is not None:
-            story = self._similar(feats, ts, canonical)
+            story = self._similar(feats, keys, ts, canonical)
         row = StoryRow(entry_id, entry_id if story is None else story, at, canonical,
                        feats.signature() if feats else b"")
-        self._insert(row, ts, feats.key_set if feats else ())
+        self._insert(row, ts, keys)
         return row
 
     def evict(self, now: datetime) -> int:
@@ -180,13 +182,19 @@ class StoryIndex:
         index = cls(config)
         if now is not None:
             index._latest = now.timestamp()
-        for row in sorted(rows, key=lambda r: (r.at.timestamp(), r.entry_id)):
-            ts = row.at.timestamp()
-            if row.entry_id in index._slots or ts < index._latest - index._window:
+        rows = list(rows)
+        slots, ages, window = index._slots, index._ages, index._window
+        for ts, entry_id, i in sorted((r.at.timestamp(), r.entry_id, i) for i, r in enumerate(rows)):
+            if entry_id in slots or ts < index._latest - window:
                 continue
-            index._evict_before(ts - index._window)
-            feats = Features.from_signature(row.signature) if index.config.enabled else None
-            index._insert(row, ts, feats.keys() if feats else ())
+            while ages and ages[0][0] < ts - window:
+                slots.pop(heapq.heappop(ages)[1], None)
+            slots[entry_id] = _Slot(rows[i], ts)
+            heapq.heappush(ages, (ts, entry_id))
+            index._latest = max(index._latest, ts)
+            while len(slots) > index.config.max_entries:
+                slots.pop(heapq.heappop(ages)[1], None)
+        index._index_kept()
         return index
 
     # --- internals ---------------------------------------------------------------------
@@ -198,10 +206,11 @@ class StoryIndex:
             return slot.row.story_id
         return None
 
-    def _similar(self, feats: Features, ts: float, link: str) -> int | None:
+    def _similar(self, feats: Features, keys: frozenset[int], ts: float,
+                 link: str) -> int | None:
         best: tuple[float, float, int] | None = None  # (-score, at, story id)
         min_shared = MIN_SHARED_TITLE if feats.title_only else MIN_SHARED
-        for entry_id in self._candidates(feats.key_set, min_shared):
+        for entry_id in self._candidates(keys, min_shared):
             slot = self._slots[entry_id]
             if abs(ts - slot.at) > self._window:
                 continue
@@ -246,38 +255,77 @@ class StoryIndex:
         single: list[int] = []
         several: list[dict[int, int]] = []
         for posting in map(self._postings.get, keys):
+            if posting is None:
+                continue
             if isinstance(posting, int):
                 single.append(posting)
-            elif posting and len(posting) <= MAX_STORIES_PER_KEY:
+            elif len(posting) <= MAX_STORIES_PER_KEY:
                 several.append(posting)
-        counts = Counter(single)
-        if several and len(single) < RARE_KEYS:
+        rare = RARE_KEYS - len(single)
+        if several and rare > 0:
             several.sort(key=len)
-            for posting in several[:RARE_KEYS - len(single)]:
-                counts.update(posting.values())
+            for posting in several[:rare]:
+                single.extend(posting.values())
+        counts = Counter(single)  # one count in C, not one per posting
+        if len(single) - len(counts) < min_shared - 1:  # no entry is there min_shared times
+            return []
         shared = [(n, entry_id) for entry_id, n in counts.items() if n >= min_shared]
         if len(shared) > MAX_CANDIDATES:
             shared = sorted(shared, reverse=True)[:MAX_CANDIDATES]
         return [entry_id for _, entry_id in shared]
 
-    def _insert(self, row: StoryRow, ts: float, keys: Iterable[int]) -> None:
-        self._slots[row.entry_id] = _Slot(row, ts)
-        heapq.heappush(self._ages, (ts, row.entry_id))
-        self._latest = max(self._latest, ts)
+    def _insert(self, row: StoryRow, ts: float, keys: frozenset[int]) -> None:
+        entry_id, slots = row.entry_id, self._slots
+        slots[entry_id] = _Slot(row, ts)
+        heapq.heappush(self._ages, (ts, entry_id))
+        if ts > self._latest:
+            self._latest = ts
         if row.link:
-            self._links[row.link] = row.entry_id
-        story, entry_id, postings, slots = row.story_id, row.entry_id, self._postings, self._slots
-        for key in keys:
-            posting = postings.get(key)
-            if posting is None:
-                postings[key] = entry_id  # most words are in one story: no dict for them
-            elif isinstance(posting, int):
-                other = slots[posting].row.story_id
-                postings[key] = entry_id if other == story else {other: posting, story: entry_id}
-            else:
-                posting[story] = entry_id
-        while len(self._slots) > self.config.max_entries:
+            self._links[row.link] = entry_id
+        postings = self._postings
+        fresh = keys.difference(postings)  # most words are in one story: no dict for them
+        if fresh:
+            postings.update(dict.fromkeys(fresh, entry_id))
+        if len(fresh) < len(keys):
+            story = row.story_id
+            for key in keys.difference(fresh):
+                posting = postings[key]
+                if isinstance(posting, int):
+                    other = slots[posting].row.story_id
+                    postings[key] = entry_id if other == story else {other: posting,
+                                                                     story: entry_id}
+                else:
+                    posting[story] = entry_id
+        while len(slots) > self.config.max_entries:
             self._drop(heapq.heappop(self._ages)[1])
+
+    def _index_kept(self) -> None:
+        """restore(): the links and postings of the entries kept, oldest first, as _insert
+        would leave them (what an entry that left adds and removes cancels out: the latest
+        entry of each story holds each key). Keys come straight from the signature bytes."""
+        postings, links, owner = self._postings, self._links, {}  # owner: key -> its story
+        enabled = self.config.enabled
+        for entry_id, slot in self._slots.items():
+            row = slot.row
+            if row.link:
+                links[row.link] = entry_id
+            keys = index_keys(row.signature) if enabled else None
+            if not keys:
+                continue
+            story = row.story_id
+            fresh = keys.difference(postings)
+            if fresh:
+                postings.update(dict.fromkeys(fresh, entry_id))
+                owner.update(dict.fromkeys(fresh, story))
+            if len(fresh) < len(keys):
+                for key in keys.difference(fresh):
+                    posting = postings[key]
+                    if not isinstance(posting, int):
+                        posting[story] = entry_id
+                    elif (other := owner[key]) == story:
+                        postings[key] = entry_id
+                    else:
+                        postings[key] = {other: posting, story: entry_id}
 
     def _evict_before(self, cutoff: float) -> None:
         ages = self._ages
@@ -291,9 +339,8 @@ class StoryIndex:
         row = slot.row
         if row.link and self._links.get(row.link) == entry_id:
             del self._links[row.link]
-        feats = Features.from_signature(row.signature)
         postings = self._postings
-        for key in feats.keys() if feats else ():
+        for key in index_keys(row.signature):
             posting = postings.get(key)
             if posting == entry_id:
                 del postings[key]
