@@ -29,10 +29,11 @@ story costs an int, not a dict.
 from __future__ import annotations
 
 import heapq
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import compress
+from operator import eq
 from urllib.parse import urlsplit
 
 from .models import StoredEntry
@@ -44,6 +45,7 @@ from .story_signature import (  # noqa: F401 - re-exported: the signature is par
     features,
     index_keys,
     is_series,
+    key_run,
     numbers_differ,
     similarity,
     strip_outlet_suffix,
@@ -266,10 +268,11 @@ class StoryIndex:
             several.sort(key=len)
             for posting in several[:rare]:
                 single.extend(posting.values())
-        counts = Counter(single)  # one count in C, not one per posting
-        if len(single) - len(counts) < min_shared - 1:  # no entry is there min_shared times
-            return []
-        shared = [(n, entry_id) for entry_id, n in counts.items() if n >= min_shared]
+        # counted in C: sorted, an entry there n times fills n places in a row, so one there
+        # min_shared times or more is equal to the one min_shared - 1 places further
+        single.sort()
+        frequent = set(compress(single, map(eq, single, single[min_shared - 1:])))
+        shared = [(single.count(entry_id), entry_id) for entry_id in frequent]
         if len(shared) > MAX_CANDIDATES:
             shared = sorted(shared, reverse=True)[:MAX_CANDIDATES]
         return [entry_id for _, entry_id in shared]
@@ -282,20 +285,17 @@ class StoryIndex:
             self._latest = ts
         if row.link:
             self._links[row.link] = entry_id
-        postings = self._postings
-        fresh = keys.difference(postings)  # most words are in one story: no dict for them
-        if fresh:
-            postings.update(dict.fromkeys(fresh, entry_id))
-        if len(fresh) < len(keys):
-            story = row.story_id
-            for key in keys.difference(fresh):
-                posting = postings[key]
-                if isinstance(posting, int):
-                    other = slots[posting].row.story_id
-                    postings[key] = entry_id if other == story else {other: posting,
-                                                                     story: entry_id}
-                else:
-                    posting[story] = entry_id
+        story, postings = row.story_id, self._postings
+        get = postings.get
+        for key in keys:
+            posting = get(key)
+            if posting is None:
+                postings[key] = entry_id  # most words are in one story: no dict for them
+            elif isinstance(posting, int):
+                other = slots[posting].row.story_id
+                postings[key] = entry_id if other == story else {other: posting, story: entry_id}
+            else:
+                posting[story] = entry_id
         while len(slots) > self.config.max_entries:
             self._drop(heapq.heappop(self._ages)[1])
 
@@ -303,29 +303,24 @@ class StoryIndex:
         """restore(): the links and postings of the entries kept, oldest first, as _insert
         would leave them (what an entry that left adds and removes cancels out: the latest
         entry of each story holds each key). Keys come straight from the signature bytes."""
-        postings, links, owner = self._postings, self._links, {}  # owner: key -> its story
-        enabled = self.config.enabled
+        postings, links, story_of = self._postings, self._links, {}
+        get, enabled = postings.get, self.config.enabled
         for entry_id, slot in self._slots.items():
             row = slot.row
             if row.link:
                 links[row.link] = entry_id
-            keys = index_keys(row.signature) if enabled else None
-            if not keys:
-                continue
-            story = row.story_id
-            fresh = keys.difference(postings)
-            if fresh:
-                postings.update(dict.fromkeys(fresh, entry_id))
-                owner.update(dict.fromkeys(fresh, story))
-            if len(fresh) < len(keys):
-                for key in keys.difference(fresh):
-                    posting = postings[key]
-                    if not isinstance(posting, int):
-                        posting[story] = entry_id
-                    elif (other := owner[key]) == story:
-                        postings[key] = entry_id
-                    else:
-                        postings[key] = {other: posting, story: entry_id}
+            story = story_of[entry_id] = row.story_id
+            for key in key_run(row.signature) if enabled else ():
+                posting = get(key)
+                if posting is None:
+                    postings[key] = entry_id
+                elif not isinstance(posting, int):
+                    posting[story] = entry_id
+                elif posting != entry_id:  # not a key repeated in this signature
+                    other = story_of[posting]
+                    postings[key] = entry_id if other == story else {other: posting,
+                                                                     story: entry_id}
+        postings.pop(0, None)  # the name separator
 
     def _evict_before(self, cutoff: float) -> None:
         ages = self._ages

@@ -119,22 +119,27 @@ class Features:
 
 
 def index_keys(signature: bytes) -> set[int]:
-    """Features.from_signature(signature).keys() read straight from the bytes, for a restart
-    and for an entry leaving the index: names, title and text follow one another in a
-    signature, so the keys are one run of it (empty for a signature this version cannot read)."""
+    """Features.from_signature(signature).keys() read straight from the bytes, for an entry
+    leaving the index (empty for a signature this version cannot read)."""
+    keys = set(key_run(signature))
+    keys.discard(0)
+    return keys
+
+
+def key_run(signature: bytes) -> Sequence[int]:
+    """The hashes index_keys() makes a set of, as they lie in the signature (names, title,
+    then text follow one another): a name separator 0 and repeats included. restore() reads
+    this for every stored row, so it decodes nothing else."""
     if len(signature) < 4 or signature[0] not in _READABLE or len(signature) % 4:
-        return set()
+        return ()
     start = signature[3]
     stop = start + (signature[4] if signature[0] >= 3 else 0) + signature[2] + INDEXED
     if _BIG_ENDIAN:
         hashes = array("I")
         hashes.frombytes(signature[_head(signature):])
         hashes.byteswap()
-        keys = set(hashes[start:stop])
-    else:
-        keys = set(memoryview(signature)[_head(signature):].cast("I")[start:stop])
-    keys.discard(0)
-    return keys
+        return hashes[start:stop]
+    return memoryview(signature)[_head(signature):].cast("I")[start:stop]
 
 
 def features(title: str, text: str, shingle: int = 1) -> Features:
