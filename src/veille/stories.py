@@ -103,6 +103,9 @@ class StoryRow:
         return self.story_id == self.entry_id
 
 
+_Posting = int | dict[int, int]  # see StoryIndex._postings
+
+
 @dataclass(slots=True)
 class _Slot:
     row: StoryRow
@@ -124,7 +127,7 @@ class StoryIndex:
         self._slots: dict[int, _Slot] = {}
         self._links: dict[str, int] = {}  # canonical link -> latest entry id with it
         # hash -> latest entry id with it if one story has it, else {story id: latest entry id}
-        self._postings: dict[int, int | dict[int, int]] = {}
+        self._postings: dict[int, _Posting] = {}
         self._ages: list[tuple[float, int]] = []  # heap of (at, entry id) for eviction
         self._latest = float("-inf")
 
@@ -161,12 +164,13 @@ class StoryIndex:
         canonical = canonical_url(link) if link else ""
         feats = features(title, text, self.config.shingle) if self.config.enabled else None
         keys = feats.keys() if feats else frozenset()
+        found = list(map(self._postings.get, keys))  # read once: for candidates, then insert
         story = self._linked(canonical, ts)
         if story is None and feats is not None:
-            story = self._similar(feats, keys, ts, canonical)
+            story = self._similar(feats, found, ts, canonical)
         row = StoryRow(entry_id, entry_id if story is None else story, at, canonical,
                        feats.signature() if feats else b"")
-        self._insert(row, ts, keys)
+        self._insert(row, ts, keys, found)
         return row
 
     def evict(self, now: datetime) -> int:
@@ -208,11 +212,11 @@ class StoryIndex:
             return slot.row.story_id
         return None
 
-    def _similar(self, feats: Features, keys: frozenset[int], ts: float,
+    def _similar(self, feats: Features, found: list[_Posting | None], ts: float,
                  link: str) -> int | None:
         best: tuple[float, float, int] | None = None  # (-score, at, story id)
         min_shared = MIN_SHARED_TITLE if feats.title_only else MIN_SHARED
-        for entry_id in self._candidates(keys, min_shared):
+        for entry_id in self._candidates(found, min_shared):
             slot = self._slots[entry_id]
             if abs(ts - slot.at) > self._window:
                 continue
@@ -249,14 +253,16 @@ class StoryIndex:
         other = Features.from_signature(signature)
         return similarity(feats, other) if other else (0.0, False)
 
-    def _candidates(self, keys: Iterable[int], min_shared: int) -> list[int]:
+    @staticmethod
+    def _candidates(found: list[_Posting | None], min_shared: int) -> list[int]:
         """The entries sharing the most of the new entry's rarest keys (rare: in the fewest
         stories), at least `min_shared` of them. A near-duplicate shares about half, a
         same-topic entry one or two; words in more than MAX_STORIES_PER_KEY stories are not
-        read: they tell nothing and cost the most. Ties go to the latest entry."""
+        read: they tell nothing and cost the most. Ties go to the latest entry.
+        `found`: the postings of the new entry's keys (None for a key no entry has)."""
         single: list[int] = []
         several: list[dict[int, int]] = []
-        for posting in map(self._postings.get, keys):
+        for posting in found:
             if posting is None:
                 continue
             if isinstance(posting, int):
@@ -277,7 +283,9 @@ class StoryIndex:
             shared = sorted(shared, reverse=True)[:MAX_CANDIDATES]
         return [entry_id for _, entry_id in shared]
 
-    def _insert(self, row: StoryRow, ts: float, keys: frozenset[int]) -> None:
+    def _insert(self, row: StoryRow, ts: float, keys: frozenset[int],
+                found: list[_Posting | None]) -> None:
+        """Index a new entry under `keys`, whose postings were `found` (add() read them)."""
         entry_id, slots = row.entry_id, self._slots
         slots[entry_id] = _Slot(row, ts)
         heapq.heappush(self._ages, (ts, entry_id))
@@ -286,9 +294,7 @@ class StoryIndex:
         if row.link:
             self._links[row.link] = entry_id
         story, postings = row.story_id, self._postings
-        get = postings.get
-        for key in keys:
-            posting = get(key)
+        for key, posting in zip(keys, found, strict=True):
             if posting is None:
                 postings[key] = entry_id  # most words are in one story: no dict for them
             elif isinstance(posting, int):

@@ -202,7 +202,7 @@ def strip_outlet_suffix(title: str) -> str:
     service's revision mark ("UPDATE 3-") goes too: its number is not the story's."""
     if title[:1] in "UCRW" and (mark := _WIRE_PREFIX.match(title)):
         title = title[mark.end():]
-    cut = max(title.rfind(sep) for sep in _SEPARATORS)
+    cut = max(map(title.rfind, _SEPARATORS))
     if cut > 0:
         tail, head = title[cut + 3:], title[:cut]
         if len(tail.split()) <= 4 and len(head.split()) >= 2:
