@@ -184,7 +184,9 @@ class StoryIndex:
                 now: datetime | None = None) -> StoryIndex:
         """The index as it was, from the rows `add()` returned (any order). Rows older than the
         window (at `now`, else at the newest row) are skipped; story ids are kept as stored.
-        A row whose signature this version cannot read keeps its story but attracts none."""
+        A row whose signature this version cannot read keeps its story but attracts none.
+        The rows kept are those add() would have kept; only they are then indexed, once,
+        from the signature bytes (_index_kept): this runs for every `veille fetch` pass."""
         index = cls(config)
         if now is not None:
             index._latest = now.timestamp()
