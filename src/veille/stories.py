@@ -83,7 +83,7 @@ class StoryConfig:
     enabled: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoryRow:
     """What a store keeps per entry, and all `StoryIndex.restore()` needs.
 
