@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from veille.stories import Features, StoryConfig, StoryIndex, features
-from veille.story_names import _whole_word
+from veille.story_names import _in_lower_case, _whole_word
 from veille.story_signature import _STOPWORDS, index_keys, key_run
 
 from .test_stories import PAIRS, _stream
@@ -57,6 +57,19 @@ def test_whole_word_search_agrees_with_the_regex_it_replaced() -> None:
         expected = re.search(rf"(?<!\w){re.escape(word)}[sx]?(?!\w)", text) is not None
         assert _whole_word(word, text) == expected, (word, text)
 
+
+def test_lower_case_prefix_search_agrees_with_one_search_per_separator() -> None:
+    rng, found = random.Random(6), 0
+    for _ in range(4000):
+        token = rng.choice(("Grèves", "Disparition", "GRÈVE-x"))
+        prefix = token[:6].lower()
+        parts = [rng.choice((prefix, prefix[:3], "'", "’", "(", "-", " ", "x", "_")) for _ in
+                 range(rng.randint(0, 8))]
+        text = " " + "".join(parts)
+        expected = any(f"{before}{prefix}" in text for before in " '’(-")
+        assert _in_lower_case(token, text) == expected, (token, text)
+        found += expected
+    assert 500 < found < 3500
 
 def test_stop_words_are_alphabetic() -> None:
     """features() takes every word with a digit for a number without asking whether it is

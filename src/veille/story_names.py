@@ -103,7 +103,12 @@ def _in_lower_case(token: str, text: str) -> bool:
     prefix = token[:6].lower()
     if len(token) < 6:  # a short word whole: "Dow" is not "down"
         return _whole_word(prefix, text)
-    return any(f"{before}{prefix}" in text for before in " '’(-")
+    at = text.find(prefix, 1)  # one search, not one per character that may come before
+    while at > 0:
+        if text[at - 1] in " '’(-":  # a word's start, an elision, a hyphenated compound
+            return True
+        at = text.find(prefix, at + 1)
+    return False
 
 
 def _whole_word(word: str, text: str) -> bool:
