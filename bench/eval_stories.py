@@ -21,6 +21,8 @@ candidate search still finds what the pairwise run finds.
 ~10 words, summary ~45 words, Zipf vocabulary and watched names; one in ten a lightly edited
 copy of an earlier entry) all within one window, so the index grows to N entries; then the
 memory per entry kept (tracemalloc, a second run) and StoryIndex.restore() of the N rows.
+Then N/4 more entries past the window, as in a daemon running for days: each add evicts the
+oldest entry (its postings go too).
 """
 
 from __future__ import annotations
@@ -203,6 +205,8 @@ def speed(n: int) -> None:
         index, elapsed = fill(cfg)
         stories = len({r.story_id for r in index.rows()})
         print(f"  {label:<9} {elapsed / n * 1e6:6.1f} us per add (CPU time), {stories} stories")
+        if label == "grouping":
+            steady(index, vocab, names, n, step)
     start = time.process_time()
     for title, text, _ in stream:
         features(title, text)
@@ -217,6 +221,20 @@ def speed(n: int) -> None:
     start = time.process_time()
     StoryIndex.restore(rows, config)
     print(f"  restore {n} rows: {time.process_time() - start:.2f} s")
+
+
+def steady(index: StoryIndex, vocab: list[str], names: list[str], n: int,
+           step: timedelta) -> None:
+    """N/4 entries after the N of a full window: each add evicts the oldest entry."""
+    from bench_match import entries
+
+    more = [(e.title, e.summary_text) for e in entries(random.Random(43), vocab, names, n // 4)]
+    start = time.process_time()
+    for i, (title, text) in enumerate(more, start=n):
+        index.add(i, title, text, f"https://site{i % 50}.example/{i}", T0 + step * i)
+    elapsed = time.process_time() - start
+    print(f"  steady    {elapsed / len(more) * 1e6:6.1f} us per add past the window (each evicts"
+          f" the oldest), {len(index)} entries kept")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

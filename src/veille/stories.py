@@ -29,10 +29,11 @@ story costs an int, not a dict.
 from __future__ import annotations
 
 import heapq
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import compress
+from operator import eq
 from urllib.parse import urlsplit
 
 from .models import StoredEntry
@@ -42,7 +43,9 @@ from .story_signature import (  # noqa: F401 - re-exported: the signature is par
     Features,
     _text_jaccard,
     features,
+    index_keys,
     is_series,
+    key_run,
     numbers_differ,
     similarity,
     strip_outlet_suffix,
@@ -80,7 +83,7 @@ class StoryConfig:
     enabled: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoryRow:
     """What a store keeps per entry, and all `StoryIndex.restore()` needs.
 
@@ -98,6 +101,9 @@ class StoryRow:
     @property
     def new_story(self) -> bool:
         return self.story_id == self.entry_id
+
+
+_Posting = int | dict[int, int]  # see StoryIndex._postings
 
 
 @dataclass(slots=True)
@@ -121,7 +127,7 @@ class StoryIndex:
         self._slots: dict[int, _Slot] = {}
         self._links: dict[str, int] = {}  # canonical link -> latest entry id with it
         # hash -> latest entry id with it if one story has it, else {story id: latest entry id}
-        self._postings: dict[int, int | dict[int, int]] = {}
+        self._postings: dict[int, _Posting] = {}
         self._ages: list[tuple[float, int]] = []  # heap of (at, entry id) for eviction
         self._latest = float("-inf")
 
@@ -157,12 +163,14 @@ class StoryIndex:
             self._evict_before(ts - self._window)
         canonical = canonical_url(link) if link else ""
         feats = features(title, text, self.config.shingle) if self.config.enabled else None
+        keys = feats.keys() if feats else frozenset()
+        found = list(map(self._postings.get, keys))  # read once: for candidates, then insert
         story = self._linked(canonical, ts)
         if story is None and feats is not None:
-            story = self._similar(feats, ts, canonical)
+            story = self._similar(feats, found, ts, canonical)
         row = StoryRow(entry_id, entry_id if story is None else story, at, canonical,
                        feats.signature() if feats else b"")
-        self._insert(row, ts, feats.key_set if feats else ())
+        self._insert(row, ts, keys, found)
         return row
 
     def evict(self, now: datetime) -> int:
@@ -176,17 +184,25 @@ class StoryIndex:
                 now: datetime | None = None) -> StoryIndex:
         """The index as it was, from the rows `add()` returned (any order). Rows older than the
         window (at `now`, else at the newest row) are skipped; story ids are kept as stored.
-        A row whose signature this version cannot read keeps its story but attracts none."""
+        A row whose signature this version cannot read keeps its story but attracts none.
+        The rows kept are those add() would have kept; only they are then indexed, once,
+        from the signature bytes (_index_kept): this runs for every `veille fetch` pass."""
         index = cls(config)
         if now is not None:
             index._latest = now.timestamp()
-        for row in sorted(rows, key=lambda r: (r.at.timestamp(), r.entry_id)):
-            ts = row.at.timestamp()
-            if row.entry_id in index._slots or ts < index._latest - index._window:
+        rows = list(rows)
+        slots, ages, window = index._slots, index._ages, index._window
+        for ts, entry_id, i in sorted((r.at.timestamp(), r.entry_id, i) for i, r in enumerate(rows)):
+            if entry_id in slots or ts < index._latest - window:
                 continue
-            index._evict_before(ts - index._window)
-            feats = Features.from_signature(row.signature) if index.config.enabled else None
-            index._insert(row, ts, feats.keys() if feats else ())
+            while ages and ages[0][0] < ts - window:
+                slots.pop(heapq.heappop(ages)[1], None)
+            slots[entry_id] = _Slot(rows[i], ts)
+            heapq.heappush(ages, (ts, entry_id))
+            index._latest = max(index._latest, ts)
+            while len(slots) > index.config.max_entries:
+                slots.pop(heapq.heappop(ages)[1], None)
+        index._index_kept()
         return index
 
     # --- internals ---------------------------------------------------------------------
@@ -198,10 +214,11 @@ class StoryIndex:
             return slot.row.story_id
         return None
 
-    def _similar(self, feats: Features, ts: float, link: str) -> int | None:
+    def _similar(self, feats: Features, found: list[_Posting | None], ts: float,
+                 link: str) -> int | None:
         best: tuple[float, float, int] | None = None  # (-score, at, story id)
         min_shared = MIN_SHARED_TITLE if feats.title_only else MIN_SHARED
-        for entry_id in self._candidates(feats.key_set, min_shared):
+        for entry_id in self._candidates(found, min_shared):
             slot = self._slots[entry_id]
             if abs(ts - slot.at) > self._window:
                 continue
@@ -238,37 +255,48 @@ class StoryIndex:
         other = Features.from_signature(signature)
         return similarity(feats, other) if other else (0.0, False)
 
-    def _candidates(self, keys: Iterable[int], min_shared: int) -> list[int]:
+    @staticmethod
+    def _candidates(found: list[_Posting | None], min_shared: int) -> list[int]:
         """The entries sharing the most of the new entry's rarest keys (rare: in the fewest
         stories), at least `min_shared` of them. A near-duplicate shares about half, a
         same-topic entry one or two; words in more than MAX_STORIES_PER_KEY stories are not
-        read: they tell nothing and cost the most. Ties go to the latest entry."""
+        read: they tell nothing and cost the most. Ties go to the latest entry.
+        `found`: the postings of the new entry's keys (None for a key no entry has)."""
         single: list[int] = []
         several: list[dict[int, int]] = []
-        for posting in map(self._postings.get, keys):
+        for posting in found:
+            if posting is None:
+                continue
             if isinstance(posting, int):
                 single.append(posting)
-            elif posting and len(posting) <= MAX_STORIES_PER_KEY:
+            elif len(posting) <= MAX_STORIES_PER_KEY:
                 several.append(posting)
-        counts = Counter(single)
-        if several and len(single) < RARE_KEYS:
+        rare = RARE_KEYS - len(single)
+        if several and rare > 0:
             several.sort(key=len)
-            for posting in several[:RARE_KEYS - len(single)]:
-                counts.update(posting.values())
-        shared = [(n, entry_id) for entry_id, n in counts.items() if n >= min_shared]
+            for posting in several[:rare]:
+                single.extend(posting.values())
+        # counted in C: sorted, an entry there n times fills n places in a row, so one there
+        # min_shared times or more is equal to the one min_shared - 1 places further
+        single.sort()
+        frequent = set(compress(single, map(eq, single, single[min_shared - 1:])))
+        shared = [(single.count(entry_id), entry_id) for entry_id in frequent]
         if len(shared) > MAX_CANDIDATES:
             shared = sorted(shared, reverse=True)[:MAX_CANDIDATES]
         return [entry_id for _, entry_id in shared]
 
-    def _insert(self, row: StoryRow, ts: float, keys: Iterable[int]) -> None:
-        self._slots[row.entry_id] = _Slot(row, ts)
-        heapq.heappush(self._ages, (ts, row.entry_id))
-        self._latest = max(self._latest, ts)
+    def _insert(self, row: StoryRow, ts: float, keys: frozenset[int],
+                found: list[_Posting | None]) -> None:
+        """Index a new entry under `keys`, whose postings were `found` (add() read them)."""
+        entry_id, slots = row.entry_id, self._slots
+        slots[entry_id] = _Slot(row, ts)
+        heapq.heappush(self._ages, (ts, entry_id))
+        if ts > self._latest:
+            self._latest = ts
         if row.link:
-            self._links[row.link] = row.entry_id
-        story, entry_id, postings, slots = row.story_id, row.entry_id, self._postings, self._slots
-        for key in keys:
-            posting = postings.get(key)
+            self._links[row.link] = entry_id
+        story, postings = row.story_id, self._postings
+        for key, posting in zip(keys, found, strict=True):
             if posting is None:
                 postings[key] = entry_id  # most words are in one story: no dict for them
             elif isinstance(posting, int):
@@ -276,8 +304,31 @@ class StoryIndex:
                 postings[key] = entry_id if other == story else {other: posting, story: entry_id}
             else:
                 posting[story] = entry_id
-        while len(self._slots) > self.config.max_entries:
+        while len(slots) > self.config.max_entries:
             self._drop(heapq.heappop(self._ages)[1])
+
+    def _index_kept(self) -> None:
+        """restore(): the links and postings of the entries kept, oldest first, as _insert
+        would leave them (what an entry that left adds and removes cancels out: the latest
+        entry of each story holds each key). Keys come straight from the signature bytes."""
+        postings, links, story_of = self._postings, self._links, {}
+        get, enabled = postings.get, self.config.enabled
+        for entry_id, slot in self._slots.items():
+            row = slot.row
+            if row.link:
+                links[row.link] = entry_id
+            story = story_of[entry_id] = row.story_id
+            for key in key_run(row.signature) if enabled else ():
+                posting = get(key)
+                if posting is None:
+                    postings[key] = entry_id
+                elif not isinstance(posting, int):
+                    posting[story] = entry_id
+                elif posting != entry_id:  # not a key repeated in this signature
+                    other = story_of[posting]
+                    postings[key] = entry_id if other == story else {other: posting,
+                                                                     story: entry_id}
+        postings.pop(0, None)  # the name separator
 
     def _evict_before(self, cutoff: float) -> None:
         ages = self._ages
@@ -291,9 +342,8 @@ class StoryIndex:
         row = slot.row
         if row.link and self._links.get(row.link) == entry_id:
             del self._links[row.link]
-        feats = Features.from_signature(row.signature)
         postings = self._postings
-        for key in feats.keys() if feats else ():
+        for key in index_keys(row.signature):
             posting = postings.get(key)
             if posting == entry_id:
                 del postings[key]

@@ -51,11 +51,11 @@ def title_names(title: str, lead: str, words_of: Callable[[str], tuple[str, ...]
     Case headline) must also be capitalized mid-sentence in the lead: "Pic de pollution",
     "Stock market today" name nothing, "Sanofi cède..." does when its lead says "le groupe
     Sanofi". This runs on every entry at ingest: plain substring searches, no stemming."""
-    tokens = [_unelide(t) for t in _TOKEN.findall(title)]
+    tokens = [_unelide(t) if "'" in t or "’" in t else t for t in _TOKEN.findall(title)]
     if not any(t[0].isupper() for t in tokens):
         return []
     text = f" {title} {lead}"
-    title_case = _title_case(tokens, stopwords)
+    title_case: bool | None = None  # read only when a name is capitalized mid-title
     names: list[list[str]] = []
     run: list[str] = []
     start = True
@@ -65,8 +65,11 @@ def title_names(title: str, lead: str, words_of: Callable[[str], tuple[str, ...]
         elif token[0].isupper():
             words = words_of(token)
             is_name = bool(words) and not _in_lower_case(token, text)
-            if is_name and (start or title_case) and not token.isupper():
-                is_name = _mid_sentence(token, lead)
+            if is_name and not token.isupper():
+                if not start and title_case is None:
+                    title_case = _title_case(tokens, stopwords)
+                if start or title_case:
+                    is_name = _mid_sentence(token, lead)
             start = False
             if is_name:
                 run.extend(words)
@@ -99,8 +102,33 @@ def _in_lower_case(token: str, text: str) -> bool:
     substring search: this runs on every entry at ingest."""
     prefix = token[:6].lower()
     if len(token) < 6:  # a short word whole: "Dow" is not "down"
-        return re.search(rf"(?<!\w){re.escape(prefix)}[sx]?(?!\w)", text) is not None
-    return any(f"{before}{prefix}" in text for before in " '’(-")
+        return _whole_word(prefix, text)
+    at = text.find(prefix, 1)  # one search, not one per character that may come before
+    while at > 0:
+        if text[at - 1] in " '’(-":  # a word's start, an elision, a hyphenated compound
+            return True
+        at = text.find(prefix, at + 1)
+    return False
+
+
+def _whole_word(word: str, text: str) -> bool:
+    """`word`, or it with an s or x after it, stands alone in `text` (no word character on
+    either side: regex \\w is str.isalnum() or "_"). The regex (?<!\\w)word[sx]?(?!\\w)
+    says the same, but was built, cached and run over the whole text for each short word."""
+    at, end = text.find(word), len(text)
+    while at >= 0:
+        after = at + len(word)
+        if at == 0 or not _is_word_char(text[at - 1]):
+            if after == end or not _is_word_char(text[after]):
+                return True
+            if text[after] in "sx" and (after + 1 == end or not _is_word_char(text[after + 1])):
+                return True
+        at = text.find(word, at + 1)
+    return False
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 def _mid_sentence(token: str, lead: str) -> bool:

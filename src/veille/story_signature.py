@@ -53,7 +53,8 @@ _SEPARATORS = (" - ", " | ", " \u2013 ", " \u2014 ")  # before an outlet's name:
 _WIRE_PREFIX = re.compile(r"(?:UPDATE|REFILE|CORRECTED|WRAPUP)[ \d]*-")  # Reuters: "UPDATE 3-"
 _BIG_ENDIAN = sys.byteorder == "big"
 _MASK = 0xFFFFFFFF
-_HASHES: dict[str, int] = {}
+_STOP = -1  # the hash _content_hashes gives a stop word (a word's hash is a uint32)
+_HASHES: dict[str, int] = {}  # folded word -> its hash, _STOP for a stop word
 assert array("I").itemsize == 4
 
 
@@ -117,29 +118,75 @@ class Features:
                    tuple(hashes[:k]), tuple(hashes[k:m]))
 
 
+def index_keys(signature: bytes) -> set[int]:
+    """Features.from_signature(signature).keys() read straight from the bytes, for an entry
+    leaving the index (empty for a signature this version cannot read)."""
+    keys = set(key_run(signature))
+    keys.discard(0)
+    return keys
+
+
+def key_run(signature: bytes) -> Sequence[int]:
+    """The hashes index_keys() makes a set of, as they lie in the signature (names, title,
+    then text follow one another): a name separator 0 and repeats included. restore() reads
+    this for every stored row, so it decodes nothing else."""
+    if len(signature) < 4 or signature[0] not in _READABLE or len(signature) % 4:
+        return ()
+    start = signature[3]
+    stop = start + (signature[4] if signature[0] >= 3 else 0) + signature[2] + INDEXED
+    if _BIG_ENDIAN:
+        hashes = array("I")
+        hashes.frombytes(signature[_head(signature):])
+        hashes.byteswap()
+        return hashes[start:stop]
+    return memoryview(signature)[_head(signature):].cast("I")[start:stop]
+
+
 def features(title: str, text: str, shingle: int = 1) -> Features:
-    """Features of an entry from its title and summary (only the first paragraph is read)."""
-    title_folded = _fold(strip_outlet_suffix(title))
-    lead = _fold(_lead(text))
+    """Features of an entry from its title and summary (only the first paragraph is read).
+    This runs on every entry at ingest: each word is looked up once (_content_hashes), stop
+    words included, and what is counted or compared is the hashes, not the words."""
+    title = strip_outlet_suffix(title)
+    raw_lead = _lead(text)
+    title_folded = _fold(title)
+    lead = _fold(raw_lead)
     if len(title_folded) > 2 and lead.startswith(title_folded):  # aggregators repeat the title
         lead = lead[len(title_folded) - 1:]
+    if shingle > 1:
+        return _shingled_features(title_folded, lead, shingle)
+    title_tokens = title_folded.split()
+    title_hashes = _content_hashes(title_tokens)
+    body_hashes = _content_hashes(lead.split())
+    title_only = len(body_hashes) - body_hashes.count(_STOP) < MIN_BODY
+    title_set = set(title_hashes)
+    title_set.discard(_STOP)
+    # stop words are all alphabetic: a word with a digit is never one
+    numbers = sorted({h for w, h in zip(title_tokens, title_hashes, strict=True)
+                      if not w.isalpha()})
+    if title_only:
+        text_set = title_set
+    else:
+        text_set = title_set.union(body_hashes)
+        text_set.discard(_STOP)
+    text_sorted = sorted(text_set)
+    names = title_names(title, raw_lead, _name_words, _STOPWORDS)
+    return Features(tuple(sorted(title_set)[:TITLE_SIZE]), tuple(text_sorted[:SKETCH_SIZE]),
+                    title_only, len(text_sorted) > SKETCH_SIZE, tuple(numbers[:TITLE_SIZE]),
+                    flatten(_shingles_list(name) for name in names)[:NAMES_SIZE])
+
+
+def _shingled_features(title_folded: str, lead: str, shingle: int) -> Features:
+    """features() with shingles of `shingle` consecutive words (an evaluated alternative,
+    bench/eval_stories.py --shingle 2): no names, hashes of word runs."""
     title_words = [w for w in title_folded.split() if w not in _STOPWORDS]
     body_words = [w for w in lead.split() if w not in _STOPWORDS]
     title_only = len(body_words) < MIN_BODY
     title_set = _shingles(title_words, shingle)
-    names = title_names(strip_outlet_suffix(title), _lead(text), _name_words, _STOPWORDS) \
-        if shingle <= 1 else []
     numbers = tuple(sorted(_shingles([w for w in title_words if not w.isalpha()], 1)))
-    if title_only:
-        text_set = title_set
-    elif shingle <= 1:
-        text_set = title_set | _shingles(body_words, 1)
-    else:
-        text_set = _shingles(title_words + body_words, shingle)
+    text_set = title_set if title_only else _shingles(title_words + body_words, shingle)
     text_sorted = sorted(text_set)
     return Features(tuple(sorted(title_set)[:TITLE_SIZE]), tuple(text_sorted[:SKETCH_SIZE]),
-                    title_only, len(text_sorted) > SKETCH_SIZE, numbers[:TITLE_SIZE],
-                    flatten(_shingles_list(name) for name in names)[:NAMES_SIZE])
+                    title_only, len(text_sorted) > SKETCH_SIZE, numbers[:TITLE_SIZE], ())
 
 
 @lru_cache(maxsize=1 << 15)
@@ -155,7 +202,7 @@ def strip_outlet_suffix(title: str) -> str:
     service's revision mark ("UPDATE 3-") goes too: its number is not the story's."""
     if title[:1] in "UCRW" and (mark := _WIRE_PREFIX.match(title)):
         title = title[mark.end():]
-    cut = max(title.rfind(sep) for sep in _SEPARATORS)
+    cut = max(map(title.rfind, _SEPARATORS))
     if cut > 0:
         tail, head = title[cut + 3:], title[:cut]
         if len(tail.split()) <= 4 and len(head.split()) >= 2:
@@ -178,13 +225,31 @@ def _fold(text: str) -> str:
     return token_text(text)
 
 
-def _new_hash(word: str) -> int:
+def _token_hash(word: str) -> int:
     """crc32 is stable across processes (str hash is salted) and fast; fmix32 spreads it so
-    that the smallest hashes are a fair sample of the words."""
+    that the smallest hashes are a fair sample of the words. Cached, stop words as _STOP."""
     if len(_HASHES) > 1 << 18:
         _HASHES.clear()
-    h = _HASHES[word] = _fmix(zlib.crc32(_stem(word).encode()))
+    h = _HASHES[word] = _STOP if word in _STOPWORDS else _fmix(zlib.crc32(_stem(word).encode()))
     return h
+
+
+def _word_hash(word: str) -> int:
+    """The hash of any word, a stop word's too (a name's words, the date words)."""
+    h = _HASHES.get(word)
+    if h is None:
+        h = _token_hash(word)
+    return _fmix(zlib.crc32(_stem(word).encode())) if h == _STOP else h
+
+
+def _content_hashes(words: list[str]) -> list[int]:
+    """The hash of each word, _STOP for a stop word: one dict lookup a word, in C when every
+    word has been seen before (nearly always once the window is warm)."""
+    try:
+        return list(map(_HASHES.__getitem__, words))
+    except KeyError:
+        get = _HASHES.get
+        return [h if (h := get(w)) is not None else _token_hash(w) for w in words]
 
 
 def _stem(word: str) -> str:
@@ -207,8 +272,7 @@ def _fmix(h: int) -> int:
 
 
 def _shingles_list(words: list[str]) -> list[int]:
-    get = _HASHES.get
-    return [get(w) or _new_hash(w) for w in words]
+    return [_word_hash(w) for w in words]
 
 
 def _head(signature: bytes | memoryview) -> int:
@@ -217,10 +281,9 @@ def _head(signature: bytes | memoryview) -> int:
 
 
 def _shingles(words: list[str], size: int) -> set[int]:
-    get = _HASHES.get
     if size <= 1 or len(words) < size:
-        return {get(w) or _new_hash(w) for w in set(words)}
-    hashes = [get(w) or _new_hash(w) for w in words]
+        return {_word_hash(w) for w in set(words)}
+    hashes = [_word_hash(w) for w in words]
     out = set()
     for i in range(len(hashes) - size + 1):
         h = 0
