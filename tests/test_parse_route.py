@@ -63,10 +63,16 @@ DECLINED = farm_feed(0, 2).replace(b"<rss ", b'<!DOCTYPE rss SYSTEM "x.dtd">\n<r
           pool_slots=1, cores=2), Route.INLINE),
     (Load(SMALL, recent_inline_bytes=INLINE_RATE_BYTES + 1, cores=1), Route.INLINE),
     # a saturated process that spends a fair share of its time parsing: the pool starts...
-    (Load(SMALL, process_busy=0.95, parse_share=0.3, cores=2), Route.POOL),
-    (Load(SMALL, process_busy=0.95, parse_share=0.05, cores=2), Route.INLINE),  # parses little
-    (Load(SMALL, process_busy=0.5, parse_share=0.3, cores=2), Route.INLINE),  # not saturated
-    (Load(SMALL, process_busy=1.0, parse_share=0.9, cores=1), Route.INLINE),  # nowhere else
+    (Load(SMALL, process_busy=0.95, parse_share=0.3, cores=2,
+          recent_inline_bytes=INLINE_BACKLOG_BYTES), Route.POOL),
+    (Load(SMALL, process_busy=0.95, parse_share=0.3, cores=2,
+          recent_inline_bytes=INLINE_BACKLOG_BYTES - 1), Route.INLINE),  # a short pass
+    (Load(SMALL, process_busy=0.95, parse_share=0.05, cores=2,
+          recent_inline_bytes=INLINE_BACKLOG_BYTES), Route.INLINE),  # parses little
+    (Load(SMALL, process_busy=0.5, parse_share=0.3, cores=2,
+          recent_inline_bytes=INLINE_BACKLOG_BYTES), Route.INLINE),  # not saturated
+    (Load(SMALL, process_busy=1.0, parse_share=0.9, cores=1,
+          recent_inline_bytes=INLINE_BACKLOG_BYTES), Route.INLINE),  # nowhere else
     # ...and takes what its slots can take; the overflow is parsed in the process
     (Load(SMALL, pool_started=True, pool_busy=63, pool_slots=64, cores=2, process_busy=0.95),
      Route.POOL),
@@ -96,10 +102,11 @@ def test_the_busy_meter_reads_cpu_per_wall_second_over_its_window():
 
 
 def test_a_saturated_process_hands_its_parsing_to_a_worker(monkeypatch: pytest.MonkeyPatch):
-    """A first poll keeps the process busy storing and matching while bodies arrive one at a
-    time: no backlog builds, yet parsing in the process slows everything. The pool takes
-    over. (The saturation bar is lowered: a loaded test machine may not give this process a
-    whole core.)"""
+    """A daemon back from a long outage finds thousands of feeds changed: it is busy storing
+    and matching while bodies arrive one at a time, no backlog builds, yet parsing in the
+    process slows everything. Once it has parsed a few MB so, the pool takes over. (The
+    saturation bar is lowered: a loaded test machine may not give this process a whole
+    core.)"""
     monkeypatch.setattr(parse_route, "BUSY_SHARE", 0.3)
     monkeypatch.setattr(parse_route, "PARSE_SHARE", 0.01)
     pool = ParserPool(workers=1, inline=parse_fast_only)

@@ -41,7 +41,9 @@ INLINE_WINDOW = 10.0
 #: rate stays under INLINE_RATE_BYTES while the other cores idle.
 BUSY_SHARE = 0.8
 #: ...and of the wall time, the share the inline lane spent parsing above which moving its
-#: work to a worker relieves the process (a saturated daemon that parses little gains nothing).
+#: work to a worker relieves the process (a saturated daemon that parses little gains nothing),
+#: once it has parsed INLINE_BACKLOG_BYTES within INLINE_WINDOW: a pass where a hundred feeds
+#: changed (2 MB) is over before a worker would have started and paid its memory back.
 PARSE_SHARE = 0.1
 BUSY_WINDOW = 2.0
 #: Bodies a pass is sure to parse (feeds never fetched: a first poll) from which the pool
@@ -97,7 +99,8 @@ def route(load: Load) -> Route:
         return Route.POOL
     if load.pool_busy < load.pool_slots and (
             load.recent_inline_bytes > INLINE_RATE_BYTES
-            or load.process_busy >= BUSY_SHARE and load.parse_share >= PARSE_SHARE):
+            or load.process_busy >= BUSY_SHARE and load.parse_share >= PARSE_SHARE
+            and load.recent_inline_bytes >= INLINE_BACKLOG_BYTES):
         return Route.POOL
     if load.inline_bytes + load.body_size <= INLINE_BACKLOG_BYTES:
         return Route.INLINE
