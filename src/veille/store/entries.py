@@ -184,10 +184,11 @@ class EntryTables(StoreBase):
     def known_items(self, feed_url: str, limit: int = 2000) -> dict[str, str]:
         """{fingerprint: entry key} of the feed's latest entries, for its next parse to leave
         those items unread (entry_fingerprint.py). Feeds carry their last few dozen items;
-        `limit` bounds what a feed with a long archive in one document costs."""
+        `limit` bounds what a feed with a long history costs (read newest first, along the
+        entries_feed_published index: no sort)."""
         return dict(self.db.conn.execute(
             "SELECT fingerprint, key FROM entries WHERE feed_url = ? AND fingerprint IS NOT NULL "
-            "ORDER BY id DESC LIMIT ?", [feed_url, limit]))
+            "ORDER BY published DESC LIMIT ?", [feed_url, limit]))
 
     def entries(self, *, since: datetime | None = None, feed_url: str | None = None,
                 limit: int | None = 50, order: str = "newest") -> list[StoredEntry]:
