@@ -5,10 +5,12 @@ Worker processes cost a start (a forkserver and one interpreter per worker, a se
 of CPU on a loaded machine) and their memory (tens of MB each) for as long as they live.
 The fast reader parses a plain 25-entry feed in about 3 ms, so a pass where a few feeds
 changed is done inline long before a pool would have started; only a lot of parsing (a
-first poll of thousands of feeds) gains from parsing on every core. A lot is either a
-backlog of bodies waiting for the inline lane, or a steady stream of them: parsing inline
-shares the interpreter with the event loop, so the lane can keep up with the downloads
-while the whole process runs on one core and the others idle.
+first poll of thousands of feeds) gains from parsing on every core. A lot is a first poll
+(the pass says how many of its feeds were never fetched), a backlog of bodies waiting for
+the inline lane, a steady stream of them, or a process saturated while parsing is a fair
+share of its work: parsing inline shares the interpreter with the event loop, so the lane
+can keep up with the downloads while the whole process runs on one core and the others
+idle.
 
 The inline lane takes only what is cheap and bounded whatever the document says: bodies of
 at most INLINE_MAX_BYTES, read by the fast reader (lxml without DTDs or entities, linear in
@@ -91,16 +93,15 @@ def route(load: Load) -> Route:
     """
     if load.body_size > INLINE_MAX_BYTES:
         return Route.POOL
-    if load.pool_started and load.pool_busy < load.pool_slots:
+    free = load.pool_busy < load.pool_slots
+    if load.pool_started and free:
         return Route.POOL
     if load.cores <= 1:
         return Route.INLINE
-    if load.expected >= EXPECTED_BODIES and load.pool_busy < load.pool_slots:
-        return Route.POOL
-    if load.pool_busy < load.pool_slots and (
-            load.recent_inline_bytes > INLINE_RATE_BYTES
-            or load.process_busy >= BUSY_SHARE and load.parse_share >= PARSE_SHARE
-            and load.recent_inline_bytes >= INLINE_BACKLOG_BYTES):
+    if free and (load.expected >= EXPECTED_BODIES
+                 or load.recent_inline_bytes > INLINE_RATE_BYTES
+                 or load.process_busy >= BUSY_SHARE and load.parse_share >= PARSE_SHARE
+                 and load.recent_inline_bytes >= INLINE_BACKLOG_BYTES):
         return Route.POOL
     if load.inline_bytes + load.body_size <= INLINE_BACKLOG_BYTES:
         return Route.INLINE

@@ -154,10 +154,10 @@ class ParserPool:
         self._expected = bodies
 
     def load(self, body_size: int) -> Load:
-        horizon = time.monotonic() - INLINE_WINDOW
-        while self._inline_done and self._inline_done[0][0] < horizon:
+        now = time.monotonic()
+        while self._inline_done and self._inline_done[0][0] < now - INLINE_WINDOW:
             self._inline_recent -= self._inline_done.popleft()[1]
-        busy, share = self._busy.sample(time.monotonic(), time.process_time(), self._inline_cpu)
+        busy, share = self._busy.sample(now, time.process_time(), self._inline_cpu)
         return Load(body_size, self._inline_bytes, self._executor is not None, self._pool_busy,
                     self.workers * PER_WORKER, self.cores, self._inline_recent, busy, share,
                     self._expected)
