@@ -157,6 +157,18 @@ def pubdate(when: datetime) -> str:
     return format_datetime(when.astimezone(UTC), usegmt=True)
 
 
+class StubParser:
+    """A stand-in for parser_pool.ParserPool in pass tests: subclasses give `parse`; the
+    load hint a pass gives the pool (`expect`) is ignored unless a test overrides it."""
+
+    def expect(self, bodies: int) -> None:
+        pass
+
+    async def parse(self, url: str, body: bytes, headers: dict[str, str],
+                    known: Any = None) -> Any:
+        raise NotImplementedError
+
+
 @dataclass
 class Workspace:
     root: Path

@@ -14,7 +14,7 @@ from veille.config import load_settings
 from veille.fetch import Fetcher
 from veille.pipeline import FeedPass
 
-from .conftest import FeedServer, Request, Workspace, rss
+from .conftest import FeedServer, Request, StubParser, Workspace, rss
 from .test_fetch_wire import InFlight, items
 
 
@@ -192,10 +192,7 @@ def test_a_pass_holds_a_bounded_number_of_bodies(monkeypatch):
             started.append(request.url)
             return FetchResult(request.url, "ok", 200, f"<rss>{request.url}</rss>".encode(), {})
 
-    class SlowParser:
-        def expect(self, bodies):  # ParserPool's load hint
-            pass
-
+    class SlowParser(StubParser):
         async def parse(self, url, body, headers, known=None):
             await release.wait()
             return ParsedFeed("t", None, None, None, ())

@@ -15,7 +15,7 @@ from veille.models import FeedSource, FetchResult, ParsedFeed
 from veille.pipeline import FeedPass
 from veille.store import Store
 
-from .conftest import FeedServer, Workspace, rss
+from .conftest import FeedServer, StubParser, Workspace, rss
 
 
 def test_a_pass_over_many_feeds_holds_backlog_tasks_not_one_per_feed(monkeypatch):
@@ -31,10 +31,7 @@ def test_a_pass_over_many_feeds_holds_backlog_tasks_not_one_per_feed(monkeypatch
             await asyncio.sleep(0)
             return FetchResult(request.url, "ok", 200, f"<rss>{request.url}</rss>".encode(), {})
 
-    class Parser:
-        def expect(self, bodies):  # ParserPool's load hint
-            pass
-
+    class Parser(StubParser):
         async def parse(self, url, body, headers, known=None):
             return ParsedFeed("t", None, None, None, ())
 

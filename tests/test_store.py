@@ -12,6 +12,8 @@ from veille.models import FeedSource, FetchResult, ParsedEntry, ParsedFeed
 from veille.pipeline import FeedPass
 from veille.store import Store, migrations
 
+from .conftest import StubParser
+
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
@@ -62,12 +64,9 @@ class FakeFetcher:
         return self.result
 
 
-class InlineParser:
+class InlineParser(StubParser):
     def __init__(self, parsed):
         self.parsed = parsed
-
-    def expect(self, bodies):  # ParserPool's load hint
-        pass
 
     async def parse(self, url, body, headers, known=None):
         return self.parsed

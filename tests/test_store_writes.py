@@ -22,6 +22,8 @@ from veille.store import Store, iso
 from veille.store.rows import json_strings
 from veille.store.search import INDEX_BATCH
 
+from .conftest import StubParser
+
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 FEED = "https://www.lemonde.fr/rss/une.xml"
 
@@ -95,14 +97,11 @@ class Fetcher:
         return FetchResult(request.url, "ok", 200, request.url.encode(), {})
 
 
-class Parser:
+class Parser(StubParser):
     """Each feed's own entries, folded as the parser processes fold them."""
 
     def __init__(self, per_feed: int) -> None:
         self.per_feed = per_feed
-
-    def expect(self, bodies):  # ParserPool's load hint
-        pass
 
     async def parse(self, url, body, headers, known=None):
         entries = tuple(entry(f"{url}#{i}", f"Nestlé {i}") for i in range(self.per_feed))

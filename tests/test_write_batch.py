@@ -15,6 +15,8 @@ from veille.pipeline import FeedPass
 from veille.store import Store
 from veille.write_batch import WriteBatch
 
+from .conftest import StubParser
+
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 URLS = [f"https://f{i}.example/rss" for i in range(6)]
 
@@ -30,11 +32,8 @@ class Fetcher:
         return FetchResult(request.url, "ok", 200, request.url.encode(), {})
 
 
-class Parser:
+class Parser(StubParser):
     """Each feed's own entries; the feed named `broken` makes the store fail."""
-
-    def expect(self, bodies):  # ParserPool's load hint
-        pass
 
     async def parse(self, url, body, headers, known=None):
         return ParsedFeed("t", None, None, None, (entry(f"{url}#1"), entry(f"{url}#2")))
