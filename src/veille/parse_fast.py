@@ -26,6 +26,7 @@ from feedparser.urls import make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 from lxml import etree
 
+from . import parse_fast_names as names
 from .entry_fingerprint import NOTHING_KNOWN, ItemSkipper, Known
 from .parse_fast_encoding import Decline, check_encoding
 from .parse_fast_names import PREFIXES, qualified_name, rss_source
@@ -45,36 +46,6 @@ _HANDLED = {name[7:] for name in dir(_FeedParserMixin) if name.startswith("_star
     name[5:] for name in dir(_FeedParserMixin) if name.startswith("_end_")}
 _LINK_REF = re.compile("&([A-Za-z0-9_]+);")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-
-# Keys parse.py reads from an entry (and the keymap spellings that alias them): an element
-# feedparser stores generically under one of these names is not harmless.
-_ENTRY_KEYS = frozenset(
-    "link links id guid guidislink title title_detail summary summary_detail description "
-    "description_detail content author author_detail authors published published_parsed created "
-    "created_parsed updated updated_parsed date date_parsed modified modified_parsed issued "
-    "issued_parsed tags category language enclosures license".split())
-_FEED_KEYS = frozenset("title title_detail link links id language ttl sy_updateperiod "
-                       "sy_updatefrequency entries image textinput".split())
-_TITLE = {"title", "dc:title"}
-_SUMMARY = {"description": "text/html", "dc:description": "text/html", "summary": "text/plain"}
-_CONTENT = {"content:encoded": "text/html", "content": "text/plain"}
-_PUBLISHED = {"pubdate", "published", "issued", "dcterms:issued"}
-_UPDATED = {"updated", "modified", "lastbuilddate", "dc:date", "dcterms:modified"}
-_CREATED = {"created", "dcterms:created"}
-_AUTHOR = {"author", "dc:creator", "dc:author", "managingeditor"}
-_CATEGORY = {"category", "dc:subject", "keywords"}
-_PERSON = {"name", "email", "uri", "url", "homepage"}
-# elements feedparser has a handler for whose effects never reach what veille reads (leaves)
-_ENTRY_HARMLESS = {"enclosure", "rights", "copyright", "expirationdate"}
-_FEED_HARMLESS = {"description", "subtitle", "tagline", "rights", "copyright", "generator",
-                  "webmaster", "dc:publisher", "dc:rights", "category", "dc:subject", "cloud",
-                  "pubdate", "lastbuilddate", "updated", "published", "modified", "dc:date",
-                  "dcterms:modified", "enclosure", "media:thumbnail", "media:content",
-                  "expirationdate"}
-# generic elements whose children are generic too (RSS 1.0's item list, RSS 2.0's skip lists)
-_NESTED = {"items": {"rdf:seq", "rdf:li"}, "skiphours": {"hour"}, "skipdays": {"day"}}
-_IMAGE_CHILDREN = {"url", "title", "link", "width", "height", "description"}
-_TEXTINPUT_CHILDREN = {"title", "description", "name", "link"}
 
 
 def read_fast(body: bytes, headers: dict[str, str], known: Known = NOTHING_KNOWN
@@ -188,7 +159,7 @@ class _Reader(EntryTexts):
         elif name in ("image", "textinput"):
             self.box(el, name)
         else:
-            self.harmless(el, name, _FEED_KEYS)
+            self.harmless(el, name, names.FEED_KEYS)
 
     # --- names and attributes as feedparser's strict parser spells them -----------------------
 
@@ -256,7 +227,7 @@ class _Reader(EntryTexts):
         key = name.lstrip("?").replace(":", "_")
         if key in _HANDLED or key in keys:
             raise Decline(f"<{name}> is not replayed")
-        allowed = _NESTED.get(name, set())
+        allowed = names.NESTED.get(name, set())
         for child in el.iterdescendants():
             if isinstance(child.tag, str):
                 if self.name(child) not in allowed:
@@ -342,7 +313,7 @@ class _Reader(EntryTexts):
         detail: dict[str, str] = {}
         for child in children:
             name = self.name(child)
-            if name not in _PERSON:
+            if name not in names.PERSON:
                 raise Decline(f"<{name}> in an author")
             value = self.text(child)
             if name in ("uri", "url", "homepage"):
@@ -395,11 +366,11 @@ class _Reader(EntryTexts):
     def feed_child(self, child: Any, seen: set[str]) -> None:
         name = self.name(child)
         feed = self.feed
-        if name in _TITLE | {"ttl", "sy:updateperiod", "sy:updatefrequency", "id"}:
-            if name in seen or (name in _TITLE and seen & _TITLE):
+        if name in names.TITLE | {"ttl", "sy:updateperiod", "sy:updatefrequency", "id"}:
+            if name in seen or (name in names.TITLE and seen & names.TITLE):
                 raise Decline(f"two <{name}> in the feed")
             seen.add(name)
-        if name in _TITLE:
+        if name in names.TITLE:
             self.title(child, feed)
         elif name == "link":
             self.link(child, feed, in_entry=False)
@@ -418,15 +389,15 @@ class _Reader(EntryTexts):
         elif name in ("author", "contributor", "managingeditor"):
             self.person(child, FeedParserDict())  # feed-level authors are not read
         elif name == "items" and not self.atom:
-            self.harmless(child, name, _FEED_KEYS)
+            self.harmless(child, name, names.FEED_KEYS)
         else:
-            self.harmless(child, name, _FEED_KEYS, _FEED_HARMLESS)
+            self.harmless(child, name, names.FEED_KEYS, names.FEED_HARMLESS)
 
     def box(self, el: Any, name: str) -> None:
         """<image> or <textInput>: their children land in their own dictionary, as long as
         none of them makes feedparser leave it early (its "special hack")."""
         self.attrs(el)
-        allowed = _IMAGE_CHILDREN if name == "image" else _TEXTINPUT_CHILDREN
+        allowed = names.IMAGE_CHILDREN if name == "image" else names.TEXTINPUT_CHILDREN
         self.title_depth = -1
         self.depth += 1
         for child in self.elements(el):
@@ -466,38 +437,38 @@ class _Reader(EntryTexts):
 
     def entry_child(self, child: Any, entry: FeedParserDict, seen: set[str]) -> None:
         name = self.name(child)
-        slot = "author" if name in _AUTHOR else "guid" if name in ("guid", "id") else None
+        slot = "author" if name in names.AUTHOR else "guid" if name in ("guid", "id") else None
         if slot:
             if slot in seen:
                 raise Decline(f"two <{name}> in an entry")
             seen.add(slot)
-        if name in _TITLE:
+        if name in names.TITLE:
             self.entry_title(child, entry)
         elif name == "link":
             self.link(child, entry, in_entry=True)
         elif name in ("guid", "id"):
             self.guid(child, entry)
-        elif name in _SUMMARY:
-            self.description(child, entry, _SUMMARY[name])
-        elif name in _CONTENT:
-            self.content(child, entry, _CONTENT[name])
+        elif name in names.SUMMARY:
+            self.description(child, entry, names.SUMMARY[name])
+        elif name in names.CONTENT:
+            self.content(child, entry, names.CONTENT[name])
         elif name.startswith("media:"):
             self.media(child, entry)
-        elif name in _PUBLISHED:
+        elif name in names.PUBLISHED:
             self.date(child, entry, "published_parsed")
-        elif name in _UPDATED:
+        elif name in names.UPDATED:
             self.date(child, entry, "updated_parsed")
-        elif name in _CREATED:
+        elif name in names.CREATED:
             self.date(child, entry, "created_parsed")
-        elif name in _AUTHOR:
+        elif name in names.AUTHOR:
             self.person(child, entry)
-        elif name in _CATEGORY:
+        elif name in names.CATEGORY:
             self.category(child, entry)
         elif name == "source":
             # RSS 2.0's <source url>outlet</source> (Google News): feedparser keeps it apart
             # and forgets the title depth; an Atom source has children and is declined
-            self.harmless(child, name, _ENTRY_KEYS, {"source"})
+            self.harmless(child, name, names.ENTRY_KEYS, {"source"})
             self.title_depth = -1
             entry["source"] = rss_source(child)
         else:
-            self.harmless(child, name, _ENTRY_KEYS, _ENTRY_HARMLESS)
+            self.harmless(child, name, names.ENTRY_KEYS, names.ENTRY_HARMLESS)
