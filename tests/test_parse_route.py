@@ -73,17 +73,22 @@ DECLINED = farm_feed(0, 2).replace(b"<rss ", b'<!DOCTYPE rss SYSTEM "x.dtd">\n<r
           recent_inline_bytes=INLINE_BACKLOG_BYTES), Route.INLINE),  # not saturated
     (Load(SMALL, process_busy=1.0, parse_share=0.9, cores=1,
           recent_inline_bytes=INLINE_BACKLOG_BYTES), Route.INLINE),  # nowhere else
-    # ...and takes what its slots can take; the overflow is parsed in the process
+    # ...and takes what its slots can take; while the process is saturated the overflow
+    # queues there too (the workers have a backlog; the process is what everything waits for)
     (Load(SMALL, pool_started=True, pool_busy=63, pool_slots=64, cores=2, process_busy=0.95),
      Route.POOL),
     (Load(SMALL, pool_started=True, pool_busy=64, pool_slots=64, cores=2, process_busy=0.95,
-          parse_share=0.3), Route.INLINE),
+          parse_share=0.3), Route.POOL),
+    (Load(SMALL, pool_started=True, pool_busy=64, pool_slots=64, cores=2, process_busy=0.5,
+          parse_share=0.3), Route.INLINE),  # the process has room: it parses the overflow
     # a first poll: the pass knows a lot of parsing is coming, whatever the CPU figures say
     (Load(SMALL, expected=EXPECTED_BODIES, cores=2), Route.POOL),
     (Load(SMALL, expected=EXPECTED_BODIES - 1, cores=2), Route.INLINE),
     (Load(SMALL, expected=10 * EXPECTED_BODIES, cores=1), Route.INLINE),
     (Load(SMALL, expected=10 * EXPECTED_BODIES, pool_started=True,
-          pool_busy=64, pool_slots=64, cores=2), Route.INLINE),  # full
+          pool_busy=64, pool_slots=64, cores=2), Route.POOL),  # full: queued there too
+    (Load(SMALL, expected=EXPECTED_BODIES - 1, pool_started=True,
+          pool_busy=64, pool_slots=64, cores=2), Route.INLINE),  # its end
 ])
 def test_the_route_is_a_function_of_the_load(load: Load, expected: Route):
     assert route(load) == expected
