@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 from html import unescape
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Characters NFKD does not decompose but a French reader treats as their letters.
 _FOLD_TABLE = str.maketrans({
@@ -240,12 +240,15 @@ _REDIRECTORS = {"www.google.com": "/url", "google.com": "/url", "news.google.com
 
 def unwrap_redirector(url: str) -> str:
     """Google Alerts and Google News wrap links (google.com/url?url=…); return the article's."""
-    parts = urlsplit(url)
+    return _unwrapped(urlsplit(url)) or url
+
+
+def _unwrapped(parts: SplitResult) -> str | None:
     if _REDIRECTORS.get(parts.hostname or "") == parts.path:
         for key, value in parse_qsl(parts.query):
             if key in ("url", "q") and value.startswith(("http://", "https://")):
                 return value
-    return url
+    return None
 
 
 def clean_link(url: str) -> str:
@@ -268,10 +271,15 @@ def clean_link(url: str) -> str:
 
 def canonical_url(url: str) -> str:
     """One spelling per article: lower-case scheme and host, no default port, no fragment,
-    no tracking parameters, no trailing slash, redirectors unwrapped. http and https are one."""
-    url = unwrap_redirector(url.strip())
+    no tracking parameters, no trailing slash, redirectors unwrapped. http and https are one.
+    (Split once, and the query rebuilt only when there is one: this runs for every entry a
+    story is looked for.)"""
+    url = url.strip()
     try:
         parts = urlsplit(url)
+        unwrapped = _unwrapped(parts)
+        if unwrapped is not None:
+            url, parts = unwrapped, urlsplit(unwrapped)
         port = parts.port
     except ValueError:
         return url
@@ -280,8 +288,9 @@ def canonical_url(url: str) -> str:
     host = (parts.hostname or "").lower()
     if port and port not in (80, 443):
         host = f"{host}:{port}"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                       if not _TRACKING.match(k)])
+    query = parts.query and urlencode([
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not _TRACKING.match(k)])
     path = parts.path.rstrip("/")
     return urlunsplit(("https", host, path, query, ""))
 

@@ -142,14 +142,16 @@ class StoryIndex:
         """The rows of the entries still in the window, oldest first."""
         return [s.row for s in sorted(self._slots.values(), key=lambda s: (s.at, s.row.entry_id))]
 
-    def add_entry(self, entry: StoredEntry) -> StoryRow:
+    def add_entry(self, entry: StoredEntry, entry_id: int | None = None) -> StoryRow:
         """`add()` for a stored entry: its summary (else content) as lead, first seen as time.
         An aggregator's item is its outlet's article: Google News' lead is the title followed
-        by the outlet's name, which is no part of the story (outlets.py)."""
+        by the outlet's name, which is no part of the story (outlets.py). `entry_id`: the id
+        the entry was just stored under, when `entry` was planned before (its id then 0)."""
         lead = entry.summary_text or entry.content_text
         if entry.outlet and lead.endswith(entry.outlet):
             lead = lead[:-len(entry.outlet)].rstrip()
-        return self.add(entry.id, entry.title, lead, entry.link, entry.first_seen)
+        return self.add(entry.id if entry_id is None else entry_id, entry.title, lead,
+                        entry.link, entry.first_seen)
 
     def add(self, entry_id: int, title: str, text: str, link: str | None,
             at: datetime) -> StoryRow:
