@@ -164,6 +164,9 @@ class StubParser:
     def expect(self, bodies: int) -> None:
         pass
 
+    def prepare_with(self, key: str, state: object) -> None:
+        pass
+
     async def parse(self, url: str, body: bytes, headers: dict[str, str],
                     known: Any = None) -> Any:
         raise NotImplementedError

@@ -17,7 +17,7 @@ from .cron import parse_schedule
 from .deliver import Channel, build_channel
 from .errors import ConfigError
 from .fetch import Fetcher
-from .folding import fold_fast_only, parse_and_fold
+from .folding import fold_fast_only
 from .match import Matcher
 from .models import FeedOutcome, FeedState, PassSummary
 from .notices import NoticeBox
@@ -25,6 +25,7 @@ from .opml import OpmlDocument
 from .outbox import Outbox
 from .parser_pool import ParserPool
 from .pipeline import FeedPass, silent_match
+from .prepare import install, parse_and_prepare
 from .schedule import is_due
 from .search import candidate_ids
 from .spike_watch import SpikeWatch
@@ -105,8 +106,8 @@ class App:
         """Parser processes whose crashes and timeouts are counted in the store for `status`,
         started only for a backlog the process cannot parse alone (parse_route.py). Both lanes
         fold the entries they parse (folding.py)."""
-        return ParserPool(timeout=self.settings.fetch.parse_timeout, parse=parse_and_fold,
-                          inline=fold_fast_only,
+        return ParserPool(timeout=self.settings.fetch.parse_timeout, parse=parse_and_prepare,
+                          inline=fold_fast_only, worker_init=install,
                           on_event=lambda kind: self.store.count_event(f"events:{kind}"))
 
     def story_index(self) -> StoryIndex:

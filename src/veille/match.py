@@ -16,11 +16,13 @@ number of watchlists.
 
 from __future__ import annotations
 
+import hashlib
 import operator
 import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import ahocorasick
 
@@ -341,6 +343,21 @@ class Matcher:
         for automaton in self._automata.values():
             automaton.make_automaton()
         self._always = [i for i, w in enumerate(self.watchlists) if w.always_candidate]
+
+    @cached_property
+    def key(self) -> str:
+        """Names and queries, hashed: two matchers with one key give the same matches (the
+        parser processes match with a copy, prepare.py, told apart by it)."""
+        digest = hashlib.blake2b(digest_size=12)
+        for w in self.watchlists:
+            digest.update(f"{w.name}\x1f{w.query}\x1e".encode())
+        return digest.hexdigest()
+
+    @cached_property
+    def reads_feed_names(self) -> bool:
+        """Whether a watchlist has a `source:` term, which reads the feed's name as the
+        store knows it (the parser processes do not)."""
+        return any(t.scope == "source" for w in self.watchlists for t in all_terms(w.node))
 
     def _found(self, text: EntryText) -> set[tuple[str, str]]:
         found: set[tuple[str, str]] = set()

@@ -28,6 +28,7 @@ from lxml import etree
 
 from . import parse_fast_names as names
 from .entry_fingerprint import NOTHING_KNOWN, ItemSkipper, Known
+from .parse_fast_dict import FastDict
 from .parse_fast_encoding import Decline, check_encoding
 from .parse_fast_names import PREFIXES, qualified_name, rss_source
 from .parse_fast_texts import EntryTexts
@@ -80,7 +81,7 @@ class _Reader(EntryTexts):
         self.title_depth = -1
         self.has_content = False
         self.depth_map: dict[str, int] = {}
-        self.feed = FeedParserDict()
+        self.feed = FastDict()
         language = headers.get("content-language")
         if language:
             self.feed["language"] = language.replace("_", "-")
@@ -135,7 +136,7 @@ class _Reader(EntryTexts):
             self.channel(root)
         else:
             raise Decline("not RSS 2.0, RSS 1.0 or Atom 1.0")
-        result = FeedParserDict(bozo=False, version=version, feed=self.feed,
+        result = FastDict(bozo=False, version=version, feed=self.feed,
                                 entries=self.entries, encoding="utf-8", namespaces={}, headers={})
         if self.problem is not None:
             result.update(bozo=True, bozo_exception=self.problem)
@@ -253,7 +254,7 @@ class _Reader(EntryTexts):
         return _fix(value), kind
 
     def detail(self, kind: str, value: str) -> FeedParserDict:
-        return FeedParserDict(type=kind, language=None, base=self.base, value=value)
+        return FastDict(type=kind, language=None, base=self.base, value=value)
 
     def title(self, el: Any, context: FeedParserDict) -> None:
         value, kind = self.text_construct(el, "text/plain")
@@ -277,7 +278,7 @@ class _Reader(EntryTexts):
             if rel == "alternate" and _content_type(kind) in _HTML_TYPES:
                 context["link"] = _urljoin(self.base, attrs["href"])
             elif rel in ("hub", "self") and not in_entry:  # WebSub's (parse._push_links)
-                context.setdefault("links", []).append(FeedParserDict(
+                context.setdefault("links", []).append(FastDict(
                     rel=rel, type=kind, href=_urljoin(self.base, attrs["href"])))
             return
         value = self.text(el)
@@ -343,7 +344,7 @@ class _Reader(EntryTexts):
                 label: str | None) -> None:
         if not term and not scheme and not label:
             return
-        tag = FeedParserDict(term=term, scheme=scheme, label=label)
+        tag = FastDict(term=term, scheme=scheme, label=label)
         if tag not in tags:
             tags.append(tag)
 
@@ -387,7 +388,7 @@ class _Reader(EntryTexts):
         elif name in ("image", "textinput") and not self.atom:
             self.box(child, name)
         elif name in ("author", "contributor", "managingeditor"):
-            self.person(child, FeedParserDict())  # feed-level authors are not read
+            self.person(child, FastDict())  # feed-level authors are not read
         elif name == "items" and not self.atom:
             self.harmless(child, name, names.FEED_KEYS)
         else:
@@ -419,9 +420,9 @@ class _Reader(EntryTexts):
             raise Decline("CDF attributes")
         fingerprint, known = self.skipper.check(el, self.feed.get("language"))
         if known is not None:
-            self.entries.append(FeedParserDict(_known=known))
+            self.entries.append(FastDict(_known=known))
             return
-        entry = FeedParserDict(_fingerprint=fingerprint)
+        entry = FastDict(_fingerprint=fingerprint)
         self.entries.append(entry)
         self.title_depth = -1
         self.depth_map = {}

@@ -12,6 +12,8 @@ from typing import Any
 from feedparser.mixin import _FeedParserMixin
 from feedparser.util import FeedParserDict
 
+from .parse_fast_dict import FastDict
+
 # feedparser's namespace table, as its strict parser matches it (lower-cased URIs)
 PREFIXES = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()}
 _KNOWN_PREFIXES = {p.lower() for p in PREFIXES.values() if p}
@@ -63,7 +65,7 @@ def qualified_name(tag: str, given: str | None) -> str | None:
 def rss_source(el: Any) -> FeedParserDict:
     """What feedparser keeps of <source url="…">Le Monde</source>: its `href` and `title`,
     which outlets.credit reads to credit the entry to that outlet."""
-    source = FeedParserDict()
+    source = FastDict()
     if el.get("url") is not None:
         source["href"] = el.get("url")
     source["title"] = el.text or ""

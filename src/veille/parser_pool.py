@@ -27,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from .models import ParsedFeed
 from .outcomes import ErrorKind
@@ -107,7 +107,8 @@ class ParserPool:
     def __init__(self, workers: int | None = None, timeout: float = 60.0,
                  parse: ParseFunc = parse_feed,
                  on_event: Callable[[ErrorKind], None] | None = None,
-                 inline: InlineFunc | None = None, idle: float = POOL_IDLE) -> None:
+                 inline: InlineFunc | None = None, idle: float = POOL_IDLE,
+                 worker_init: Callable[[Any], object] | None = None) -> None:
         self.cores = usable_cores()
         # with an inline lane, the daemon's own process is one more parser: one worker fewer
         self.workers = workers or (max(1, self.cores - 1) if inline else self.cores)
@@ -116,6 +117,8 @@ class ParserPool:
         self._on_event = on_event
         self._inline = inline
         self._idle = idle
+        self._worker_init = worker_init
+        self._worker_state: tuple[str, object] | None = None  # see prepare_with
         self._executor: ProcessPoolExecutor | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._slots: asyncio.Semaphore | None = None
@@ -140,8 +143,24 @@ class ParserPool:
             # instead of the parser's ~30.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([])
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+            init, state = self._worker_init, self._worker_state
+            if init is not None and state is not None:
+                self._executor = ProcessPoolExecutor(self.workers, mp_context=context,
+                                                     initializer=init, initargs=(state[1],))
+            else:
+                self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._executor
+
+    def prepare_with(self, key: str, state: object) -> None:
+        """The state workers start with (`worker_init(state)`: the watchlists they match
+        with, prepare.py), told apart by `key`. Workers started with another are retired: the
+        parses they hold finish there, the next ones go to new workers."""
+        if self._worker_state is not None and self._worker_state[0] == key:
+            return
+        self._worker_state = (key, state)
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            executor.shutdown(wait=False)
 
     def worker_pids(self) -> list[int]:
         """The live workers' process ids (for tests that kill one, and for diagnostics)."""

@@ -40,6 +40,7 @@ from .models import FeedOutcome, FeedState, FetchResult, ParsedFeed, PassSummary
 from .outcomes import ErrorKind, FetchStatus, OutcomeStatus
 from .parse import ParseFailure
 from .parser_pool import ParserPool, ParserTrouble
+from .prepare import Preparation, PreparedFeed, story_settings
 from .schedule import after_fetch, retry_after
 from .search import folded_row, folded_text
 from .store import Store
@@ -111,6 +112,7 @@ class FeedPass:
         width = min(len(feeds), max(BACKLOG, 2 * self.settings.fetch.concurrency))
         # a feed never fetched brings a body to parse: a first poll is a known load
         self.parser.expect(sum(1 for f in feeds if f.never_fetched))
+        self._preparation()
         try:
             await asyncio.gather(*(worker() for _ in range(width)))
         finally:
@@ -192,12 +194,25 @@ class FeedPass:
         hub = discover(result.headers, parsed.links, result.final_url or feed.fetch_url)
         return await self._ingest(feed, parsed, now, state, hub, result.moved_to, writes)
 
+    def _prepared(self, parsed: ParsedFeed) -> PreparedFeed | None:
+        """`parsed` when a parser process matched it with this pass's watchlists."""
+        if (isinstance(parsed, PreparedFeed) and parsed.matched_by == self.matcher.key
+                and not self.matcher.reads_feed_names):
+            return parsed
+        return None
+
+    def _preparation(self) -> None:
+        """Tell the parser what its workers prepare entries with (prepare.py)."""
+        preparation = Preparation(self.matcher, self.settings.stories)
+        self.parser.prepare_with(preparation.key, preparation)
+
     def _floor(self, feed: FeedState) -> float | None:
         return self.poll_floor(feed.url) if self.poll_floor is not None else None
 
     async def push(self, feed: FeedState, body: bytes, headers: dict[str, str]) -> FeedOutcome:
         """A body a WebSub hub pushed: parsed, deduplicated, matched and stored like a poll's,
         leaving the feed's fetch state (validators, next poll) alone."""
+        self._preparation()
         parsed = await self.parser.parse(feed.fetch_url, body, headers,
                                          self.store.known_items(feed.url))
         if isinstance(parsed, ParserTrouble | ParseFailure):
@@ -217,12 +232,16 @@ class FeedPass:
                                        folded)
         rows = {i: folded_row(w.folded, feed.url) for i, w in enumerate(plan)
                 if w.folded is not None}
+        prepared = self._prepared(parsed)
         matched = [(i, m, silent_match(w.change.entry, feed.never_fetched, now,
                                        self.settings.digest.catchup))
                    for i, w in enumerate(plan) if not w.silent
-                   for m in self.matcher.match(w.change.entry, None if w.folded is None
-                                               else folded_text(w.change.entry, w.folded, rows[i]))]
+                   for m in (prepared.matches[w.source] if prepared is not None else
+                             self.matcher.match(w.change.entry, None if w.folded is None else
+                                                folded_text(w.change.entry, w.folded, rows[i])))]
         stories = self.stories if matched else None  # restored outside the write lock
+        keys = (prepared.story_keys if prepared is not None and stories is not None
+                and prepared.story_settings == story_settings(stories.config) else None)
         alerting: list[str] = []
 
         def write() -> tuple[dict[int, int], int]:
@@ -236,7 +255,8 @@ class FeedPass:
                  for i, m, silent in matched if i in ids], now, alerting)
             if stories is not None:  # only matched entries make stories
                 self.store.save_stories(
-                    stories.add_entry(plan[i].change.entry, ids[i])
+                    stories.add_entry(plan[i].change.entry, ids[i],
+                                      keys[plan[i].source] if keys is not None else None)
                     for i in dict.fromkeys(i for i, _, _ in matched) if i in ids)
             if state is not None:
                 self.store.save_state(state)

@@ -103,6 +103,31 @@ class StoryRow:
         return self.story_id == self.entry_id
 
 
+@dataclass(frozen=True, slots=True)
+class StoryKey:
+    """What `add()` reads of an entry before it looks at the index: its canonical link ("" for
+    none) and its features (None when grouping is off). Pure, so the parser processes compute
+    it for the entries they matched (prepare.py) and the index only looks it up."""
+
+    link: str
+    features: Features | None
+
+
+def story_key(config: StoryConfig, title: str, text: str, link: str | None) -> StoryKey:
+    return StoryKey(canonical_url(link) if link else "",
+                    features(title, text, config.shingle) if config.enabled else None)
+
+
+def story_lead(summary_text: str, content_text: str, outlet: str | None) -> str:
+    """An entry's summary (else content) as read for its story. An aggregator's item is its
+    outlet's article: Google News' lead is the title followed by the outlet's name, which is
+    no part of the story (outlets.py)."""
+    lead = summary_text or content_text
+    if outlet and lead.endswith(outlet):
+        lead = lead[:-len(outlet)].rstrip()
+    return lead
+
+
 _Posting = int | dict[int, int]  # see StoryIndex._postings
 
 
@@ -142,29 +167,29 @@ class StoryIndex:
         """The rows of the entries still in the window, oldest first."""
         return [s.row for s in sorted(self._slots.values(), key=lambda s: (s.at, s.row.entry_id))]
 
-    def add_entry(self, entry: StoredEntry, entry_id: int | None = None) -> StoryRow:
-        """`add()` for a stored entry: its summary (else content) as lead, first seen as time.
-        An aggregator's item is its outlet's article: Google News' lead is the title followed
-        by the outlet's name, which is no part of the story (outlets.py). `entry_id`: the id
-        the entry was just stored under, when `entry` was planned before (its id then 0)."""
-        lead = entry.summary_text or entry.content_text
-        if entry.outlet and lead.endswith(entry.outlet):
-            lead = lead[:-len(entry.outlet)].rstrip()
-        return self.add(entry.id if entry_id is None else entry_id, entry.title, lead,
-                        entry.link, entry.first_seen)
+    def add_entry(self, entry: StoredEntry, entry_id: int | None = None,
+                  key: StoryKey | None = None) -> StoryRow:
+        """`add()` for a stored entry: its lead (`story_lead`), first seen as time.
+        `entry_id`: the id the entry was just stored under, when `entry` was planned before
+        (its id then 0); `key`: its story_key, when a parser process computed it."""
+        return self.add(entry.id if entry_id is None else entry_id, entry.title,
+                        story_lead(entry.summary_text, entry.content_text, entry.outlet),
+                        entry.link, entry.first_seen, key)
 
     def add(self, entry_id: int, title: str, text: str, link: str | None,
-            at: datetime) -> StoryRow:
+            at: datetime, key: StoryKey | None = None) -> StoryRow:
         """Assign `entry_id` a story and return the row to persist. An entry already in the
-        index keeps its story (an updated entry stays where it was)."""
+        index keeps its story (an updated entry stays where it was). `key`: story_key() of
+        the same title, text and link with this index's config, computed beforehand."""
         known = self._slots.get(entry_id)
         if known:
             return known.row
         ts = at.timestamp()
         if ts > self._latest:
             self._evict_before(ts - self._window)
-        canonical = canonical_url(link) if link else ""
-        feats = features(title, text, self.config.shingle) if self.config.enabled else None
+        if key is None:
+            key = story_key(self.config, title, text, link)
+        canonical, feats = key.link, key.features
         keys = feats.keys() if feats else frozenset()
         found = list(map(self._postings.get, keys))  # read once: for candidates, then insert
         story = self._linked(canonical, ts)

@@ -28,6 +28,7 @@ class EntryWrite:
     silent: bool  # a parser-only change: stored, not matched again, no alert
     hash_only: bool  # counts against MAX_HASH_UPDATES
     folded: FoldedEntry | None = None  # the entry's words, folded by the parser process
+    source: int = -1  # the entry's place in the parsed feed (what the parser prepared for it)
 
 
 class Plan(list[EntryWrite]):
@@ -96,7 +97,7 @@ class EntryTables(StoreBase):
         }
         out = Plan()
         seen = iso(now)
-        for e, fold in zip(entries, folds, strict=True):
+        for source, (e, fold) in enumerate(zip(entries, folds, strict=True)):
             content_hash = (fold.content_hash if fold is not None and fold.content_hash
                             else e.content_hash)
             old = existing.get(e.key)
@@ -115,7 +116,7 @@ class EntryTables(StoreBase):
                     "first_seen": seen, "fingerprint": e.fingerprint,
                 }
                 out.append(EntryWrite(EntryChange(stored, True), values, None, False, False,
-                                      fold))
+                                      fold, source))
                 continue
             (entry_id, old_hash, old_published, dated, first_seen, changes, old_updated,
              old_version, hash_updates, old_fingerprint) = old
@@ -142,7 +143,7 @@ class EntryTables(StoreBase):
                                  bool(dated) or e.published is not None, at(first_seen),
                                  now, changes + (not silent))
             out.append(EntryWrite(EntryChange(stored, False), values, old_hash, silent,
-                                  hash_only, fold))
+                                  hash_only, fold, source))
         return out
 
     def write_entries(self, feed_url: str, plan: Sequence[EntryWrite], now: datetime
