@@ -10,8 +10,10 @@ Entries come from bench_match.py's generator (French-like text, Zipf words, watc
 the writes grouped as write_batch.WriteBatch groups them (up to 32 feeds with entries per
 transaction, each feed in a savepoint of its own: store.transaction() nested), the search
 index built from the backlog every 500 entries, as the pipeline does. The entries are folded
-first, apart, as the parser processes do beside the parse. CPU time of this process; the
-database is a file in a temporary folder.
+first, apart, as the parser processes do beside the parse. A last run takes them matched and
+story-keyed there too, as a first poll's parser pool gives them (prepare.py), with the time
+that costs the parser processes beside it. CPU time of this process; the database is a file
+in a temporary folder.
 
 The floor inserts the same rows with executemany, one transaction per feed (as it always
 has, so that numbers stay comparable over time); the grouped floor does the same with 32
@@ -26,7 +28,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,9 +35,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_match import NAMES, entries, query, vocabulary  # noqa: E402
 
-from veille.folding import FoldedEntry, fold_entry  # noqa: E402
-from veille.match import Matcher, compile_watchlist  # noqa: E402
+from veille.folding import FoldedEntry, FoldedFeed, fold_entry  # noqa: E402
+from veille.match import Matcher, MatchResult, compile_watchlist  # noqa: E402
 from veille.models import FeedSource, ParsedEntry, StoredEntry  # noqa: E402
+from veille.prepare import Preparation, PreparedFeed, prepare  # noqa: E402
 from veille.search import folded_row, folded_text  # noqa: E402
 from veille.spike_watch import SpikeWatch  # noqa: E402
 from veille.store import Store  # noqa: E402
@@ -56,12 +58,30 @@ def parsed(e: StoredEntry, now: datetime) -> ParsedEntry:
                        content_text=e.content_text, categories=e.categories)
 
 
+def feed_urls(n: int) -> list[str]:
+    return [f"https://flux{i}.example.org/rss" for i in range(n // PER_FEED + 1)]
+
+
+def prepared_feeds(batch: list[ParsedEntry], folds: list[FoldedEntry], matcher: Matcher
+                   ) -> list[PreparedFeed]:
+    """What the parser processes give on a first poll (prepare.py): each feed's entries
+    folded, matched, and the matched ones' story keys."""
+    preparation = Preparation(matcher, StoryConfig())
+    return [prepare(FoldedFeed("t", None, None, None, tuple(batch[part]), folded=tuple(folds[part])),
+                    url, preparation)
+            for n, url in enumerate(feed_urls(len(batch)))
+            for part in [slice(n * PER_FEED, (n + 1) * PER_FEED)]]
+
+
 def ingest(path: Path, batch: list[ParsedEntry], folds: list[FoldedEntry], matcher: Matcher,
-           stories: StoryIndex | None, now: datetime) -> tuple[float, int]:
+           stories: StoryIndex | None, now: datetime,
+           ready: list[PreparedFeed] | None = None) -> tuple[float, int]:
     """The main process's share, as pipeline._ingest does it: the entries come folded from
-    the parser processes (folding.py), whose time is measured apart."""
+    the parser processes (folding.py), whose time is measured apart; with `ready`, matched
+    and story-keyed there too (prepare.py: the pool's bodies), else matched here (the inline
+    lane's)."""
     store = Store.open(path)
-    feeds = [f"https://flux{i}.example.org/rss" for i in range(len(batch) // PER_FEED + 1)]
+    feeds = feed_urls(len(batch))
     store.sync_feeds([FeedSource(u) for u in feeds])
     start = time.process_time()
     matched = 0
@@ -72,20 +92,23 @@ def ingest(path: Path, batch: list[ParsedEntry], folds: list[FoldedEntry], match
             plan = store.plan_entries(url, batch[part], now, url, "b", folds[part])
             rows = {i: folded_row(w.folded, url) for i, w in enumerate(plan) if w.folded}
             found = [(i, m) for i, w in enumerate(plan)
-                     for m in matcher.match(w.change.entry,
-                                            folded_text(w.change.entry, w.folded, rows[i]))]
-            prepared.append((url, plan, rows, found))
+                     for m in (ready[n].matches[w.source] if ready else matcher.match(
+                         w.change.entry, folded_text(w.change.entry, w.folded, rows[i])))]
+            keys = ready[n].story_keys if ready else None
+            prepared.append((url, plan, rows, found, keys))
         with store.transaction():  # the batch's transaction (WriteBatch.flush)
-            for url, plan, rows, found in prepared:
+            for url, plan, rows, found, keys in prepared:
                 with store.transaction():  # each feed's savepoint (WriteBatch._attempt)
                     ids = store.write_entries(url, plan, now)
                     store.remember_index_rows((ids[i], plan[i].values["content_hash"], row)
                                               for i, row in rows.items() if i in ids)
-                    matched += store.add_matches([(replace(m, entry_id=ids[i]), False)
-                                                  for i, m in found if i in ids], now, [])
+                    matched += store.add_matches(
+                        [(MatchResult(m.watchlist, ids[i], m.terms, m.snippet), False)
+                         for i, m in found if i in ids], now, [])
                     if stories is not None:
                         store.save_stories(
-                            stories.add_entry(replace(plan[i].change.entry, id=ids[i]))
+                            stories.add_entry(plan[i].change.entry, ids[i],
+                                              keys[plan[i].source] if keys else None)
                             for i in dict.fromkeys(i for i, _ in found) if i in ids)
         for _ in prepared:  # after the commit, each poll as it resumes
             if store.index_waiting() >= INDEX_BATCH:
@@ -139,6 +162,11 @@ def main() -> None:
         off, _ = ingest(Path(tmp) / "off.db", batch, folds, matcher, None, now)
         on, matched = ingest(Path(tmp) / "on.db", batch, folds, matcher, StoryIndex(StoryConfig()),
                              now)
+        start = time.process_time()
+        ready = prepared_feeds(batch, folds, matcher)
+        prepare_time = time.process_time() - start
+        pooled, _ = ingest(Path(tmp) / "pooled.db", batch, folds, matcher,
+                           StoryIndex(StoryConfig()), now, ready)
         store = Store.open(Path(tmp) / "on.db")
         lists = [Watchlist(f"w{i}", q) for i, q in enumerate(queries)]
         spikes = SpikeWatch(store, None, lambda: now)  # type: ignore[arg-type]
@@ -154,7 +182,11 @@ def main() -> None:
           f"({off / base:.1f}x the floor)")
     print(f"  ingest, stories on               {n / on:>9,.0f} entries/s  "
           f"({on / base:.1f}x the floor; stories cost {100 * (on - off) / off:.0f} %)")
+    print(f"  ingest, stories on, matched and  {n / pooled:>9,.0f} entries/s  "
+          f"({pooled / base:.1f}x the floor)")
+    print("    story-keyed in the parser processes (a first poll's pool)")
     print(f"  folding, in the parser processes {n / fold_time:>9,.0f} entries/s")
+    print(f"  matching and story keys, there   {n / prepare_time:>9,.0f} entries/s")
     print(f"  spike check, {args.watchlists} watchlists     {spike_time * 1000:>9,.0f} ms")
 
 
