@@ -63,7 +63,7 @@ def test_no_file_at_all_uses_xdg_defaults(tmp_path):
     s = settings_from_toml({}, None, env)
     assert s.database == tmp_path / "data" / "veille" / "veille.db"
     assert s.feeds == tmp_path / ".config" / "veille" / "feeds.opml"
-    assert s.fetch.interval == 1800 and s.fetch.concurrency == 64 and s.fetch.per_host == 4
+    assert s.fetch.interval == 1800 and s.fetch.concurrency == 128 and s.fetch.per_host == 4
     assert s.fetch.max_size == 10 * 1024 * 1024 and s.fetch.timeout == 30
 
 

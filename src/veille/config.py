@@ -29,7 +29,7 @@ CONSOLE_CHANNEL = "console"
 @dataclass(frozen=True)
 class FetchSettings:
     interval: float = 1800.0
-    concurrency: int = 64
+    concurrency: int = 128  # 1,000 feeds at 50 ms: 0.4 s waiting on the network
     per_host: int = 4
     timeout: float = 30.0
     connect_timeout: float = 10.0
