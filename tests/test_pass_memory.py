@@ -50,7 +50,7 @@ def test_a_fetch_of_a_few_changed_feeds_starts_no_parser_process(
     def no_pool(*args: object, **kwargs: object) -> None:
         raise AssertionError("a parser process was started")
 
-    monkeypatch.setattr(parser_pool, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(parser_pool, "ParseWorkers", no_pool)
     urls = []
     for i in range(5):
         feed_server.serve(f"/f{i}.xml", rss([{"title": f"Nestlé {i}.{j}", "guid": f"{i}.{j}"}

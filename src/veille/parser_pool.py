@@ -7,10 +7,11 @@ takes, the workers for the rest. The workers start at the first body routed to t
 stop after POOL_IDLE seconds without one, so a daemon whose rounds change a few feeds
 holds no parser process between them.
 
-A `ProcessPoolExecutor` whose worker dies (a segfault in a C extension, the OOM killer) is
-broken for good: every later submit raises `BrokenProcessPool`. And a parse that never
-returns holds a worker forever. So the pool is replaced when it breaks (the feed is retried
-once on the new one), and each parse has a time bound after which its workers are killed.
+The workers (parse_workers.py), like a `ProcessPoolExecutor`, are broken for good when one
+dies (a segfault in a C extension, the OOM killer): every later submit raises
+`BrokenProcessPool`. And a parse that never returns holds a worker forever. So the pool is
+replaced when it breaks (the feed is retried once on the new one), and each parse has a time
+bound after which its workers are killed.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from functools import partial
@@ -33,6 +33,7 @@ from .models import ParsedFeed
 from .outcomes import ErrorKind
 from .parse import ParseFailure, parse_feed
 from .parse_route import INLINE_WINDOW, BusyMeter, Load, Route, route
+from .parse_workers import ParseWorkers
 from .parser_id import PARSER_ID
 
 log = logging.getLogger("veille")
@@ -119,7 +120,7 @@ class ParserPool:
         self._idle = idle
         self._worker_init = worker_init
         self._worker_state: tuple[str, object] | None = None  # see prepare_with
-        self._executor: ProcessPoolExecutor | None = None
+        self._executor: ParseWorkers | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._slots: asyncio.Semaphore | None = None
         self._inline_bytes = 0  # bodies queued in or parsed by the inline lane
@@ -134,21 +135,16 @@ class ParserPool:
         self.timeouts = 0
         self.routed = {Route.INLINE: 0, Route.POOL: 0}  # bodies each lane parsed (diagnostics)
 
-    def _pool(self) -> ProcessPoolExecutor:
+    def _pool(self) -> ParseWorkers:
         if self._executor is None:
-            # forkserver, not fork: the daemon has threads (APScheduler, sqlite), and forking a
-            # threaded process can deadlock the child. The server preloads nothing (not even
-            # __main__, the whole CLI): each worker imports the parser itself, a fraction of a
-            # second once per worker, and the server, which outlives the pool, stays ~10 MB
-            # instead of the parser's ~30.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([])
+            # child interpreters started afresh, not forked: the daemon has threads
+            # (APScheduler, sqlite), and forking a threaded process can deadlock the child;
+            # each imports only the parser (parse_workers.py)
             init, state = self._worker_init, self._worker_state
             if init is not None and state is not None:
-                self._executor = ProcessPoolExecutor(self.workers, mp_context=context,
-                                                     initializer=init, initargs=(state[1],))
+                self._executor = ParseWorkers(self.workers, init, (state[1],))
             else:
-                self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+                self._executor = ParseWorkers(self.workers)
         return self._executor
 
     def prepare_with(self, key: str, state: object) -> None:
@@ -164,8 +160,7 @@ class ParserPool:
 
     def worker_pids(self) -> list[int]:
         """The live workers' process ids (for tests that kill one, and for diagnostics)."""
-        processes = getattr(self._executor, "_processes", None) or {}
-        return [p.pid for p in processes.values() if p.pid is not None]
+        return list(self._executor.pids()) if self._executor is not None else []
 
     def expect(self, bodies: int) -> None:
         """The pass starting is sure to bring `bodies` bodies (its feeds never fetched);
@@ -280,16 +275,14 @@ class ParserPool:
                                      f"{self.timeout:g}s; the parser was restarted")
         raise AssertionError("unreachable")
 
-    def _replace(self, executor: ProcessPoolExecutor, kind: ErrorKind, message: str,
+    def _replace(self, executor: ParseWorkers, kind: ErrorKind, message: str,
                  kill: bool = False) -> None:
         """Drop `executor` once, however many parses saw it fail: one log line per event."""
         if self._executor is not executor:
             return  # another parse already replaced it
         self._executor = None
         if kill:
-            for process in list(getattr(executor, "_processes", {}).values()):
-                with contextlib.suppress(Exception):
-                    process.kill()
+            executor.kill()
         with contextlib.suppress(Exception):
             executor.shutdown(wait=False, cancel_futures=True)
         if kind == ErrorKind.PARSE_TIMEOUT:
