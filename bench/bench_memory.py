@@ -5,8 +5,8 @@
     python bench/bench_memory.py --no-fetch --rounds 24 --interval 30
 
 The issue's targets: `veille fetch` of 10,000 feeds at most 150 MB peak RSS, all processes
-counted (the parser workers' RSS counts the pages they share with the forkserver once per
-process; PSS, which shares them out, is printed beside it), and a daemon whose RSS grows by
+counted (each process's RSS counts the pages it shares with others, the shared libraries,
+once per process; PSS, which shares them out, is printed beside it), and a daemon whose RSS grows by
 at most 10 % over 24 polling rounds.
 
 (a) `veille fetch` against a fresh farm of `--feeds` feeds on 50 loopback hosts

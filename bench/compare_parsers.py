@@ -153,7 +153,7 @@ def report(title: str, docs: list[tuple[str, bytes]], headers: dict[str, str],
     return len(differences)
 
 
-WORKER_CPU: list[float] = []  # the pool's workers are the forkserver's children, not ours
+WORKER_CPU: list[float] = []  # read from /proc before the pool stops them
 
 
 def cpu() -> float:

@@ -1,7 +1,7 @@
 """Where a body is parsed: in the daemon's own process (a thread beside the event loop), or in
 a worker process. A pure decision on numbers, so that it is tested without processes.
 
-Worker processes cost a start (a forkserver and one interpreter per worker, a second or so
+Worker processes cost a start (one interpreter per worker, importing the parser: a second or so
 of CPU on a loaded machine) and their memory (tens of MB each) for as long as they live.
 The fast reader parses a plain 25-entry feed in about 3 ms, so a pass where a few feeds
 changed is done inline long before a pool would have started; only a lot of parsing (a
