@@ -67,10 +67,14 @@ def prepared_feeds(batch: list[ParsedEntry], folds: list[FoldedEntry], matcher: 
     """What the parser processes give on a first poll (prepare.py): each feed's entries
     folded, matched, and the matched ones' story keys."""
     preparation = Preparation(matcher, StoryConfig())
-    return [prepare(FoldedFeed("t", None, None, None, tuple(batch[part]), folded=tuple(folds[part])),
-                    url, preparation)
-            for n, url in enumerate(feed_urls(len(batch)))
-            for part in [slice(n * PER_FEED, (n + 1) * PER_FEED)]]
+    out = []
+    for n, url in enumerate(feed_urls(len(batch))):
+        part = slice(n * PER_FEED, (n + 1) * PER_FEED)
+        feed = FoldedFeed("t", None, None, None, tuple(batch[part]), folded=tuple(folds[part]))
+        prepared = prepare(feed, url, preparation)
+        assert isinstance(prepared, PreparedFeed)  # no source: terms here
+        out.append(prepared)
+    return out
 
 
 def ingest(path: Path, batch: list[ParsedEntry], folds: list[FoldedEntry], matcher: Matcher,

@@ -57,6 +57,7 @@ def test_the_workers_match_and_key_stories_as_the_daemons_process_does():
     folded = parse_and_fold(URL, BODY, XML)
     assert isinstance(folded, FoldedFeed)
     prepared = prepare(folded, URL, Preparation(WATCHED, StoryConfig()))
+    assert isinstance(prepared, PreparedFeed)
     store = Store.memory()
     store.sync_feeds([FeedSource(URL)])
     plan = store.plan_entries(URL, folded.entries, NOW, "Presse", folded.parser, folded.folded)

@@ -199,6 +199,21 @@ class StoredEntry:
         return self.outlet or self.feed_title or self.feed_url
 
 
+def stored_entry(entry_id: int, feed_url: str, feed_name: str, e: ParsedEntry,
+                published: datetime, dated: bool, first_seen: datetime,
+                changed_at: datetime | None, changes: int) -> StoredEntry:
+    """The entry as stored from its parse: the store's plan, and the parser processes'
+    matching (prepare.py), which reads it so too."""
+    return StoredEntry(
+        id=entry_id, feed_url=feed_url, feed_title=feed_name or feed_url, key=e.key,
+        title=e.title, link=e.link, author=e.author,
+        published=published, updated=e.updated,
+        summary_text=e.summary_text, content_text=e.content_text, summary_html=e.summary_html,
+        content_html=e.content_html, categories=e.categories, language=e.language,
+        first_seen=first_seen, changed_at=changed_at,
+        changes=changes, dated=dated, outlet=e.outlet, outlet_url=e.outlet_url)
+
+
 @dataclass(frozen=True)
 class StoredMatch:
     """A watchlist's match as stored: the entry, the terms found, a snippet around the first."""

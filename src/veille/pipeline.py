@@ -195,9 +195,9 @@ class FeedPass:
         return await self._ingest(feed, parsed, now, state, hub, result.moved_to, writes)
 
     def _prepared(self, parsed: ParsedFeed) -> PreparedFeed | None:
-        """`parsed` when a parser process matched it with this pass's watchlists."""
-        if (isinstance(parsed, PreparedFeed) and parsed.matched_by == self.matcher.key
-                and not self.matcher.reads_feed_names):
+        """`parsed` when a parser process matched it with this pass's watchlists (never
+        with `source:` terms: prepare.prepare leaves those to the pass)."""
+        if isinstance(parsed, PreparedFeed) and parsed.matched_by == self.matcher.key:
             return parsed
         return None
 

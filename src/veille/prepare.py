@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 
 from .folding import FoldedFeed, parse_and_fold
 from .match import Matcher, MatchResult
-from .models import ParsedEntry, ParsedFeed, StoredEntry
+from .models import ParsedFeed, stored_entry
 from .search import folded_text
 from .stories import StoryConfig, StoryKey, story_key, story_lead
 
 if TYPE_CHECKING:
     from .parse import ParseFailure
 
-_NO_DATE = datetime(1970, 1, 1, tzinfo=UTC)  # matching reads no date
+_NO_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -74,17 +74,20 @@ def parse_and_prepare(url: str, body: bytes, headers: dict[str, str],
     """A worker's work for ingest: parse and fold (folding.py), then prepare."""
     parsed = parse_and_fold(url, body, headers, known)
     preparation = _installed
-    if (preparation is None or not isinstance(parsed, FoldedFeed)
-            or preparation.matcher.reads_feed_names):
+    if preparation is None or not isinstance(parsed, FoldedFeed):
         return parsed
     return prepare(parsed, url, preparation)
 
 
-def prepare(parsed: FoldedFeed, url: str, preparation: Preparation) -> PreparedFeed:
+def prepare(parsed: FoldedFeed, url: str, preparation: Preparation) -> FoldedFeed:
+    """`parsed` prepared, unless a watchlist reads the feed's name (left to the pass)."""
     matcher, config = preparation.matcher, preparation.stories
+    if matcher.reads_feed_names:
+        return parsed
     matches, keys = [], []
     for e, folded in zip(parsed.entries, parsed.folded, strict=True):
-        entry = _as_stored(e, url)
+        # matching reads no date, nor (without `source:` terms) the feed's name
+        entry = stored_entry(0, url, "", e, _NO_DATE, True, _NO_DATE, None, 0)
         found = tuple(matcher.match(entry, folded_text(entry, folded)))
         matches.append(found)
         keys.append(story_key(config, e.title, story_lead(e.summary_text, e.content_text,
@@ -92,14 +95,3 @@ def prepare(parsed: FoldedFeed, url: str, preparation: Preparation) -> PreparedF
     return PreparedFeed(**{f.name: getattr(parsed, f.name) for f in fields(FoldedFeed)},
                         matched_by=matcher.key, story_settings=story_settings(config),
                         matches=tuple(matches), story_keys=tuple(keys))
-
-
-def _as_stored(e: ParsedEntry, feed_url: str) -> StoredEntry:
-    """The entry as the matcher reads it: its text, link, author, categories and outlet (the
-    store's plan gives the same, with an id and dates the matcher does not read)."""
-    return StoredEntry(
-        id=0, feed_url=feed_url, feed_title=feed_url, key=e.key, title=e.title, link=e.link,
-        author=e.author, published=_NO_DATE, updated=e.updated, summary_text=e.summary_text,
-        content_text=e.content_text, summary_html=e.summary_html, content_html=e.content_html,
-        categories=e.categories, language=e.language, first_seen=_NO_DATE, changed_at=None,
-        changes=0, outlet=e.outlet, outlet_url=e.outlet_url)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from ..models import FeedState, ParsedEntry, StoredEntry
+from ..models import FeedState, StoredEntry
 from ..outcomes import as_error_kind
 
 
@@ -68,19 +68,6 @@ def _stored_entry(row: dict[str, Any]) -> StoredEntry:
         changed_at=from_iso(row["changed_at"]), changes=row["changes"], dated=bool(row["dated"]),
         outlet=row.get("outlet"), outlet_url=row.get("outlet_url"),
     )
-
-
-def _entry_from(entry_id: int, feed_url: str, feed_name: str, e: ParsedEntry,
-                published: datetime, dated: bool, first_seen: datetime,
-                changed_at: datetime | None, changes: int) -> StoredEntry:
-    return StoredEntry(
-        id=entry_id, feed_url=feed_url, feed_title=feed_name or feed_url, key=e.key,
-        title=e.title, link=e.link, author=e.author,
-        published=published, updated=e.updated,
-        summary_text=e.summary_text, content_text=e.content_text, summary_html=e.summary_html,
-        content_html=e.content_html, categories=e.categories, language=e.language,
-        first_seen=first_seen, changed_at=changed_at,
-        changes=changes, dated=dated, outlet=e.outlet, outlet_url=e.outlet_url)
 
 
 @dataclass(frozen=True)
