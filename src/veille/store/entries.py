@@ -9,9 +9,9 @@ from operator import itemgetter
 from typing import Any
 
 from ..folding import FoldedEntry
-from ..models import ParsedEntry, StoredEntry
+from ..models import ParsedEntry, StoredEntry, stored_entry
 from .base import StoreBase
-from .rows import _ENTRY_SELECT, EntryChange, _entry_from, _stored_entry, at, iso, json_strings
+from .rows import _ENTRY_SELECT, EntryChange, _stored_entry, at, iso, json_strings
 from .search import queue_for_index
 
 #: Updates an entry may receive from a changed hash alone (reader caps them at 24 too).
@@ -43,7 +43,7 @@ class Plan(list[EntryWrite]):
         self.fingerprints = fingerprints or []
 
 
-#: A new entry's columns after feed_url, in the order plan_entries puts them in its values.
+#: A new entry's columns after feed_url (read from its values by name).
 _NEW_COLUMNS = ("title", "link", "author", "guid", "updated", "summary_html", "summary_text",
                 "content_html", "content_text", "categories", "language", "content_hash",
                 "hash_version", "outlet", "outlet_url", "key", "published", "dated",
@@ -53,6 +53,19 @@ _new_values = itemgetter(*_NEW_COLUMNS)
 #: parsed again for each (SQLite's statement cache is keyed by the text).
 _INSERT = (f"INSERT INTO entries (feed_url, {', '.join(_NEW_COLUMNS)}) "
            f"VALUES (?{', ?' * len(_NEW_COLUMNS)}) ON CONFLICT (feed_url, key) DO NOTHING")
+
+
+def _values(e: ParsedEntry, content_hash: str, parser: str, updated: str | None,
+            published: datetime) -> dict[str, Any]:
+    """The columns a write sets, new entry or updated one (a new entry adds its key, dated and
+    first_seen). Built only for the entries that are written: most of a feed's are not."""
+    return {"title": e.title, "link": e.link, "author": e.author, "guid": e.guid,
+            "updated": updated, "summary_html": e.summary_html, "summary_text": e.summary_text,
+            "content_html": e.content_html, "content_text": e.content_text,
+            "categories": json_strings(e.categories), "language": e.language,
+            "content_hash": content_hash, "hash_version": parser, "outlet": e.outlet,
+            "outlet_url": e.outlet_url, "published": iso(published),
+            "fingerprint": e.fingerprint}
 
 
 class EntryTables(StoreBase):
@@ -104,17 +117,9 @@ class EntryTables(StoreBase):
             if old is None:
                 published = e.published or now
                 dated = e.published is not None
-                stored = _entry_from(0, feed_url, feed_name, e, published, dated, now, None, 0)
-                values: dict[str, Any] = {  # in _NEW_COLUMNS' order
-                    "title": e.title, "link": e.link, "author": e.author, "guid": e.guid,
-                    "updated": iso(e.updated), "summary_html": e.summary_html,
-                    "summary_text": e.summary_text, "content_html": e.content_html,
-                    "content_text": e.content_text, "categories": json_strings(e.categories),
-                    "language": e.language, "content_hash": content_hash,
-                    "hash_version": parser, "outlet": e.outlet, "outlet_url": e.outlet_url,
-                    "key": e.key, "published": iso(published), "dated": int(dated),
-                    "first_seen": seen, "fingerprint": e.fingerprint,
-                }
+                stored = stored_entry(0, feed_url, feed_name, e, published, dated, now, None, 0)
+                values = _values(e, content_hash, parser, iso(e.updated), published)
+                values.update(key=e.key, dated=int(dated), first_seen=seen)
                 out.append(EntryWrite(EntryChange(stored, True), values, None, False, False,
                                       fold, source))
                 continue
@@ -130,16 +135,8 @@ class EntryTables(StoreBase):
             if hash_only and hash_updates >= MAX_HASH_UPDATES:
                 continue
             published = e.published or at(old_published)
-            values = {
-                "title": e.title, "link": e.link, "author": e.author, "guid": e.guid,
-                "updated": updated, "summary_html": e.summary_html,
-                "summary_text": e.summary_text, "content_html": e.content_html,
-                "content_text": e.content_text, "categories": json_strings(e.categories),
-                "language": e.language, "content_hash": content_hash, "hash_version": parser,
-                "outlet": e.outlet, "outlet_url": e.outlet_url, "published": iso(published),
-                "fingerprint": e.fingerprint,
-            }
-            stored = _entry_from(entry_id, feed_url, feed_name, e, published,
+            values = _values(e, content_hash, parser, updated, published)
+            stored = stored_entry(entry_id, feed_url, feed_name, e, published,
                                  bool(dated) or e.published is not None, at(first_seen),
                                  now, changes + (not silent))
             out.append(EntryWrite(EntryChange(stored, False), values, old_hash, silent,
