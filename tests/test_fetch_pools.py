@@ -170,6 +170,27 @@ def test_commands_do_not_import_the_fetch_client():
     assert out.strip() == "False"
 
 
+def test_a_pass_where_nothing_changed_loads_no_parser(feed_server: FeedServer,
+                                                     workspace: Workspace):
+    """feedparser, lxml and veille's parse stack load with the first body: `veille fetch`
+    over feeds that all answer 304 never imports them (about 60 ms of its start-up)."""
+    urls = []
+    for i in range(3):
+        feed_server.routes[f"/n{i}.xml"] = _etag_route(rss(items(2, f"N{i}")).encode())
+        urls.append(feed_server.url(f"/n{i}.xml"))
+    workspace.write_feeds(urls)
+    workspace.run("fetch")
+    code = ("import sys\nfrom veille.cli import main\ntry:\n"
+            f"    main(['--config', {str(workspace.config)!r}, 'fetch'])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('LOADED', ' '.join(m for m in ('feedparser', 'lxml', 'veille.parse') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    assert "3 unchanged" in out
+    assert out.rstrip().endswith("LOADED")
+
+
 def test_a_pass_holds_a_bounded_number_of_bodies(monkeypatch):
     """Downloads wait while BACKLOG feeds are between fetch and store (parsing is slower)."""
     import random

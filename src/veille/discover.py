@@ -20,7 +20,8 @@ from .errors import DiscoveryError
 from .fetch import Fetcher, FetchRequest
 from .models import FetchResult, ParsedFeed
 from .outcomes import FetchStatus
-from .parse import NotAFeed, ParseFailure, parse_feed
+from .parse_failure import NotAFeed, ParseFailure
+from .parser_pool import parse_feed
 
 COMMON_PATHS = ("/feed", "/rss", "/rss.xml", "/atom.xml", "/index.xml")
 

@@ -17,7 +17,7 @@ from .models import ParsedEntry, ParsedFeed
 from .normalize import token_text, url_host, word_aligned_token_text
 
 if TYPE_CHECKING:
-    from .parse import ParseFailure
+    from .parse_failure import ParseFailure
 
 
 class FoldedEntry(NamedTuple):

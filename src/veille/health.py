@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from .config import HealthSettings
 from .models import FeedState
 from .outcomes import ErrorKind, HealthState
-from .parse import NotAFeed
+from .parse_failure import NotAFeed
 
 __all__ = ["Assessment", "EntryHistory", "HealthEvent", "HealthMessage", "HealthRecord",
            "HealthSettings", "HealthState", "HealthSummary", "assess", "assess_all",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from html import escape
 from html.parser import HTMLParser
@@ -22,6 +21,7 @@ from .entry_fingerprint import NOTHING_KNOWN, Known
 from .models import ParsedEntry, ParsedFeed
 from .normalize import entry_key, html_to_text
 from .outlets import credit
+from .parse_failure import NotAFeed, ParseFailure
 from .parse_fast import read_fast
 from .parse_json import looks_like_json, parse_json_feed
 
@@ -29,48 +29,6 @@ from .parse_json import looks_like_json, parse_json_feed
 _HEADER_NAMES = ("content-type", "content-location", "content-language", "content-encoding")
 _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000,
             "yearly": 31536000}
-
-
-class ParseFailure(str):
-    """The message of a body that is not a feed (a str, so it crosses process boundaries)."""
-
-
-class NotAFeed(ParseFailure):
-    """An HTML page where a feed was expected, and the feed links it advertises.
-
-    The links travel twice: as `advertised` (this object is pickled back from the parser
-    process), and inside the message, because the pipeline hands schedule.after_fetch the
-    message alone and the message is what the store keeps (`error_message`); `recognize`
-    reads them back from it.
-    """
-
-    PREFIX = "HTML page, not a feed"
-    _LINKS = "; it advertises "
-
-    advertised: tuple[str, ...]
-
-    def __new__(cls, advertised: Iterable[str] = ()) -> NotAFeed:
-        links = tuple(advertised)
-        # a URL never holds a bare space, so ", " cannot occur inside one once spaces are quoted
-        quoted = [u.replace(" ", "%20") for u in links]
-        text = (f"{cls.PREFIX}{cls._LINKS}{', '.join(quoted)}" if quoted
-                else f"{cls.PREFIX}, and it advertises no feed")
-        self = super().__new__(cls, text)
-        self.advertised = tuple(quoted)
-        return self
-
-    def __reduce__(self) -> tuple[type[NotAFeed], tuple[tuple[str, ...]]]:
-        return (NotAFeed, (self.advertised,))
-
-    @classmethod
-    def recognize(cls, message: str | None) -> NotAFeed | None:
-        """The NotAFeed a message was made from (a stored error_message), else None."""
-        if isinstance(message, NotAFeed):
-            return message
-        if not message or not message.startswith(cls.PREFIX):
-            return None
-        _, found, links = message.partition(cls._LINKS)
-        return cls(links.split(", ") if found and links else ())
 
 
 def _datetime(value: Any) -> datetime | None:

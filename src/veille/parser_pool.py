@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from .models import ParsedFeed
 from .outcomes import ErrorKind
-from .parse import ParseFailure, parse_feed
+from .parse_failure import ParseFailure
 from .parse_route import INLINE_WINDOW, BusyMeter, Load, Route, route
 from .parse_workers import ParseWorkers
 from .parser_id import PARSER_ID
@@ -53,6 +53,15 @@ class InlineFunc(Protocol):
     def __call__(self, url: str, body: bytes, headers: dict[str, str], /, *,
                  known: Mapping[str, str] = ...) -> ParsedFeed | ParseFailure | None:
         ...
+
+
+def parse_feed(url: str, body: bytes, headers: dict[str, str], /, *,
+               known: Mapping[str, str] | None = None) -> ParsedFeed | ParseFailure:
+    """parse.parse_feed, imported on the first body: a pass where nothing changed parses
+    nothing, and need not load feedparser, lxml and nh3 to find that out."""
+    from .parse import parse_feed as parse
+
+    return parse(url, body, headers) if known is None else parse(url, body, headers, known=known)
 
 
 #: either, with `known` bound

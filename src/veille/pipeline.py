@@ -38,7 +38,7 @@ from .folding import FoldedFeed
 from .match import Matcher, MatchResult
 from .models import FeedOutcome, FeedState, FetchResult, ParsedFeed, PassSummary, StoredEntry
 from .outcomes import ErrorKind, FetchStatus, OutcomeStatus
-from .parse import ParseFailure
+from .parse_failure import ParseFailure
 from .parser_pool import ParserPool, ParserTrouble
 from .prepare import Preparation, PreparedFeed, story_settings
 from .schedule import after_fetch, retry_after

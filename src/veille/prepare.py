@@ -27,7 +27,7 @@ from .search import folded_text
 from .stories import StoryConfig, StoryKey, story_key, story_lead
 
 if TYPE_CHECKING:
-    from .parse import ParseFailure
+    from .parse_failure import ParseFailure
 
 _NO_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -20,7 +20,7 @@ from .config import FetchSettings
 from .cron import Schedule
 from .models import FeedState, FetchResult, ParsedFeed
 from .outcomes import ErrorKind, FetchStatus
-from .parse import NotAFeed
+from .parse_failure import NotAFeed
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.I)
 
