@@ -231,3 +231,74 @@ def test_a_pass_holds_a_bounded_number_of_bodies(monkeypatch):
     waiting, summary = asyncio.run(run())
     assert waiting == 4
     assert len(started) == 40 and summary.count("ok") == 40
+
+
+def test_overlapping_passes_share_one_bound_and_add_up_their_expected_bodies(monkeypatch):
+    """The daemon starts a pass per tick, and a first round's passes overlap: with the
+    daemon's shared slots they hold BACKLOG feeds in flight in all (each its own BACKLOG
+    before: 60 ticks, 60 times the bodies), and the pool hears the sum of the bodies they
+    are sure to bring, each pass taking back its own as its feeds finish."""
+    import random
+    from datetime import UTC, datetime
+
+    from veille import pipeline
+    from veille.config import settings_from_toml
+    from veille.models import FeedSource, FetchResult, ParsedFeed
+    from veille.store import Store
+
+    monkeypatch.setattr(pipeline, "BACKLOG", 4)
+    settings = settings_from_toml({"fetch": {"concurrency": 2}}, None, {"HOME": "/tmp"})
+    store = Store.memory()
+    store.sync_feeds([FeedSource(f"https://f{i}") for i in range(30)])
+    started: list[str] = []
+    gates = {"a": asyncio.Event(), "b": asyncio.Event()}
+
+    class Fetcher:
+        async def fetch(self, request):
+            started.append(request.url)
+            return FetchResult(request.url, "ok", 200, b"<rss/>", {})
+
+    class GatedParser(StubParser):
+        expected = 0
+
+        def expect(self, bodies: int) -> None:
+            GatedParser.expected += bodies
+
+        async def parse(self, url, body, headers, known=None):
+            await gates["a" if int(url.rsplit("f", 1)[1]) < 10 else "b"].wait()
+            return ParsedFeed("t", None, None, None, ())
+
+    async def settle():
+        for _ in range(50):
+            await asyncio.sleep(0)
+
+    async def run():
+        slots = pipeline.feed_slots()
+        passes = [FeedPass(settings, store, Fetcher(), GatedParser(), pipeline.Matcher([]),
+                           lambda: datetime(2026, 1, 1, tzinfo=UTC), random.Random(1),
+                           slots=slots) for _ in range(2)]
+        feeds = sorted(store.feeds(), key=lambda f: int(f.url.rsplit("f", 1)[1]))
+        done: list[str] = []
+        some_done = asyncio.Event()
+
+        def on_done(outcome):
+            done.append(outcome.url)
+            some_done.set()
+
+        first = asyncio.create_task(passes[0].run(feeds[:10], on_done))
+        await settle()
+        second = asyncio.create_task(passes[1].run(feeds[10:], on_done))
+        await settle()
+        in_flight, expected_both = len(started), GatedParser.expected
+        gates["a"].set()  # some of the first pass's feeds finish; the second's wait on "b"
+        await asyncio.wait_for(some_done.wait(), 30)
+        expected_later = GatedParser.expected, 30 - len(done)
+        gates["b"].set()
+        await asyncio.gather(first, second)
+        return in_flight, expected_both, expected_later
+
+    in_flight, expected_both, (expected_later, not_done) = asyncio.run(run())
+    assert in_flight == 4
+    assert expected_both == 30
+    assert expected_later == not_done < 30
+    assert len(started) == 30 and GatedParser.expected == 0

@@ -5,6 +5,7 @@ The one place that reads the wall clock (`utcnow`); everything below is given `n
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -118,10 +119,11 @@ class App:
 
     def feed_pass(self, fetcher: Fetcher, parser: ParserPool, matcher: Matcher,
                   stories: StoryIndex | None = None,
-                  poll_floor: Callable[[str], float | None] | None = None) -> FeedPass:
+                  poll_floor: Callable[[str], float | None] | None = None,
+                  slots: asyncio.Semaphore | None = None) -> FeedPass:
         return FeedPass(self.settings, self.store, fetcher, parser, matcher, self.clock,
                         self.rng, stories if stories is not None else self.story_index,
-                        poll_floor)
+                        poll_floor, slots)
 
     async def fetch(self, feeds: Sequence[FeedState], matcher: Matcher,
                     on_done: Callable[[FeedOutcome], None] | None = None) -> PassSummary:

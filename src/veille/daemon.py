@@ -53,7 +53,7 @@ from .notices import NoticeBox
 from .notify import Notifier, watchdog_interval
 from .outbox import Outbox
 from .outcomes import OutcomeStatus
-from .pipeline import FeedPass
+from .pipeline import FeedPass, feed_slots
 from .poller import Poller
 from .report_watch import ReportWatch
 from .schedule import first_poll
@@ -122,6 +122,7 @@ class Daemon(SendingJobs, Upkeep):
         self.reload_requested = False
         self.tasks: set[asyncio.Task[Any]] = set()
         self.parser = self.app.parser_pool()
+        self.feed_slots = feed_slots()  # one bound for the passes of all ticks (pipeline.py)
         self.fetcher: Fetcher | None = None
         self.outbox: Outbox | None = None
         self.websub: WebSubAgent | None = None
@@ -266,7 +267,8 @@ class Daemon(SendingJobs, Upkeep):
     def _feed_pass(self) -> FeedPass:
         assert self.fetcher is not None
         return self.app.feed_pass(self.fetcher, self.parser, self.loaded.matcher, self.stories,
-                                  self.websub.poll_floor if self.websub else None)
+                                  self.websub.poll_floor if self.websub else None,
+                                  self.feed_slots)
 
     def _feed_done(self, outcome: FeedOutcome) -> None:
         """Each feed as it finishes: its matches leave now, not when the slowest feed is done."""

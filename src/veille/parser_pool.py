@@ -137,7 +137,7 @@ class ParserPool:
         self._inline_recent = 0  # the sum of those sizes
         self._inline_cpu = 0.0  # thread CPU seconds the inline lane has used, in all
         self._busy = BusyMeter()
-        self._expected = 0  # bodies the current pass is sure to bring (see `expect`)
+        self._expected = 0  # bodies the passes running are sure to bring (see `expect`)
         self._pool_busy = 0  # parses submitted to the workers, not yet answered
         self._idle_timer: asyncio.TimerHandle | None = None
         self.crashes = 0
@@ -172,9 +172,10 @@ class ParserPool:
         return list(self._executor.pids()) if self._executor is not None else []
 
     def expect(self, bodies: int) -> None:
-        """The pass starting is sure to bring `bodies` bodies (its feeds never fetched);
-        each parse counts one off. 0 when the pass ends."""
-        self._expected = bodies
+        """`bodies` more bodies are sure to come (a pass starting with feeds never fetched), or
+        fewer when negative (each such feed done). Passes that overlap (the daemon's, one per
+        tick) add up; each takes back what it added."""
+        self._expected = max(0, self._expected + bodies)
 
     def load(self, body_size: int) -> Load:
         now = time.monotonic()
@@ -191,7 +192,6 @@ class ParserPool:
         """`known`: the fingerprints of the feed's stored items (entry_fingerprint.py), for
         the parser to leave those items unread."""
         lane = route(self.load(len(body)))
-        self._expected = max(0, self._expected - 1)
         if self._inline is not None and lane == Route.INLINE:
             inline = partial(self._inline, known=known) if known else self._inline
             found = await self._parse_inline(inline, url, body, headers)

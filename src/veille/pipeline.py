@@ -50,8 +50,14 @@ from .websub import discover
 from .write_batch import WriteBatch
 
 #: Feeds between the start of their fetch and the end of their store, at most: a first poll
-#: downloads faster than it parses, and 10,000 bodies waiting would hold 700 MB.
+#: downloads faster than it parses, and 10,000 bodies waiting would hold 700 MB. The daemon
+#: runs a pass per tick, so passes overlap: they share one bound (`FeedPass.slots`).
 BACKLOG = 256
+
+
+def feed_slots() -> asyncio.Semaphore:
+    """The bound on feeds in flight that concurrent passes share (the daemon's)."""
+    return asyncio.Semaphore(BACKLOG)
 
 
 def silent_match(entry: StoredEntry, first_fetch: bool, now: datetime, catchup: float) -> bool:
@@ -66,7 +72,8 @@ class FeedPass:
                  matcher: Matcher, clock: Callable[[], datetime],
                  rng: random.Random | None = None,
                  stories: StoryIndex | Callable[[], StoryIndex] | None = None,
-                 poll_floor: Callable[[str], float | None] | None = None) -> None:
+                 poll_floor: Callable[[str], float | None] | None = None,
+                 slots: asyncio.Semaphore | None = None) -> None:
         self.settings = settings
         self.store = store
         self.fetcher = fetcher
@@ -78,6 +85,9 @@ class FeedPass:
         # a callable is called at the first match: restoring the index reads every story of
         # the window, which a pass where nothing matched (or changed) does not need
         self._stories = stories
+        # shared with the passes that overlap this one (the daemon starts one per tick): else
+        # 60 ticks of a first round, each with its BACKLOG, would hold 60 times the bodies
+        self.slots = slots
 
     @property
     def stories(self) -> StoryIndex | None:
@@ -95,7 +105,11 @@ class FeedPass:
             # BACKLOG tasks take the feeds in order, rather than one task per feed: 10,000
             # tasks waiting for their turn would hold some 15 MB of coroutines
             for feed in queue:
-                await one(feed)
+                if self.slots is None:
+                    await one(feed)
+                    continue
+                async with self.slots:
+                    await one(feed)
 
         async def one(feed: FeedState) -> None:
             try:
@@ -105,18 +119,24 @@ class FeedPass:
                     feed.url, FetchStatus.ERROR, error_kind=ErrorKind.INTERNAL,
                     error_message=f"{type(e).__name__}: {e}"))
                 self.store.save_state(state)  # alone: the batch may be what failed
+            finally:
+                if feed.never_fetched:
+                    expected[0] -= 1
+                    self.parser.expect(-1)
             summary.outcomes.append(outcome)
             if on_done is not None:
                 on_done(outcome)
 
         width = min(len(feeds), max(BACKLOG, 2 * self.settings.fetch.concurrency))
-        # a feed never fetched brings a body to parse: a first poll is a known load
-        self.parser.expect(sum(1 for f in feeds if f.never_fetched))
+        # a feed never fetched brings a body to parse: a first poll is a known load, counted
+        # off as each such feed is done (the pool adds up the passes that overlap)
+        expected = [sum(1 for f in feeds if f.never_fetched)]
+        self.parser.expect(expected[0])
         self._preparation()
         try:
             await asyncio.gather(*(worker() for _ in range(width)))
         finally:
-            self.parser.expect(0)
+            self.parser.expect(-expected[0])  # a pass cut short: its feeds not polled
         return summary
 
     async def poll(self, feed: FeedState, writes: WriteBatch | None = None) -> FeedOutcome:
