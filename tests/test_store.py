@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 from veille.config import settings_from_toml
@@ -138,3 +140,15 @@ def test_the_poller_reads_the_due_feeds_and_the_next_due_time_only():
     store.update_feed(urls[5], failures=4)  # gone: not counted as failing
     store.update_feed(urls[0], failures=1)  # out of the OPML: not counted at all
     assert store.feed_counts() == (5, 1)
+
+
+def test_the_store_runs_no_sqlite_utils_plugins(tmp_path):
+    """What the database does must not depend on what else is installed: a sqlite-utils
+    plugin's prepare_connection hook is not run (nor are plugins looked for, which scans
+    every installed package's entry points at each start)."""
+    code = ("import sys; from veille.store import Store; import sqlite_utils.plugins as p\n"
+            f"Store.open({str(tmp_path / 'v.db')!r}).close(); Store.memory()\n"
+            "print(p._plugins_loaded)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.strip() == "False"

@@ -34,7 +34,9 @@ def connect(path: Path, timeout: float) -> sqlite_utils.Database:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
-    return sqlite_utils.Database(conn)
+    # no sqlite-utils plugins: what the database does must not depend on what else is
+    # installed, and looking for them scans every package's entry points (~30 ms a process)
+    return sqlite_utils.Database(conn, execute_plugins=False)
 
 
 class StoreBase:
@@ -66,7 +68,7 @@ class StoreBase:
 
     @classmethod
     def memory(cls) -> Any:
-        db = sqlite_utils.Database(memory=True)
+        db = sqlite_utils.Database(memory=True, execute_plugins=False)
         db.conn.isolation_level = None
         migrations.apply(db)
         return cls(db)
