@@ -35,14 +35,21 @@ def _etag_route(body: bytes):
     return route
 
 
+def _etag_feeds(feed_server: FeedServer, workspace: Workspace, n: int, prefix: str
+                ) -> None:
+    """`n` feeds of two items that answer 304 to their ETag, written to the workspace."""
+    urls = []
+    for i in range(n):
+        path = f"/{prefix.lower()}{i}.xml"
+        feed_server.routes[path] = _etag_route(rss(items(2, f"{prefix}{i}")).encode())
+        urls.append(feed_server.url(path))
+    workspace.write_feeds(urls)
+
+
 def test_unchanged_feeds_reuse_one_connection(feed_server: FeedServer, workspace: Workspace):
     """A 304 leaves its connection open for the next request (an unread answer closed it)."""
     workspace.write_config(fetch="per_host = 1")
-    urls = []
-    for i in range(8):
-        feed_server.routes[f"/k{i}.xml"] = _etag_route(rss(items(2, f"K{i}")).encode())
-        urls.append(feed_server.url(f"/k{i}.xml"))
-    workspace.write_feeds(urls)
+    _etag_feeds(feed_server, workspace, 8, "K")
     workspace.run("fetch")
     first = len(feed_server.log)
     out = workspace.run("fetch").output
@@ -55,11 +62,7 @@ def test_unchanged_feeds_reuse_one_connection(feed_server: FeedServer, workspace
 def test_unchanged_states_commit_together_before_the_feed_is_done(feed_server, workspace):
     """Eight 304s: fewer transactions than feeds, each state in the store when its feed is
     reported done, and no parser process started."""
-    urls = []
-    for i in range(8):
-        feed_server.routes[f"/b{i}.xml"] = _etag_route(rss(items(2, f"B{i}")).encode())
-        urls.append(feed_server.url(f"/b{i}.xml"))
-    workspace.write_feeds(urls)
+    _etag_feeds(feed_server, workspace, 8, "B")
     workspace.run("fetch")
     app = App(load_settings(workspace.config, {}))
     feeds = app.sync_feeds()
@@ -174,11 +177,7 @@ def test_a_pass_where_nothing_changed_loads_no_parser(feed_server: FeedServer,
                                                      workspace: Workspace):
     """feedparser, lxml and veille's parse stack load with the first body: `veille fetch`
     over feeds that all answer 304 never imports them (about 60 ms of its start-up)."""
-    urls = []
-    for i in range(3):
-        feed_server.routes[f"/n{i}.xml"] = _etag_route(rss(items(2, f"N{i}")).encode())
-        urls.append(feed_server.url(f"/n{i}.xml"))
-    workspace.write_feeds(urls)
+    _etag_feeds(feed_server, workspace, 3, "N")
     workspace.run("fetch")
     code = ("import sys\nfrom veille.cli import main\ntry:\n"
             f"    main(['--config', {str(workspace.config)!r}, 'fetch'])\n"
