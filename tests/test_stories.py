@@ -337,3 +337,24 @@ def test_a_signature_of_the_unstemmed_version_attracts_none() -> None:
     assert Features.from_signature(old) is None
     restored = StoryIndex.restore([replace(row, signature=old)])
     assert restored.story_of(1) == 1 and add(restored, 2, COPY_TITLE, COPY, hours=1) == 2
+
+
+def test_a_storys_latest_entries_are_compared_without_decoding_them(monkeypatch) -> None:
+    """The next entries of a story compare with its latest one: its features are kept as
+    they were computed, not decoded again from its signature at each comparison (about half
+    of a first poll's comparisons). A restored index decodes; its stories are the same
+    (test_restore_from_rows_gives_the_same_assignments)."""
+    decoded = []
+    real = Features.from_signature.__func__  # type: ignore[attr-defined]
+
+    def counting(cls, data):
+        decoded.append(data)
+        return real(cls, data)
+
+    monkeypatch.setattr(Features, "from_signature", classmethod(counting))
+    index = StoryIndex()
+    # titles alone (aggregator items): compared by the general path, not the fast text score
+    stories = {add(index, i + 1, f"{AFP_TITLE} - Outlet {i}", "", hours=i / 10)
+               for i in range(12)}
+    assert stories == {1}
+    assert decoded == []

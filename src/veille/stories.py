@@ -57,6 +57,9 @@ RARE_KEYS = 10  # postings read per add: the new entry's keys in the fewest stor
 MIN_SHARED = 3  # keys a candidate must share to be compared (2 for a title-only entry)
 MIN_SHARED_TITLE = 2
 MAX_CANDIDATES = 8  # entries compared per add, rarest shared words first
+#: Latest entries whose features are kept decoded: the next entries of a story compare
+#: with its latest one (about half of all comparisons in a first poll), ~5 KB each.
+DECODED = 256
 
 
 # --- the index -------------------------------------------------------------------------------
@@ -155,6 +158,7 @@ class StoryIndex:
         self._postings: dict[int, _Posting] = {}
         self._ages: list[tuple[float, int]] = []  # heap of (at, entry id) for eviction
         self._latest = float("-inf")
+        self._decoded: dict[int, Features] = {}  # entry id -> features, the DECODED latest
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -198,6 +202,8 @@ class StoryIndex:
         row = StoryRow(entry_id, entry_id if story is None else story, at, canonical,
                        feats.signature() if feats else b"")
         self._insert(row, ts, keys, found)
+        if feats is not None:
+            self._keep_decoded(entry_id, feats)
         return row
 
     def evict(self, now: datetime) -> int:
@@ -249,22 +255,28 @@ class StoryIndex:
             slot = self._slots[entry_id]
             if abs(ts - slot.at) > self._window:
                 continue
-            score, by_title = self._score(feats, slot.row.signature)
+            score, by_title, other = self._score(feats, slot.row.signature,
+                                                 self._decoded.get(entry_id))
+            if other is not None:
+                self._keep_decoded(entry_id, other)
             limit = self.config.title_threshold if by_title else self.config.threshold
-            if score >= limit or not by_title and self._corroborated(feats, slot.row, score, link):
+            if score >= limit or not by_title and self._corroborated(feats, slot.row, score, link,
+                                                                     other):
                 key = (-score, slot.at, slot.row.story_id)
                 if best is None or key < best:
                     best = key
         return best[2] if best else None
 
-    def _corroborated(self, feats: Features, row: StoryRow, score: float, link: str) -> bool:
+    def _corroborated(self, feats: Features, row: StoryRow, score: float, link: str,
+                      other: Features | None) -> bool:
         """Below the word threshold, still one story when the titles' names agree (two
-        dispatches on one event), or for one site's two articles, an update (story_names)."""
+        dispatches on one event), or for one site's two articles, an update (story_names).
+        `other`: the row's features if _score decoded them (each decoding costs ~15 us)."""
         config = self.config
         if score < min(config.names_threshold, config.site_threshold) or not feats.names \
                 or row.signature[0] < 3 or not row.signature[4]:  # a side without names
             return False
-        other = Features.from_signature(row.signature)
+        other = other or Features.from_signature(row.signature)
         if other is None or other.title_only or not feats.names or not other.names:
             return False
         shared = shared_names(feats.names, feats.text_set, other.names, other.text_set)
@@ -275,12 +287,23 @@ class StoryIndex:
         return score >= config.site_threshold and _same_site(link, row.link)
 
     @staticmethod
-    def _score(feats: Features, signature: bytes) -> tuple[float, bool]:
+    def _score(feats: Features, signature: bytes, decoded: Features | None
+               ) -> tuple[float, bool, Features | None]:
+        """The similarity, whether it is the titles', and the other side's features when they
+        had to be decoded (the fast text score reads the signature bytes). `decoded`: those
+        features, if kept from before."""
         fast = _text_jaccard(feats, signature)
         if fast is not None:
-            return fast, False
-        other = Features.from_signature(signature)
-        return similarity(feats, other) if other else (0.0, False)
+            return fast, False, None
+        other = decoded or Features.from_signature(signature)
+        return (*similarity(feats, other), other) if other else (0.0, False, None)
+
+    def _keep_decoded(self, entry_id: int, feats: Features) -> None:
+        decoded = self._decoded
+        decoded.pop(entry_id, None)
+        decoded[entry_id] = feats  # latest last
+        if len(decoded) > DECODED:
+            del decoded[next(iter(decoded))]
 
     @staticmethod
     def _candidates(found: list[_Posting | None], min_shared: int) -> list[int]:
