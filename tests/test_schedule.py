@@ -93,6 +93,24 @@ def test_after_fetch_success_resets_failures_and_stores_validators():
     assert state.last_success == NOW and seconds_until(state.next_due) >= 3600 * 0.9
 
 
+@pytest.mark.parametrize("feed, result", [
+    (FeedState("u", failures=2, interval=600, ttl=7200),
+     FetchResult("u", "ok", 200, b"x", {"cache-control": "max-age=3600"})),
+    (FeedState("u", max_age=90000), FetchResult("u", "not_modified", 304)),
+    (FeedState("u", failures=3), FetchResult("u", "error", 500, error_kind="http",
+                                             error_message="HTTP 500")),
+    (FeedState("u"), FetchResult("u", "error", 503, headers={"retry-after": "7000"},
+                                 error_kind="http", error_message="HTTP 503")),
+    (FeedState("u", failures=1), FetchResult("u", "gone", 410)),
+])
+def test_after_fetch_is_due_when_next_poll_says_of_its_new_state(feed, result):
+    """after_fetch builds the new state once, reading the next due time from the changes:
+    it is the one next_poll gives for that state (same jitter)."""
+    state = after_fetch(feed, result, NOW, S, random.Random(7))
+    wait = retry_after(result.headers, NOW) if result.http_status in (429, 503) else None
+    assert state.next_due == next_poll(state, S, NOW, random.Random(7), wait)
+
+
 def test_after_fetch_gone_and_moved():
     gone = after_fetch(FeedState("u"), FetchResult("u", "gone", 410), NOW, S, random.Random(1))
     assert gone.gone and gone.next_due is None
