@@ -272,7 +272,7 @@ def test_overlapping_passes_share_one_bound_and_add_up_their_expected_bodies(mon
             await asyncio.sleep(0)
 
     async def run():
-        slots = pipeline.feed_slots()
+        slots = pipeline.feed_slots(per_host=8)
         passes = [FeedPass(settings, store, Fetcher(), GatedParser(), pipeline.Matcher([]),
                            lambda: datetime(2026, 1, 1, tzinfo=UTC), random.Random(1),
                            slots=slots) for _ in range(2)]
@@ -301,3 +301,62 @@ def test_overlapping_passes_share_one_bound_and_add_up_their_expected_bodies(mon
     assert expected_both == 30
     assert expected_later == not_done < 30
     assert len(started) == 30 and GatedParser.expected == 0
+
+
+def test_feeds_waiting_for_a_slow_host_do_not_hold_the_shared_places(monkeypatch):
+    """Twenty feeds of a host that does not answer, and three of another, in the daemon's
+    shared places (4 in all, 2 per host): the slow host holds 2 places, not all 4, so the
+    other host's feeds are polled meanwhile; and once all are done no host is kept."""
+    import random
+    from datetime import UTC, datetime
+
+    from veille import pipeline
+    from veille.config import settings_from_toml
+    from veille.models import FeedSource, FetchResult
+    from veille.store import Store
+
+    monkeypatch.setattr(pipeline, "BACKLOG", 4)
+    settings = settings_from_toml({"fetch": {"concurrency": 8}}, None, {"HOME": "/tmp"})
+    store = Store.memory()
+    slow = [f"https://lent.example/{i}" for i in range(20)]
+    quick = [f"https://vif.example/{i}" for i in range(3)]
+    store.sync_feeds([FeedSource(u) for u in slow + quick])
+    answer = asyncio.Event()
+    done: list[str] = []
+
+    class Fetcher:
+        async def fetch(self, request):
+            if "lent" in request.url:
+                await answer.wait()
+            return FetchResult(request.url, "error", 500, error_kind="http",
+                               error_message="HTTP 500")
+
+    async def run():
+        slots = pipeline.feed_slots(per_host=2)
+        feeds = {f.url: f for f in store.feeds()}
+
+        def feed_pass():
+            return FeedPass(settings, store, Fetcher(), StubParser(), pipeline.Matcher([]),
+                            lambda: datetime(2026, 1, 1, tzinfo=UTC), random.Random(1),
+                            slots=slots)
+
+        quick_done = asyncio.Event()
+
+        def on_done(outcome):
+            done.append(outcome.url)
+            if all(u in done for u in quick):
+                quick_done.set()
+
+        first = asyncio.create_task(feed_pass().run([feeds[u] for u in slow], on_done))
+        await asyncio.sleep(0)
+        second = asyncio.create_task(feed_pass().run([feeds[u] for u in quick], on_done))
+        await asyncio.wait_for(quick_done.wait(), 30)  # while the slow host still waits
+        slow_done_meanwhile = sum(u in done for u in slow)
+        answer.set()
+        await asyncio.gather(first, second)
+        return slow_done_meanwhile, slots.hosts()
+
+    slow_done_meanwhile, hosts_left = asyncio.run(run())
+    assert slow_done_meanwhile == 0
+    assert sorted(done[:3]) == sorted(quick) and len(done) == 23
+    assert hosts_left == 0

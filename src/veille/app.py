@@ -5,7 +5,6 @@ The one place that reads the wall clock (`utcnow`); everything below is given `n
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from .config import Settings, read_secret
 from .cron import parse_schedule
 from .deliver import Channel, build_channel
 from .errors import ConfigError
+from .feed_slots import FeedSlots
 from .fetch import Fetcher
 from .folding import fold_fast_only
 from .match import Matcher
@@ -120,7 +120,7 @@ class App:
     def feed_pass(self, fetcher: Fetcher, parser: ParserPool, matcher: Matcher,
                   stories: StoryIndex | None = None,
                   poll_floor: Callable[[str], float | None] | None = None,
-                  slots: asyncio.Semaphore | None = None) -> FeedPass:
+                  slots: FeedSlots | None = None) -> FeedPass:
         return FeedPass(self.settings, self.store, fetcher, parser, matcher, self.clock,
                         self.rng, stories if stories is not None else self.story_index,
                         poll_floor, slots)

@@ -44,6 +44,7 @@ from .daemon_sending import SendingJobs
 from .daemon_upkeep import Upkeep
 from .dispatch import Dispatcher, settle
 from .errors import VeilleError
+from .feed_slots import FeedSlots
 from .fetch import Fetcher
 from .health_watch import HealthWatch
 from .match import Matcher
@@ -122,7 +123,7 @@ class Daemon(SendingJobs, Upkeep):
         self.reload_requested = False
         self.tasks: set[asyncio.Task[Any]] = set()
         self.parser = self.app.parser_pool()
-        self.feed_slots = feed_slots()  # one bound for the passes of all ticks (pipeline.py)
+        self.feed_slots: FeedSlots | None = None  # shared by the passes of all ticks
         self.fetcher: Fetcher | None = None
         self.outbox: Outbox | None = None
         self.websub: WebSubAgent | None = None
@@ -266,6 +267,9 @@ class Daemon(SendingJobs, Upkeep):
 
     def _feed_pass(self) -> FeedPass:
         assert self.fetcher is not None
+        per_host = self.loaded.settings.fetch.per_host
+        if self.feed_slots is None or self.feed_slots.per_host != per_host:  # or reloaded
+            self.feed_slots = feed_slots(per_host)
         return self.app.feed_pass(self.fetcher, self.parser, self.loaded.matcher, self.stories,
                                   self.websub.poll_floor if self.websub else None,
                                   self.feed_slots)

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from .config import Settings
+from .feed_slots import FeedSlots
 from .fetch import Fetcher, FetchRequest
 from .folding import FoldedFeed
 from .match import Matcher, MatchResult
@@ -51,13 +52,13 @@ from .write_batch import WriteBatch
 
 #: Feeds between the start of their fetch and the end of their store, at most: a first poll
 #: downloads faster than it parses, and 10,000 bodies waiting would hold 700 MB. The daemon
-#: runs a pass per tick, so passes overlap: they share one bound (`FeedPass.slots`).
+#: runs a pass per tick, so passes overlap: they share one bound (feed_slots.py).
 BACKLOG = 256
 
 
-def feed_slots() -> asyncio.Semaphore:
-    """The bound on feeds in flight that concurrent passes share (the daemon's)."""
-    return asyncio.Semaphore(BACKLOG)
+def feed_slots(per_host: int) -> FeedSlots:
+    """The places that concurrent passes share (the daemon's): BACKLOG in all."""
+    return FeedSlots(BACKLOG, per_host)
 
 
 def silent_match(entry: StoredEntry, first_fetch: bool, now: datetime, catchup: float) -> bool:
@@ -73,7 +74,7 @@ class FeedPass:
                  rng: random.Random | None = None,
                  stories: StoryIndex | Callable[[], StoryIndex] | None = None,
                  poll_floor: Callable[[str], float | None] | None = None,
-                 slots: asyncio.Semaphore | None = None) -> None:
+                 slots: FeedSlots | None = None) -> None:
         self.settings = settings
         self.store = store
         self.fetcher = fetcher
@@ -108,7 +109,7 @@ class FeedPass:
                 if self.slots is None:
                     await one(feed)
                     continue
-                async with self.slots:
+                async with self.slots.feed(feed.fetch_url):
                     await one(feed)
 
         async def one(feed: FeedState) -> None:
