@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 class FeedSlots:
     def __init__(self, total: int, per_host: int) -> None:
-        self.total = total
         self.per_host = per_host
         self._places = asyncio.Semaphore(total)
         # host -> (its turns, feeds waiting for or holding one): dropped when none is left,

@@ -28,6 +28,7 @@ import hashlib
 import random
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -101,18 +102,19 @@ class FeedPass:
         summary = PassSummary()
         writes = WriteBatch(self.store)
         queue = iter(feeds)
+        # a feed never fetched brings a body to parse: a first poll is a known load, counted
+        # off as each such feed is done (the pool adds up the passes that overlap)
+        expected = sum(1 for f in feeds if f.never_fetched)
 
         async def worker() -> None:
             # BACKLOG tasks take the feeds in order, rather than one task per feed: 10,000
             # tasks waiting for their turn would hold some 15 MB of coroutines
             for feed in queue:
-                if self.slots is None:
-                    await one(feed)
-                    continue
-                async with self.slots.feed(feed.fetch_url):
+                async with self.slots.feed(feed.fetch_url) if self.slots else nullcontext():
                     await one(feed)
 
         async def one(feed: FeedState) -> None:
+            nonlocal expected
             try:
                 outcome = await self.poll(feed, writes)
             except Exception as e:  # a bug must cost one feed, not the pass: record it
@@ -122,22 +124,19 @@ class FeedPass:
                 self.store.save_state(state)  # alone: the batch may be what failed
             finally:
                 if feed.never_fetched:
-                    expected[0] -= 1
+                    expected -= 1
                     self.parser.expect(-1)
             summary.outcomes.append(outcome)
             if on_done is not None:
                 on_done(outcome)
 
         width = min(len(feeds), max(BACKLOG, 2 * self.settings.fetch.concurrency))
-        # a feed never fetched brings a body to parse: a first poll is a known load, counted
-        # off as each such feed is done (the pool adds up the passes that overlap)
-        expected = [sum(1 for f in feeds if f.never_fetched)]
-        self.parser.expect(expected[0])
+        self.parser.expect(expected)
         self._preparation()
         try:
             await asyncio.gather(*(worker() for _ in range(width)))
         finally:
-            self.parser.expect(-expected[0])  # a pass cut short: its feeds not polled
+            self.parser.expect(-expected)  # a pass cut short: its feeds not polled
         return summary
 
     async def poll(self, feed: FeedState, writes: WriteBatch | None = None) -> FeedOutcome:

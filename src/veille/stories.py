@@ -255,13 +255,13 @@ class StoryIndex:
             slot = self._slots[entry_id]
             if abs(ts - slot.at) > self._window:
                 continue
-            score, by_title, other = self._score(feats, slot.row.signature,
-                                                 self._decoded.get(entry_id))
+            kept = self._decoded.get(entry_id)
+            score, by_title, other = self._score(feats, slot.row.signature, kept)
             if other is not None:
                 self._keep_decoded(entry_id, other)
             limit = self.config.title_threshold if by_title else self.config.threshold
             if score >= limit or not by_title and self._corroborated(feats, slot.row, score, link,
-                                                                     other):
+                                                                     other or kept):
                 key = (-score, slot.at, slot.row.story_id)
                 if best is None or key < best:
                     best = key
@@ -271,7 +271,7 @@ class StoryIndex:
                       other: Features | None) -> bool:
         """Below the word threshold, still one story when the titles' names agree (two
         dispatches on one event), or for one site's two articles, an update (story_names).
-        `other`: the row's features if _score decoded them (each decoding costs ~15 us)."""
+        `other`: the row's features if decoded or kept already (each decoding costs ~15 us)."""
         config = self.config
         if score < min(config.names_threshold, config.site_threshold) or not feats.names \
                 or row.signature[0] < 3 or not row.signature[4]:  # a side without names
