@@ -30,6 +30,8 @@ from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any
 
+from .gc_tuning import tune_gc
+
 _HEAD = struct.Struct("!Q")
 _STOP = object()
 
@@ -188,6 +190,7 @@ def _serve() -> None:
         if init is not None:
             _, fn, args, kwargs = init
             fn(*args, **kwargs)
+        tune_gc()  # after the initializer: the watchlists it installs are kept for good
         while True:
             call_id, fn, args, kwargs = _receive(stdin)
             try:

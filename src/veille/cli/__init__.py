@@ -15,6 +15,7 @@ import click
 
 from ..daemon_lock import daemon_running
 from ..errors import ConfigError
+from ..gc_tuning import tune_gc
 from ..logs import setup_logging
 from ..models import FeedOutcome, PassSummary, StoredEntry
 from ..outcomes import OutcomeStatus
@@ -250,6 +251,8 @@ def _print_status(report: dict[str, Any], tz: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The `veille` command's process (tests call `cli`, and keep Python's defaults)."""
+    tune_gc()
     cli.main(args=argv, prog_name="veille")
 
 
