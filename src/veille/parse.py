@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-import nh3
 
 from .entry_fingerprint import NOTHING_KNOWN, Known
 from .models import ParsedEntry, ParsedFeed
@@ -24,6 +23,7 @@ from .outlets import credit
 from .parse_failure import NotAFeed, ParseFailure
 from .parse_fast import read_fast
 from .parse_json import looks_like_json, parse_json_feed
+from .sanitize import clean_html
 
 # feedparser would otherwise try to fetch a URL given as a string; we only hand it bytes.
 _HEADER_NAMES = ("content-type", "content-location", "content-language", "content-encoding")
@@ -43,7 +43,7 @@ def _datetime(value: Any) -> datetime | None:
 def _text(detail: dict[str, Any] | None, value: str) -> str:
     """A title or author as plain text, whether the feed declared it text or HTML."""
     if detail and detail.get("type") in ("text/html", "application/xhtml+xml"):
-        return html_to_text(nh3.clean(value))
+        return html_to_text(clean_html(value))
     return " ".join(value.split())
 
 
@@ -52,7 +52,7 @@ def _as_html(detail: dict[str, Any]) -> str:
     plain text escaped. No script, event handler or javascript: URL is ever stored."""
     value = detail.get("value", "") or ""
     if detail.get("type") in ("text/html", "application/xhtml+xml"):
-        return nh3.clean(value) if value else ""
+        return clean_html(value) if value else ""
     return escape(value)
 
 

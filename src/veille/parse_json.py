@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-import nh3
-
 from .models import ParsedEntry, ParsedFeed
 from .normalize import entry_key, html_to_text
+from .sanitize import clean_html
 
 JSON_TYPES = ("application/feed+json", "application/json")
 _VERSION_PREFIX = "https://jsonfeed.org/version/"
@@ -64,7 +63,7 @@ def _authors(obj: dict[str, Any]) -> str | None:
 def _entry(item: dict[str, Any], feed_language: str | None, feed_author: str | None
            ) -> ParsedEntry:
     content_html = _str(item.get("content_html"))
-    body = nh3.clean(content_html) if content_html.strip() else escape(
+    body = clean_html(content_html) if content_html.strip() else escape(
         _str(item.get("content_text")))
     summary = _str(item.get("summary")).strip()
     # feedparser gives an Atom entry with content only its content as summary too; the same
