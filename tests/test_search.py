@@ -15,6 +15,7 @@ from veille.match import Matcher, compile_watchlist, parse_query
 from veille.models import FeedSource, ParsedEntry
 from veille.search import entry_index_row, entry_text, prefilter, search
 from veille.store import Store, migrations
+from veille.store.schema import SEARCH_AUTOMERGE
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 FEED = "https://www.ouest-france.fr/rss"
@@ -227,6 +228,26 @@ def test_migration_indexes_an_existing_database(tmp_path, schema):
     assert found(store, "coeur category:social") == ["Le cœur de Danone"]
     assert sorted(found(store, "source:ouest-france")) == ["Le cœur de Danone", "Nestlé à Vittel",
                                                            "Rien à voir"]
+    store.close()
+
+
+def _automerge(db: sqlite_utils.Database) -> int | None:
+    row = db.execute("SELECT v FROM entry_search_config WHERE k = 'automerge'").fetchone()
+    return None if row is None else int(row[0])
+
+
+def test_the_search_index_merges_eight_segments_at_a_time(tmp_path):
+    """New databases and those the previous release left (FTS5's default, 4) alike."""
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m012_search_automerge")
+    assert _automerge(db) is None
+    db.conn.close()
+    for store in (Store.open(path), Store.open(tmp_path / "new.db")):
+        assert _automerge(store.db) == SEARCH_AUTOMERGE == 8
+        store.close()
+    store = Store.open(path)  # a second open leaves it so
+    assert _automerge(store.db) == 8
     store.close()
 
 

@@ -31,7 +31,7 @@ def test_migrations_are_recorded_and_idempotent(tmp_path):
     assert applied == ["m001_initial", "m002_delivery_claims", "m003_hash_versions", "m004_notices",
                        "m005_feed_health", "m006_stories_and_spikes", "m008_entry_outlet",
                        "m009_websub", "m007_search_index", "m010_search_backlog",
-                       "m011_entry_fingerprints"]
+                       "m011_entry_fingerprints", "m012_search_automerge"]
     store.close()
     store = Store.open(tmp_path / "v.db")
     assert [m.name for m in migrations.applied(store.db)] == applied
