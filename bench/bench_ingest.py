@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_match import NAMES, entries, query, vocabulary  # noqa: E402
 
 from veille.folding import FoldedEntry, FoldedFeed, fold_entry  # noqa: E402
+from veille.gc_tuning import tune_gc  # noqa: E402
 from veille.match import Matcher, MatchResult, compile_watchlist  # noqa: E402
 from veille.models import FeedSource, ParsedEntry, StoredEntry  # noqa: E402
 from veille.prepare import Preparation, PreparedFeed, prepare  # noqa: E402
@@ -148,6 +149,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=50_000)
     parser.add_argument("--watchlists", type=int, default=1000)
     args = parser.parse_args()
+    tune_gc()  # as the `veille` command and the daemon run
     rng = random.Random(42)
     vocab = vocabulary(rng, 20_000)
     names = [n.capitalize() + "é" * (i % 3 == 0) for i, n in enumerate(vocabulary(rng, 5_000))
