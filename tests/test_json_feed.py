@@ -37,6 +37,26 @@ def test_json_feed_is_fetched_matched_and_deduplicated(feed_server: FeedServer,
     assert "Le Parti pirate en campagne" in json.dumps(matches, ensure_ascii=False)
 
 
+def test_half_a_surrogate_pair_is_replaced_and_the_entry_stored(feed_server: FeedServer,
+                                                                 workspace: Workspace):
+    """JSON may escape half of a UTF-16 pair alone; such a string cannot be encoded (nh3,
+    the entry key's hash and SQLite all refuse it), so it reads as U+FFFD."""
+    half = "\\ud83d"  # as it stands in the document: a backslash escape
+    body = ('{"version": "https://jsonfeed.org/version/1.1", "title": "Fil %s", "items": '
+            '[{"id": "1", "url": "https://ex.fr/1", "title": "Parti pirate %s", '
+            '"content_html": "<p>Texte %s</p>", "tags": ["tag%s"], '
+            '"authors": [{"name": "Anne %s"}]}, '
+            '{"id": "2", "title": "Deux", "content_text": "brut %s"}]}') % ((half,) * 6)
+    url = feed_server.serve("/half.json", body, headers={"Content-Type": "application/feed+json"})
+    workspace.write_feeds([url])
+    assert "2 new entries" in workspace.run("fetch").stdout
+    entries = {e["title"]: e for e in json.loads(
+        workspace.run("entries", "--format", "json").stdout)}
+    assert set(entries) == {"Parti pirate \ufffd", "Deux"}
+    assert "Texte \ufffd" in json.dumps(entries, ensure_ascii=False)
+    assert "brut \ufffd" in json.dumps(entries, ensure_ascii=False)
+
+
 @pytest.mark.parametrize("body", [b'{"foo": 1}', b"[1, 2]", b'{"version": '])
 def test_json_that_is_not_a_json_feed(body):
     result = parse_feed("https://x.example/f.json", body, {"content-type": "application/json"})

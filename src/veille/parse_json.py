@@ -9,6 +9,7 @@ message string, which parse.py wraps in its ParseFailure).
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -30,11 +31,17 @@ def looks_like_json(body: bytes, headers: dict[str, str]) -> bool:
     return start.startswith(b"{") or (media_type in JSON_TYPES and not start.startswith(b"<"))
 
 
+#: half of a UTF-16 pair, which JSON may escape alone ("\ud800")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _str(value: Any) -> str:
     """A string field; numbers are accepted (some feeds write `"id": 123`), anything else is
-    ignored rather than failing the whole feed."""
+    ignored rather than failing the whole feed. A lone surrogate becomes U+FFFD, as a
+    decoder does with a bad byte: such a string cannot be encoded, so neither sanitized,
+    hashed into a key nor stored."""
     if isinstance(value, str):
-        return value
+        return _LONE_SURROGATE.sub("\ufffd", value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return ""
@@ -87,7 +94,7 @@ def _entry(item: dict[str, Any], feed_language: str | None, feed_author: str | N
         summary_text=summary_text,
         content_html=content,
         content_text=content_text,
-        categories=tuple(t.strip() for t in tags if isinstance(t, str) and t.strip())
+        categories=tuple(_str(t).strip() for t in tags if isinstance(t, str) and t.strip())
         if isinstance(tags, list) else (),
         language=_str(item.get("language")) or feed_language,
     )
