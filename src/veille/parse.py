@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from .char_refs import repair_char_refs
 from .entry_fingerprint import NOTHING_KNOWN, Known
 from .models import ParsedEntry, ParsedFeed
 from .normalize import entry_key, html_to_text
@@ -195,7 +196,7 @@ def _parse(url: str, body: bytes, headers: dict[str, str], fast: bool, fallback:
         return None
     if d is None:
         try:
-            d = feedparser.parse(body, response_headers=response_headers,
+            d = feedparser.parse(repair_char_refs(body), response_headers=response_headers,
                                  resolve_relative_uris=False, sanitize_html=False)
         except Exception as e:  # feedparser promises not to raise; hostile input is normal input
             return ParseFailure(f"parser crashed: {type(e).__name__}: {e}")

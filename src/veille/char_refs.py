@@ -1,0 +1,54 @@
+"""Numeric character references that name no character, repaired before feedparser reads a
+document.
+
+Some publishing tools write an emoji as the two UTF-16 halves it is made of, each as a
+reference (`&#55357;&#56832;` for 😀), or cut one pair in two. XML allows neither, so the fast
+reader declines such a document and feedparser's loose parser takes it, which turns each half
+into a lone surrogate and then fails on it ("surrogates not allowed"), as it does on a
+reference past U+10FFFF: one bad reference cost the whole feed. Here two adjacent halves of a
+pair become a reference to the character they make, and any other reference that names no
+character becomes U+FFFD, as a decoder does with a bad byte.
+
+Only encodings where `&#` is ASCII bytes are repaired (UTF-8, Latin-1, cp1252...); in
+UTF-16 the document is left as it is.
+"""
+
+from __future__ import annotations
+
+import re
+
+_REF = re.compile(rb"&#(?:([0-9]{1,10})|[xX]([0-9a-fA-F]{1,8}));")
+_REPLACEMENT = b"&#65533;"
+
+
+def _code(ref: re.Match[bytes]) -> int:
+    decimal, hexadecimal = ref.groups()
+    return int(decimal) if decimal is not None else int(hexadecimal, 16)
+
+
+def repair_char_refs(body: bytes) -> bytes:
+    """`body` with its surrogate and out-of-range references repaired (itself when none)."""
+    if b"&#" not in body:
+        return body
+    refs = list(_REF.finditer(body))
+    parts: list[bytes] = []
+    done = 0  # where the body is copied up to
+    i = 0
+    while i < len(refs):
+        ref, code = refs[i], _code(refs[i])
+        if 0xD800 <= code < 0xDC00 and i + 1 < len(refs) and refs[i + 1].start() == ref.end():
+            low = _code(refs[i + 1])
+            if 0xDC00 <= low < 0xE000:
+                char = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                parts += [body[done:ref.start()], b"&#%d;" % char]
+                done = refs[i + 1].end()
+                i += 2
+                continue
+        if 0xD800 <= code < 0xE000 or code > 0x10FFFF:
+            parts += [body[done:ref.start()], _REPLACEMENT]
+            done = ref.end()
+        i += 1
+    if not parts:
+        return body
+    parts.append(body[done:])
+    return b"".join(parts)

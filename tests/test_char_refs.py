@@ -1,0 +1,59 @@
+"""References that name no character (UTF-16 halves, past U+10FFFF) no longer cost the whole
+feed: halves of a pair make their character, anything else U+FFFD (char_refs.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from veille.char_refs import repair_char_refs
+from veille.parse import ParsedFeed, parse_feed
+
+from .conftest import FeedServer, Workspace
+
+
+@pytest.mark.parametrize(("body", "repaired"), [
+    (b"a &#55357;&#56832; b", b"a &#128512; b"),  # a pair: the emoji it makes
+    (b"&#xD83D;&#xdE00;", b"&#128512;"),  # hexadecimal, any case
+    (b"&#55357; &#56832;", b"&#65533; &#65533;"),  # not adjacent: two halves alone
+    (b"&#56832;&#55357;", b"&#65533;&#65533;"),  # in the wrong order
+    (b"&#55357;&#55357;&#56832;", b"&#65533;&#128512;"),  # a lone half, then a pair
+    (b"&#1114112;&#x110000;", b"&#65533;&#65533;"),  # past U+10FFFF
+    (b"&#233;&#x1F600;&#65533;&amp;", b"&#233;&#x1F600;&#65533;&amp;"),  # sound: kept
+    (b"no reference", b"no reference"),
+])
+def test_repair_char_refs(body: bytes, repaired: bytes) -> None:
+    assert repair_char_refs(body) == repaired
+
+
+def test_a_sound_document_is_returned_as_it_is() -> None:
+    body = b"<rss>&#233; &amp; &#x1F600;</rss>"
+    assert repair_char_refs(body) is body
+
+
+def _rss(title: bytes) -> bytes:
+    return (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Fil'
+            b"</title><item><guid>1</guid><link>https://ex.fr/1</link><title>" + title
+            + b"</title><description>Texte " + title + b"</description></item>"
+            b"</channel></rss>")
+
+
+@pytest.mark.parametrize(("ref", "text"), [
+    (b"&#55357;&#56832;", "😀"), (b"&#55357;", "\ufffd"), (b"&#1114112;", "\ufffd")])
+def test_feedparser_reads_the_feed_instead_of_failing(ref: bytes, text: str) -> None:
+    parsed = parse_feed("https://ex.fr/rss", _rss(b"Parti pirate " + ref), {})
+    assert isinstance(parsed, ParsedFeed)
+    assert [(e.title, e.summary_text) for e in parsed.entries] == [
+        (f"Parti pirate {text}", f"Texte Parti pirate {text}")]
+
+
+def test_the_feed_is_stored_and_matched_on_the_wire(feed_server: FeedServer,
+                                                   workspace: Workspace) -> None:
+    url = feed_server.serve("/emoji.xml", _rss(b"Parti pirate &#55357;&#56832; &#55357;"),
+                            headers={"Content-Type": "application/rss+xml"})
+    workspace.write_feeds([url])
+    workspace.write_watchlists('[[watchlist]]\nname = "pirates"\nquery = \'"parti pirate"\'\n')
+    assert "1 new entries" in workspace.run("fetch").stdout
+    entries = json.loads(workspace.run("entries", "--format", "json").stdout)
+    assert [e["title"] for e in entries] == ["Parti pirate 😀 \ufffd"]
