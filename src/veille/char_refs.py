@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import re
 
-_REF = re.compile(rb"&#(?:([0-9]{1,10})|[xX]([0-9a-fA-F]{1,8}));")
+_REF = re.compile(rb"&#(?:([0-9]+)|[xX]([0-9a-fA-F]+));")
 _REPLACEMENT = b"&#65533;"
+_PAST_UNICODE = 0x110000
 
 
 def _code(ref: re.Match[bytes]) -> int:
+    """The code point a reference names, leading zeros aside; past Unicode when it has more
+    than 7 digits (feedparser fails on any that does not fit a C int)."""
     decimal, hexadecimal = ref.groups()
-    return int(decimal) if decimal is not None else int(hexadecimal, 16)
+    digits = (decimal if decimal is not None else hexadecimal).lstrip(b"0") or b"0"
+    if len(digits) > 7:
+        return _PAST_UNICODE
+    return int(digits, 10 if decimal is not None else 16)
 
 
 def repair_char_refs(body: bytes) -> bytes:
@@ -44,7 +50,7 @@ def repair_char_refs(body: bytes) -> bytes:
                 done = refs[i + 1].end()
                 i += 2
                 continue
-        if 0xD800 <= code < 0xE000 or code > 0x10FFFF:
+        if 0xD800 <= code < 0xE000 or code >= _PAST_UNICODE:
             parts += [body[done:ref.start()], _REPLACEMENT]
             done = ref.end()
         i += 1

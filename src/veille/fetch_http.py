@@ -147,18 +147,29 @@ async def get(session: aiohttp.ClientSession, settings: FetchSettings, feed_url:
         raise ExchangeFailed(*classify(e)) from None
 
 
+def header_text(value: str) -> str:
+    """A header value as text that can be stored. aiohttp decodes header bytes as UTF-8 with
+    `surrogateescape`, so a byte that is not UTF-8 (a Latin-1 `Content-Language: fr-é`, an
+    ETag) stays a lone surrogate, which nothing later can encode: SQLite refused the feed's
+    state at every poll. Such bytes become U+FFFD."""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 async def _answer(response: aiohttp.ClientResponse, settings: FetchSettings, feed_url: str,
                   url: str) -> FetchResult | tuple[int, str]:
     kept: dict[str, str] = {}
     for name, value in response.headers.items():
         name = name.lower()
         if name in KEPT_HEADERS:  # repeated headers joined, as HTTP allows (Link)
+            value = header_text(value)
             kept[name] = f"{kept[name]}, {value}" if name in kept else value
     status = response.status
     if status < 200 or status >= 300:
         await _drain(response)
         if status in _REDIRECTS and "Location" in response.headers:
-            return status, response.headers["Location"]
+            return status, header_text(response.headers["Location"])
         if status == 304:
             return FetchResult(url=feed_url, status=FetchStatus.NOT_MODIFIED, http_status=304,
                                headers=kept, final_url=url)
@@ -166,8 +177,8 @@ async def _answer(response: aiohttp.ClientResponse, settings: FetchSettings, fee
             return FetchResult(url=feed_url, status=FetchStatus.GONE, http_status=410,
                                headers=kept, final_url=url, error_kind=ErrorKind.GONE,
                                error_message="410 Gone: the feed was removed")
-        return error(feed_url, ErrorKind.HTTP, f"HTTP {status} {response.reason or ''}".rstrip(),
-                     status, kept)
+        return error(feed_url, ErrorKind.HTTP,
+                     f"HTTP {status} {header_text(response.reason or '')}".rstrip(), status, kept)
     encoding = response.headers.get("Content-Encoding", "").strip().lower()
     try:
         decoder = BodyDecoder(encoding, settings.max_size)

@@ -96,13 +96,15 @@ def _ttl(feed: Any) -> float | None:
         period = _PERIODS.get((feed.get("sy_updateperiod") or "").strip().lower())
         if period:
             return period / max(1.0, float(feed.get("sy_updatefrequency") or 1))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):  # an element with attributes is a dict
         pass
     return None
 
 
+# the comments are matched atomically: backtracking into a run of them is exponential, and
+# b"<!---->" * 30 + b"x" held a parser process past its time limit
 _HTML_ROOT = re.compile(
-    rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*"
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?>(?:<!--.*?-->\s*)*)"
     rb"(?:<!doctype\s+html[\s>]|<html[\s>])", re.I | re.S)
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")

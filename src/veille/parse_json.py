@@ -54,9 +54,9 @@ def _date(value: Any) -> datetime | None:
         return None
     try:
         when = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):  # year 1 at +01:00 is before datetime.min in UTC
         return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _authors(obj: dict[str, Any]) -> str | None:
