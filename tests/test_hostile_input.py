@@ -7,6 +7,9 @@ import json
 import subprocess
 import sys
 
+import feedparser
+import pytest
+
 from veille.char_refs import repair_char_refs
 from veille.parse import ParsedFeed, ParseFailure, parse_feed
 
@@ -75,3 +78,31 @@ def test_header_bytes_that_are_not_utf8_are_stored(feed_server: FeedServer,
     assert [(e["title"], e["language"]) for e in entries] == [("Parti pirate", "fr-\ufffd")]
     second = feed_server.requests("/latin1.xml")[-1]
     assert second.headers["if-none-match"] == '"\ufffd1"'.encode().decode("latin-1")
+
+
+_NAMESPACES = (b'xmlns:media="http://search.yahoo.com/mrss/" '
+               b'xmlns:gml="http://www.opengis.net/gml" '
+               b'xmlns:creativeCommons="http://backend.userland.com/creativeCommonsRssModule"')
+
+
+@pytest.mark.parametrize("stray", [
+    b"<image><url>http://a/i.png</url><width>88</width><heigth>31</height></image>",  # a typo
+    b"</media:player>", b"</gml:pos>", b"</creativeCommons:license>",
+    b"<image><link><br/></link></image>",
+])
+def test_a_stray_end_tag_drops_its_element_not_the_feed(stray: bytes) -> None:
+    """feedparser's loose parser failed in the end handler and lost the whole feed."""
+    body = (b'<rss version="2.0" ' + _NAMESPACES + b"><channel><title>t</title>" + stray
+            + b"<item><guid>1</guid><title>a</title></item>"
+            b"<item><guid>2</guid><title>b</title></item></channel></rss>")
+    parsed = parse_feed("https://ex.fr/rss", body, {})
+    assert isinstance(parsed, ParsedFeed), parsed
+    assert [e.title for e in parsed.entries] == ["a", "b"]
+
+
+def test_the_guard_leaves_feedparsers_handlers_working() -> None:
+    body = (b'<rss version="2.0"><channel><title>t</title><image><url>http://a/i.png</url>'
+            b"<width>88</width></image><item><guid>1</guid><title>a</title></item>"
+            b"</channel></rss>")
+    d = feedparser.parse(body)
+    assert d.feed.image.width == 88 and d.entries[0].title == "a"

@@ -18,6 +18,7 @@ import feedparser
 
 from .char_refs import repair_char_refs
 from .entry_fingerprint import NOTHING_KNOWN, Known
+from .feedparser_guard import install as _guard_feedparser
 from .models import ParsedEntry, ParsedFeed
 from .normalize import entry_key, html_to_text
 from .outlets import credit
@@ -25,6 +26,8 @@ from .parse_failure import NotAFeed, ParseFailure
 from .parse_fast import read_fast
 from .parse_json import looks_like_json, parse_json_feed
 from .sanitize import clean_html
+
+_guard_feedparser()  # a stray end tag drops its element, not the feed (feedparser_guard.py)
 
 # feedparser would otherwise try to fetch a URL given as a string; we only hand it bytes.
 _HEADER_NAMES = ("content-type", "content-location", "content-language", "content-encoding")
