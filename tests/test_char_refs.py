@@ -57,3 +57,39 @@ def test_the_feed_is_stored_and_matched_on_the_wire(feed_server: FeedServer,
     assert "1 new entries" in workspace.run("fetch").stdout
     entries = json.loads(workspace.run("entries", "--format", "json").stdout)
     assert [e["title"] for e in entries] == ["Parti pirate 😀 \ufffd"]
+
+
+@pytest.mark.parametrize("body", [
+    # in UTF-16 these bytes are other characters: replacing them would shift the rest
+    "\ufeff<rss>&#55357;&#56832;</rss>".encode("utf-16-le"),
+    "<rss>&#55357;&#56832;</rss>".encode("utf-16-be"),
+    "<rss>&#55357;&#56832;</rss>".encode("utf-32"),
+    b"<rss>\x1b$B&#55357;\x1b(B</rss>",  # ISO-2022-JP
+    b"<rss>~{&#55357;~}</rss>",  # HZ
+    b"<rss><![CDATA[x &#55357;&#56832; y]]><!-- &#55357; --></rss>",  # text, not references
+])
+def test_what_is_not_a_reference_is_left_alone(body: bytes) -> None:
+    assert repair_char_refs(body) is body
+
+
+def test_a_utf16_feed_that_looks_like_references_keeps_its_entries() -> None:
+    title = "⌦㔵㔳㬷⌦㘵㌸㬲"  # in UTF-16-LE, the bytes of "&#55357;&#56832;"
+    assert title.encode("utf-16-le") == "&#55357;&#56832;".encode("ascii")
+    body = ('\ufeff<?xml version="1.0" encoding="utf-16"?><rss version="2.0"><channel>'
+            f"<title>t</title><item><guid>1</guid><title>{title}</title></item>"
+            "<item><guid>2</guid><title>b</title></item></channel></rss>").encode("utf-16-le")
+    parsed = parse_feed("https://ex.fr/rss", body, {})
+    assert isinstance(parsed, ParsedFeed)
+    assert [e.title for e in parsed.entries] == [title, "b"]
+
+
+def test_references_in_cdata_read_the_same_on_both_paths() -> None:
+    """An item without guid nor link is keyed by its text: it must not depend on the path."""
+    body = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t'
+            b"</title><item><title>a</title><description><![CDATA[x &#55357;&#56832; y]]>"
+            b"</description></item></channel></rss>")
+    fast = parse_feed("https://ex.fr/rss", body, {})
+    full = parse_feed("https://ex.fr/rss", body, {}, fast=False)
+    assert isinstance(fast, ParsedFeed) and isinstance(full, ParsedFeed)
+    assert [(e.key, e.summary_text) for e in fast.entries] == [
+        (e.key, e.summary_text) for e in full.entries]

@@ -9,15 +9,22 @@ reference past U+10FFFF: one bad reference cost the whole feed. Here two adjacen
 pair become a reference to the character they make, and any other reference that names no
 character becomes U+FFFD, as a decoder does with a bad byte.
 
-Only encodings where `&#` is ASCII bytes are repaired (UTF-8, Latin-1, cp1252...); in
-UTF-16 the document is left as it is.
+Only documents where `&#` can only be those two characters are repaired (UTF-8, Latin-1,
+cp1252, Shift_JIS, GB18030...): one in UTF-16 or UTF-32 (a byte-order mark, or a NUL in its
+first bytes), ISO-2022 (ESC) or HZ (`~{`) is left as it is, since there the same bytes may
+be halves of other characters and replacing them would shift the rest. References inside
+CDATA sections and comments are text, not references: they are left too, so that such a
+document gives the same entries whichever parser reads it.
 """
 
 from __future__ import annotations
 
 import re
 
-_REF = re.compile(rb"&#(?:([0-9]+)|[xX]([0-9a-fA-F]+));")
+# a CDATA section or a comment (group 1, left as it is), or a reference
+_REF = re.compile(rb"(<!\[CDATA\[.*?\]\]>|<!--.*?-->)|&#(?:([0-9]+)|[xX]([0-9a-fA-F]+));",
+                  re.S)
+_NOT_ASCII_BASED = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 _REPLACEMENT = b"&#65533;"
 _PAST_UNICODE = 0x110000
 
@@ -25,7 +32,7 @@ _PAST_UNICODE = 0x110000
 def _code(ref: re.Match[bytes]) -> int:
     """The code point a reference names, leading zeros aside; past Unicode when it has more
     than 7 digits (feedparser fails on any that does not fit a C int)."""
-    decimal, hexadecimal = ref.groups()
+    _, decimal, hexadecimal = ref.groups()
     digits = (decimal if decimal is not None else hexadecimal).lstrip(b"0") or b"0"
     if len(digits) > 7:
         return _PAST_UNICODE
@@ -34,9 +41,9 @@ def _code(ref: re.Match[bytes]) -> int:
 
 def repair_char_refs(body: bytes) -> bytes:
     """`body` with its surrogate and out-of-range references repaired (itself when none)."""
-    if b"&#" not in body:
+    if b"&#" not in body or not _ascii_based(body):
         return body
-    refs = list(_REF.finditer(body))
+    refs = [m for m in _REF.finditer(body) if m.group(1) is None]
     parts: list[bytes] = []
     done = 0  # where the body is copied up to
     i = 0
@@ -58,3 +65,8 @@ def repair_char_refs(body: bytes) -> bytes:
         return body
     parts.append(body[done:])
     return b"".join(parts)
+
+
+def _ascii_based(body: bytes) -> bool:
+    return not (body.startswith(_NOT_ASCII_BASED) or b"\x00" in body[:4] or b"\x1b" in body
+                or b"~{" in body)

@@ -24,6 +24,7 @@ import os
 import ssl
 import urllib.request
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
@@ -51,6 +52,8 @@ KEPT_HEADERS = frozenset(("content-type", "content-location", "content-language"
                           "last-modified", "cache-control", "expires", "retry-after", "date",
                           "age", "link"))
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
+_VALIDATORS = frozenset(("etag", "last-modified"))
+_URL_SAFE = "/:?#[]@!$&'()*+,;=%~"
 #: aiohttp >= 3.10 names a URL it cannot fetch (ftp://) apart from an invalid one
 _NON_HTTP: type[Exception] = getattr(aiohttp, "NonHttpUrlClientError", aiohttp.InvalidURL)
 
@@ -157,11 +160,21 @@ def header_text(value: str) -> str:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def location_text(value: str) -> str:
+    """A Location's bytes that are not ASCII, percent-encoded as a browser sends them
+    (`/caf\xe9.xml` is `/caf%E9.xml`, not U+FFFD)."""
+    if value.isascii():
+        return value
+    return quote(value.encode("utf-8", "surrogateescape"), safe=_URL_SAFE)
+
+
 async def _answer(response: aiohttp.ClientResponse, settings: FetchSettings, feed_url: str,
                   url: str) -> FetchResult | tuple[int, str]:
     kept: dict[str, str] = {}
     for name, value in response.headers.items():
         name = name.lower()
+        if name in _VALIDATORS and not value.isascii():
+            continue  # it could not be sent back as it came: it would never match
         if name in KEPT_HEADERS:  # repeated headers joined, as HTTP allows (Link)
             value = header_text(value)
             kept[name] = f"{kept[name]}, {value}" if name in kept else value
@@ -169,7 +182,7 @@ async def _answer(response: aiohttp.ClientResponse, settings: FetchSettings, fee
     if status < 200 or status >= 300:
         await _drain(response)
         if status in _REDIRECTS and "Location" in response.headers:
-            return status, header_text(response.headers["Location"])
+            return status, location_text(response.headers["Location"])
         if status == 304:
             return FetchResult(url=feed_url, status=FetchStatus.NOT_MODIFIED, http_status=304,
                                headers=kept, final_url=url)

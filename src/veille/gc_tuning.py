@@ -8,9 +8,11 @@ first poll of 1,000 feeds, the main thread spent 0.42-0.60 s in the collector wi
 default and 0.06-0.10 s with YOUNG (measured with gc.callbacks, three runs each), out of 5-7 s.
 Cycles still go at the next young collection, a few MB of allocations later.
 
-`gc.freeze()` moves what exists once start-up is done (modules, classes, the compiled
-watchlists) to the permanent generation, so that the daemon's full collections, which run for
-as long as it does, stop walking them each time.
+`gc.freeze()` moves what exists at that point to the permanent generation, so that full
+collections, which run for as long as the daemon does, stop walking it each time: in the
+`veille` process the imported modules and classes (the configuration is read later), in a
+parser worker also the watchlists its initializer installed. Frozen objects are still freed
+by reference counting; only a cycle among them would stay.
 """
 
 from __future__ import annotations
