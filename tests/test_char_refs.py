@@ -4,6 +4,8 @@ feed: halves of a pair make their character, anything else U+FFFD (char_refs.py)
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -93,3 +95,22 @@ def test_references_in_cdata_read_the_same_on_both_paths() -> None:
     assert isinstance(fast, ParsedFeed) and isinstance(full, ParsedFeed)
     assert [(e.key, e.summary_text) for e in fast.entries] == [
         (e.key, e.summary_text) for e in full.entries]
+
+
+def test_unclosed_comments_and_cdata_are_read_in_linear_time() -> None:
+    """A regex with `.*?` up to the closer searched to the end from every opener: 80 KB of
+    unclosed comments took 11 s, and the time grows with the square of the size. (Unclosed,
+    they protect nothing: the reference is repaired.)"""
+    code = ("from veille.char_refs import repair_char_refs\n"
+            "body = b'<rss>&#55357;' + b'<!-- ' * 80000 + b'<![CDATA[ ' * 40000\n"
+            "print(repair_char_refs(body)[:13])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.strip() == "b'<rss>&#65533;'"
+
+
+def test_references_between_and_after_text_spans_are_repaired() -> None:
+    body = (b"<![CDATA[&#55357;]]>&#55357;<!-- &#55357; <![CDATA[ -->&#56832;"
+            b"<![CDATA[ unclosed &#55357;")
+    assert repair_char_refs(body) == (b"<![CDATA[&#55357;]]>&#65533;<!-- &#55357; <![CDATA[ -->"
+                                      b"&#65533;<![CDATA[ unclosed &#65533;")

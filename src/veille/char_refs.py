@@ -20,10 +20,11 @@ document gives the same entries whichever parser reads it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-# a CDATA section or a comment (group 1, left as it is), or a reference
-_REF = re.compile(rb"(<!\[CDATA\[.*?\]\]>|<!--.*?-->)|&#(?:([0-9]+)|[xX]([0-9a-fA-F]+));",
-                  re.S)
+_REF = re.compile(rb"&#(?:([0-9]+)|[xX]([0-9a-fA-F]+));")
+#: where text that holds no references starts and ends
+_TEXT_SPANS = ((b"<![CDATA[", b"]]>"), (b"<!--", b"-->"))
 _NOT_ASCII_BASED = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 _REPLACEMENT = b"&#65533;"
 _PAST_UNICODE = 0x110000
@@ -32,7 +33,7 @@ _PAST_UNICODE = 0x110000
 def _code(ref: re.Match[bytes]) -> int:
     """The code point a reference names, leading zeros aside; past Unicode when it has more
     than 7 digits (feedparser fails on any that does not fit a C int)."""
-    _, decimal, hexadecimal = ref.groups()
+    decimal, hexadecimal = ref.groups()
     digits = (decimal if decimal is not None else hexadecimal).lstrip(b"0") or b"0"
     if len(digits) > 7:
         return _PAST_UNICODE
@@ -43,7 +44,7 @@ def repair_char_refs(body: bytes) -> bytes:
     """`body` with its surrogate and out-of-range references repaired (itself when none)."""
     if b"&#" not in body or not _ascii_based(body):
         return body
-    refs = [m for m in _REF.finditer(body) if m.group(1) is None]
+    refs = _outside(_REF.finditer(body), _text_spans(body))
     parts: list[bytes] = []
     done = 0  # where the body is copied up to
     i = 0
@@ -70,3 +71,42 @@ def repair_char_refs(body: bytes) -> bytes:
 def _ascii_based(body: bytes) -> bool:
     return not (body.startswith(_NOT_ASCII_BASED) or b"\x00" in body[:4] or b"\x1b" in body
                 or b"~{" in body)
+
+
+def _text_spans(body: bytes) -> list[tuple[int, int]]:
+    """(start, end) of the CDATA sections and comments, in order. One left open is no span
+    (the document is not well-formed, so only feedparser reads it, and its references are
+    repaired), nor is any later one of its kind, which has no closer either. Linear: each
+    opener is searched for from where the last one was found, never again from every
+    position (a regex with `.*?` to the closer took 11 s on 80 KB of unclosed comments, and
+    grows with the square of the size)."""
+    spans: list[tuple[int, int]] = []
+    found = {opener: body.find(opener) for opener, _ in _TEXT_SPANS}
+    pos = 0
+    while True:
+        for opener in found:
+            if 0 <= found[opener] < pos:
+                found[opener] = body.find(opener, pos)
+        starts = [(at, opener, closer) for opener, closer in _TEXT_SPANS
+                  if (at := found[opener]) >= 0]
+        if not starts:
+            return spans
+        start, opener, closer = min(starts)
+        end = body.find(closer, start + len(opener))
+        if end < 0:
+            found[opener] = -1
+            continue
+        pos = end + len(closer)
+        spans.append((start, pos))
+
+
+def _outside(refs: Iterable[re.Match[bytes]], spans: list[tuple[int, int]]
+             ) -> list[re.Match[bytes]]:
+    """The references that do not start inside a span (both in document order)."""
+    kept, i = [], 0
+    for ref in refs:
+        while i < len(spans) and spans[i][1] <= ref.start():
+            i += 1
+        if i == len(spans) or ref.start() < spans[i][0]:
+            kept.append(ref)
+    return kept
