@@ -275,9 +275,10 @@ SEARCH_AUTOMERGE = 8
 @migrations()
 def m012_search_automerge(db: sqlite_utils.Database) -> None:
     """The search index merges its segments 8 at a time rather than 4: an index grown 500
-    entries a commit, as veille grows it, does about a third less work for the same size and
-    query speed (200,000 entries in batches of 500: 19.9 s of CPU against 28.8-29.6 s, 408 MB
-    either way, the queries of bench/fts_automerge.py as fast or faster). 0 or 16 merge less
+    entries a commit, as veille grows it, does a sixth to a third less work for the same size
+    and query speed (200,000 entries in batches of 500: 19.4-23.4 s of CPU against
+    23.3-29.6 s, three runs each, about 400 MB either way, the queries of
+    bench/fts_automerge.py within the noise). 0 or 16 merge less
     still, but leave unmerged segments behind: the file grows by 40 %. The setting is kept
     in the index itself."""
     db.execute("INSERT INTO entry_search (entry_search, rank) VALUES ('automerge', ?)",
