@@ -12,6 +12,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from veille.digest import Digest, WatchlistDigest
+
 from .conftest import FeedServer, MailSink, Workspace, pubdate, rss, smtp_controller
 
 NOW = datetime.now(UTC)
@@ -75,7 +77,7 @@ def test_email_digest_structure_and_no_duplicates(feed_server, smtp_server: Mail
     assert text.get_content_type() == "text/plain" and text.get_content_charset() == "utf-8"
     assert html.get_content_type() == "text/html" and html.get_content_charset() == "utf-8"
     assert "Le Parti pirate dépose ses listes" in text.get_content()
-    assert "«Parti pirate»" in text.get_content()
+    assert "*Parti pirate*" in text.get_content()
     body = html.get_content()
     assert '<mark style="background:#fff3b0;color:inherit;">Parti pirate</mark>' in body
     # links are sent without their tracking parameters
@@ -364,8 +366,34 @@ def test_a_batch_being_sent_elsewhere_is_not_sent_twice(feed_server, workspace):
     ("https://www.google.com/url?url=https://lemonde.fr/x%3Futm_medium%3Drss&sa=t",
      "https://lemonde.fr/x"),
     ("https://ex.fr/a?page=2#comments", "https://ex.fr/a?page=2#comments"),
+    # tracking in the fragment goes too, a fragment that is an anchor stays
+    ("https://www.lemonde.fr/a.html#xtor=RSS-3208", "https://www.lemonde.fr/a.html"),
+    ("https://ex.fr/a?q=1#top&utm_source=rss", "https://ex.fr/a?q=1#top"),
+    # the parameters kept are written as the feed wrote them, not re-encoded
+    ("https://ex.fr/s?q=pizza%20Buitoni&utm_medium=rss&tri=date",
+     "https://ex.fr/s?q=pizza%20Buitoni&tri=date"),
+    ("https://ex.fr/s?q=caf%C3%A9+cr%C3%A8me&fbclid=1", "https://ex.fr/s?q=caf%C3%A9+cr%C3%A8me"),
+    # links escaped twice (`&amp;`) lose their tracking too, and keep their other parameters
+    ("https://ex.fr/a?id=3&amp;utm_source=rss&amp;page=2", "https://ex.fr/a?id=3&page=2"),
+    ("https://ex.fr/a?utm_source=rss&amp;utm_medium=feed", "https://ex.fr/a"),
+    ("https://ex.fr/a?id=3&amp;page=2", "https://ex.fr/a?id=3&amp;page=2"),
 ])
 def test_links_shown_lose_their_tracking_parameters_only(raw, shown):
     from veille.normalize import clean_link
 
     assert clean_link(raw) == shown
+
+
+def test_list_id_is_ascii_for_names_with_accents_spaces_and_ampersands():
+    """RFC 2919: mail filters key on the bracketed id, made of ASCII letters, digits, hyphens
+    and dots; the names as written stay readable in the phrase."""
+    from veille.deliver.email import build_message
+
+    made = Digest("x", datetime(2026, 11, 26, tzinfo=UTC), "UTC",
+                  (WatchlistDigest("Parti pirate & Cie", "", (), 0),
+                   WatchlistDigest("nestlé", "", (), 0)), "fr")
+    raw = build_message(made, "veille@exämple.org", ["a@example.org"])
+    parsed = email.message_from_bytes(raw.as_bytes(), policy=policy.default)
+    assert parsed["List-Id"] == ("veille Parti pirate & Cie nestlé "
+                                 "<parti-pirate-cie-nestle.veille.xn--exmple-cua.org>")
+    assert parsed["Message-ID"] == "<veille.x@xn--exmple-cua.org>"

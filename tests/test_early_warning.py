@@ -60,6 +60,10 @@ def test_a_burst_of_stories_sends_one_spike_alert(feed_server: FeedServer,
         daemon.wait_for_line("spike: [veille] ALERTE nestle")
         report = json.loads(workspace.run("watch", "spikes", "--format", "json").stdout)
         assert report[0]["in_episode_since"] and report[0]["count"] >= 12
+        text = workspace.run("watch", "spikes").stdout
+        assert " stories in the last 2 h, usually " in text and "SPIKE since" in text, text
+        if "  episode " in text:  # the episode under way is said to be going on
+            assert " → ongoing: peak " in text and "→ -" not in text, text
     finally:
         daemon.stop()
     assert len(feed_server.requests("/hook")) == 1, daemon.log

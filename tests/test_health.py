@@ -168,6 +168,23 @@ def test_gone_moved_and_their_precedence():
     assert state(moved, every(DAY, silent=10 * DAY)) == HealthState.MOVED
 
 
+def test_a_gone_feeds_alert_promises_no_recovery():
+    """veille stops polling a feed that answered 410: its alert must not announce a "back to
+    normal" message that can never come."""
+    from veille import health_en
+
+    gone = feed(gone=True, failures=1, error_since=NOW - HOUR, error_kind=ErrorKind.GONE,
+                error_message="410 Gone")
+    event = transition(None, assess(gone, None, NOW, SETTINGS))
+    assert event is not None
+    text = event_text(event, "UTC")
+    assert "veille ne l'interroge plus" in text and "rétabli" not in text
+    english = health_en.event_message(event, "UTC").text
+    assert "no longer polls it" in english and "when it is back" not in english
+    broken = transition(None, assess(failing(26, 7), None, NOW, SETTINGS))
+    assert broken is not None and "quand il sera rétabli" in event_text(broken, "UTC")
+
+
 def test_not_a_feed_that_advertises_a_feed_is_said_at_once():
     page = NotAFeed(["https://www.lemonde.fr/rss/une.xml"])
     f = feed(url="https://www.lemonde.fr/", failures=1, error_since=NOW - HOUR,
@@ -309,6 +326,8 @@ def test_weekly_summary_lists_unhealthy_feeds_worst_first():
                            "à surveiller.")
     assert text.index("EN PANNE (1)") < text.index("MUETS (1)") < text.index("DÉPLACÉS (1)")
     assert "veille feeds move https://a https://a2" in text
+    # "en panne depuis 30 h" is followed by the start's date, not by "depuis" again
+    assert "• Bravo — en panne depuis 30 h (début : " in text and "(depuis le" not in text
     # one summary a week: built again the same week, it has the same id
     later = build_summary([], NOW + 2 * DAY)
     assert later.id == summary.id and later.empty
@@ -426,7 +445,7 @@ def test_doctor_exits_0_when_every_feed_is_healthy(feed_server: FeedServer,
     workspace.write_feeds([url])
     workspace.run("fetch")
     assert workspace.run("feeds", "doctor", "--format", "json").stdout.strip() == "[]"
-    assert "all 1 feeds healthy" in workspace.run("feeds", "doctor").stdout
+    assert workspace.run("feeds", "doctor").stdout.strip() == "the feed is healthy"
 
 
 # --- [health] settings ------------------------------------------------------------------------

@@ -13,14 +13,18 @@ import pytest
 
 from veille import i18n
 from veille.digest import (
-    UNTITLED,
     Digest,
     DigestItem,
     WatchlistDigest,
+    merge_stories,
     render_html,
+    render_markdown,
     render_text,
+    short_text,
     subject,
+    webhook_payload,
 )
+from veille.models import StoredEntry, StoredMatch
 from veille.spike_watch import alert_text
 from veille.spikes import SpikeEvent
 from veille.spikes import subject as spike_subject
@@ -41,20 +45,22 @@ def digest(language: str = "fr") -> Digest:
                   (WatchlistDigest("nestle", "Nestlé et marques", items, 4),), language)
 
 
-def test_french_digest_text_is_unchanged():
+def test_french_digest_text_layout():
+    """Each item's lines stay indented under its title and a blank line parts the header from
+    the first watchlist (the template's block tags once ate both)."""
     assert render_text(digest()) == (
-        "veille · 26/11/2026 08:05 · nestle : 2 sujets, 4 mentions\n"
+        "veille · 26/11/2026 08:05 · nestle : 2 sujets, 4 mentions\n\n"
         "== nestle — 2 sujets, 4 mentions ==\nNestlé et marques\n\n"
         "* Nestlé rappelle des pizzas\n"
         "  Ouest-Éclair, 26/11/2026 08:05 (aussi dans : Le Monde, Libé — 3 mentions)\n"
-        "https://ex.fr/1\nLe groupe «Nestlé» rappelle…\n  termes : nestlé\n\n"
-        "* \n  Le Monde, 26/11/2026 08:05\n«nestlé» seul\n  termes : nestlé\n\n")
+        "  https://ex.fr/1\n  Le groupe *Nestlé* rappelle…\n  termes : nestlé\n\n"
+        "* (sans titre)\n  Le Monde, 26/11/2026 08:05\n  *nestlé* seul\n  termes : nestlé\n\n")
     assert subject(digest()) == "[veille] nestle — 2 sujets, 4 mentions"
 
 
 def test_english_digest():
     text = render_text(digest("en"))
-    assert text.startswith("veille · Nov 26, 2026, 08:05 · nestle : 2 stories, 4 mentions\n")
+    assert text.startswith("veille · Nov 26, 2026, 08:05 · nestle: 2 stories, 4 mentions\n")
     assert "(also in: Le Monde, Libé — 3 mentions)" in text and "terms: nestlé" in text
     assert "sujets" not in text and "aussi dans" not in text and "termes" not in text
     html = render_html(digest("en"))
@@ -80,7 +86,7 @@ EVENT = SpikeEvent("e1", "nestle", T, 7200.0, 38, 4.2, 9.05, T)
 
 @pytest.mark.parametrize(("language", "subject_line", "first_line"), [
     ("fr", "[veille] ALERTE nestle — 38 articles en 2 h (9× l'habituel)",
-     "nestle : 38 articles en 2 h, pour 4.2 d'habitude à cette heure-ci (9×)."),
+     "nestle : 38 articles en 2 h, pour 4,2 d'habitude à cette heure-ci (9×)."),
     ("en", "[veille] ALERT nestle — 38 articles in 2 h (9× the usual)",
      "nestle: 38 articles in 2 h, against 4.2 usually at this time (9×)."),
 ])
@@ -97,7 +103,7 @@ def test_spike_alerts_speak_the_language(language, subject_line, first_line):
 
 @pytest.mark.parametrize(("language", "expected"), [
     ("fr", ("26 nov. 2026", "26/11", "1\u202f234\u202f567", "42,5\u202f%", "3 sujets, 1 mention",
-            "0 sujets, 0 mentions")),
+            "0 sujet, 0 mention")),
     ("en", ("Nov 26, 2026", "11/26", "1,234,567", "42.5%", "3 stories, 1 mention",
             "0 stories, 0 mentions")),
 ])
@@ -146,11 +152,41 @@ def test_feed_health_alerts_and_summary_in_english():
     assert "SANTÉ" not in weekly.text + weekly.subject and HOUR
 
 
-def test_an_untitled_item_says_so_in_the_digests_language():
-    untitled = DigestItem(UNTITLED, "https://ex.fr/9", "Le Monde", T, T, ("nestlé",),
-                          "nestlé seul", (), (9,), "https://m/f")
+def test_an_untitled_item_says_so_in_the_readers_language_everywhere():
+    """The item keeps an empty title (the webhook's JSON does not depend on the language);
+    each text a person reads says "(untitled)" or "(sans titre)"."""
+    entry = StoredEntry(1, "https://m/f", "Le Monde", "k", "", "https://ex.fr/9", None, T, None,
+                        "nestlé seul", "", "", "", (), "fr", T, None, 0)
+    [untitled] = merge_stories([StoredMatch(9, "nestle", ("nestlé",), "nestlé seul", T, False,
+                                            entry)])
+    assert untitled.title == ""
     made = Digest("u", T, "Europe/Paris", (WatchlistDigest("nestle", "", (untitled,), 1),), "en")
-    for rendered in (render_html(made), render_text(made)):
+    event = SpikeEvent("e1", "nestle", T, 7200.0, 1, 0.25, 4.0, T)
+    english = (render_html(made), render_text(made), render_markdown(made), short_text(made),
+               alert_text(event, [untitled], ZoneInfo("UTC"), "en"))
+    for rendered in english:
         assert "(untitled)" in rendered and "sans titre" not in rendered
+    assert webhook_payload(made)["matches"][0]["title"] == ""
     french = replace(made, language="fr")
-    assert "(sans titre)" in render_html(french) and "(sans titre)" in render_text(french)
+    for rendered in (render_html(french), render_text(french), short_text(french),
+                     alert_text(event, [untitled], ZoneInfo("UTC"), "fr")):
+        assert "(sans titre)" in rendered
+
+
+def test_spike_alert_credits_the_outlet_and_counts_in_french():
+    """One article is singular, the usual rate is written the French way, and an aggregator's
+    item names the publisher it credits, as digests do."""
+    event = SpikeEvent("e1", "nestle", T, 7200.0, 1, 0.25, 4.0, T)
+    item = DigestItem("Nestlé rappelle", "https://ex.fr/1", "Google Actualités — Nestlé", T, T,
+                      ("nestlé",), "", outlet="Le Figaro")
+    text = alert_text(event, [item], ZoneInfo("Europe/Paris"), "fr")
+    assert text.startswith("nestle : 1 article en 2 h, pour 0,25 d'habitude")
+    assert "• Nestlé rappelle — Le Figaro (via Google Actualités — Nestlé)" in text
+    assert spike_subject(event) == "[veille] ALERTE nestle — 1 article en 2 h (4× l'habituel)"
+
+
+def test_a_chat_channels_test_message_is_not_empty():
+    test = Digest("t", T, "UTC", (WatchlistDigest("test", "Test message: the channel works.", (),
+                                                  0),), "en")
+    assert short_text(test) == "Test message: the channel works."
+    assert subject(test) == "[veille] test message"

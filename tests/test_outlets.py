@@ -161,3 +161,20 @@ def test_webhook_items_carry_the_outlet():
     item = DigestItem(title="t", link=None, feed="Google News", published=NOW, first_seen=NOW,
                       terms=(), snippet="", outlet="Le Monde")
     assert item_json(item)["outlet"] == "Le Monde" and item_json(item)["feed"] == "Google News"
+
+
+def test_a_reports_outlets_are_the_credited_publishers(credited):
+    """In a report, Google News' items count for Le Monde and Ouest-France (not for the
+    aggregator's feed), and the story Le Monde published itself and Google News carried was
+    in one outlet, not two."""
+    gn, direct, ws = credited
+    store = Store.open(ws.root / "var" / "veille.db")
+    since, until = NOW - timedelta(days=1), NOW + timedelta(minutes=1)
+    try:
+        outlets = {(url, outlet): n for w, url, outlet, n in store.outlet_mentions(
+            ["pirates"], since, until)}
+        stories = store.story_counts(["pirates"], since, until)["pirates"]
+    finally:
+        store.close()
+    assert outlets == {(gn, "Le Monde"): 1, (gn, "Ouest-France"): 1, (direct, None): 1}
+    assert sorted((s.mentions, s.outlets) for s in stories) == [(1, 1), (2, 1)]

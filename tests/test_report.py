@@ -208,9 +208,9 @@ def test_mentions_are_counted_per_local_day():
               (datetime(2026, 3, 31, 8, tzinfo=UTC), 2)]
     stories = [_story(1, 5, 2, datetime(2026, 3, 29, 21, 30, tzinfo=UTC), entry=7, feed="b"),
                _story(2, 2, 1, datetime(2026, 3, 31, 8, 0, tzinfo=UTC))]
-    w = summarize("n", "", hourly, stories, [("a", 3), ("b", 4), ("c", 0)], days, PARIS,
-                  {"a": "A", "b": "B"}, {7: StoryHead(7, "Premier", "https://x/1?utm_medium=m",
-                                                     "b")})
+    w = summarize("n", "", hourly, stories, [("a", None, 3), ("b", None, 4), ("c", None, 0)],
+                  days, PARIS, {"a": "A", "b": "B"},
+                  {7: StoryHead(7, "Premier", "https://x/1?utm_medium=m", "b")})
     assert [(d.day.day, d.mentions, d.stories) for d in w.by_day] == [(29, 4, 1), (30, 1, 0),
                                                                        (31, 2, 1)]
     assert (w.mentions, w.stories) == (7, 2)
@@ -220,6 +220,21 @@ def test_mentions_are_counted_per_local_day():
     assert (first.title, first.link, first.feed, first.outlets) == ("Premier", "https://x/1",
                                                                      "B", 2)
     assert (second.title, second.link) == ("(sans titre)", None)
+
+
+def test_an_aggregators_articles_count_for_the_outlets_it_credits():
+    """Google News carries Le Figaro and Le Monde: the report's top outlets and a story's
+    outlet name them, not "Google Actualités", and Le Figaro's own feed adds to its count."""
+    t = datetime(2026, 3, 30, 8, tzinfo=UTC)
+    days = local_days(t, t + timedelta(hours=1), PARIS)
+    gnews, figaro = "https://news.google.com/rss", "https://www.lefigaro.fr/rss"
+    w = summarize("n", "", [(t, 9)], [_story(1, 3, 2, t, entry=7, feed=gnews)],
+                  [(gnews, "Le Figaro", 3), (gnews, "Le Monde", 4), (figaro, None, 2)],
+                  days, PARIS, {gnews: "Google Actualités — Nestlé", figaro: "Le Figaro"},
+                  {7: StoryHead(7, "Nestlé", "https://x/1", gnews, "Le Figaro")})
+    assert [(o.feed, o.feed_url, o.mentions) for o in w.top_outlets] == [
+        ("Le Figaro", gnews, 5), ("Le Monde", gnews, 4)]
+    assert w.top_stories[0].feed == "Le Figaro"
 
 
 @pytest.mark.parametrize("language, untitled", [("en", "(untitled)"), ("fr", "(sans titre)")])

@@ -50,6 +50,17 @@ class DigestItem:
         return _segments(self.title, self.terms)
 
     @property
+    def source(self) -> str:
+        """Who published it: "Le Figaro (via Google Actualités — Nestlé)" for an aggregator's
+        item, the feed's title otherwise."""
+        return f"{self.outlet} (via {self.feed})" if self.outlet else self.feed
+
+    def display_title(self, language: str) -> str:
+        """The title, or "(sans titre)" in the reader's language: the item itself keeps an
+        empty title so that the JSON sent to webhooks does not depend on the language."""
+        return self.title or i18n.tr(language, UNTITLED)
+
+    @property
     def safe_link(self) -> str | None:
         """Only http(s) links are ever rendered as links (no javascript:, data:, file:)."""
         if self.link and self.link.lower().startswith(("http://", "https://")):
@@ -155,7 +166,7 @@ def merge_stories(matches: Sequence[StoredMatch]) -> list[DigestItem]:
         others = _other_outlets(group)
         terms = tuple(dict.fromkeys(t for m in group for t in m.terms))
         items.append(DigestItem(
-            title=e.title or UNTITLED, link=clean_link(e.link) if e.link else None,
+            title=e.title, link=clean_link(e.link) if e.link else None,
             feed=e.feed_title or e.feed_url, published=e.published, first_seen=e.first_seen,
             terms=terms, snippet=first.snippet, also_in=others,
             match_ids=tuple(m.id for m in group), feed_url=e.feed_url, story_id=first.story_id,
@@ -200,8 +211,7 @@ def _context(digest: Digest) -> dict[str, Any]:
             "plural": lambda n, one, many: one if n == 1 else many, "lang": lang,
             "t": lambda text: i18n.tr(lang, text), "colon": i18n.colon(lang),
             "counts": lambda w: i18n.counts(lang, len(w.items), w.match_count),
-            "title": lambda item: i18n.tr(lang, item.title) if item.title == UNTITLED
-            else item.title, "untitled": UNTITLED}
+            "title": lambda item: item.display_title(lang)}
 
 
 def subject(digest: Digest) -> str:
@@ -257,8 +267,11 @@ def short_text(digest: Digest, limit: int = 20) -> str:
     lines = []
     more = i18n.tr(digest.language, "et {n} autres")
     for w in digest.watchlists:
+        if not w.items and w.description:  # `veille channels test`: say so, not nothing
+            lines.append(w.description)
         for item in w.items[:limit]:
-            lines.append(f"• {item.title} — {item.feed}\n  {item.link or ''}".rstrip())
+            lines.append(f"• {item.display_title(digest.language)} — {item.source}\n"
+                         f"  {item.link or ''}".rstrip())
         if len(w.items) > limit:
             lines.append("… " + more.replace("{n}", str(len(w.items) - limit)))
     return "\n".join(lines)

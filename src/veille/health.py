@@ -393,7 +393,10 @@ def event_text(event: HealthEvent, tz: ZoneInfo | str) -> str:
     if a.since and not a.healthy:
         lines.append(f"Depuis : {_local(a.since, zone)}")
     lines += [*_facts(a), "", f"Que faire : {advice(a)}"]
-    if not event.recovered:
+    if a.state == HealthState.GONE:  # never polled again: no recovery to promise
+        lines += ["", "veille ne l'interroge plus ; vous ne recevrez pas d'autre alerte pour "
+                      "ce flux."]
+    elif not event.recovered:
         lines += ["", "Vous ne recevrez pas d'autre alerte pour ce flux tant que cela dure ; "
                       "une dernière quand il sera rétabli."]
     return "\n".join(lines) + "\n"
@@ -476,7 +479,7 @@ def summary_text(summary: HealthSummary, tz: ZoneInfo | str) -> str:
             continue
         lines += ["", f"{_SECTION[state].upper()} ({len(group)})"]
         for a in group:
-            since = f" (depuis le {_local(a.since, zone)})" if a.since else ""
+            since = f" (début : {_local(a.since, zone)})" if a.since else ""
             lines += ["", f"• {a.feed} — {_short(a)}{since}", f"  {a.feed_url}",
                       *(f"  {fact}" for fact in _facts(a)), f"  Que faire : {advice(a)}"]
     return "\n".join(lines) + "\n"

@@ -134,7 +134,9 @@ def event_message(event: HealthEvent, tz: ZoneInfo | str) -> HealthMessage:
     if a.since and not a.healthy:
         lines.append(f"Since: {format_datetime(a.since, zone, 'en')}")
     lines += [*_facts(a), "", f"What to do: {advice(a)}"]
-    if not event.recovered:
+    if a.state == HealthState.GONE:
+        lines += ["", "veille no longer polls it; you will get no other alert for this feed."]
+    elif not event.recovered:
         lines += ["", "You will get no other alert for this feed while this lasts; one more "
                       "when it is back."]
     payload: dict[str, Any] = {**webhook_body(event), "message": message(a)}
@@ -157,7 +159,7 @@ def summary_message(summary: HealthSummary, tz: ZoneInfo | str) -> HealthMessage
             if group:
                 lines += ["", f"{_SECTION[state].upper()} ({len(group)})"]
             for a in group:
-                since = f" (since {format_datetime(a.since, zone, 'en')})" if a.since else ""
+                since = f" (from {format_datetime(a.since, zone, 'en')})" if a.since else ""
                 lines += ["", f"• {a.feed} — {_short(a)}{since}", f"  {a.feed_url}",
                           *(f"  {fact}" for fact in _facts(a)), f"  What to do: {advice(a)}"]
         text = "\n".join(lines) + "\n"

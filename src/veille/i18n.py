@@ -76,10 +76,7 @@ def plural(language: str, n: int, one: str, many: str) -> str:
 
 
 def counts(language: str, stories: int, mentions: int) -> str:
-    """"3 sujets, 7 mentions" / "3 stories, 7 mentions" (French kept as digests wrote it)."""
-    if language == "fr":  # the digests' historical wording: "0 sujets"
-        return (f"{stories} {'sujet' if stories == 1 else 'sujets'}, "
-                f"{mentions} {'mention' if mentions == 1 else 'mentions'}")
+    """"3 sujets, 7 mentions", "0 sujet, 1 mention" / "3 stories, 7 mentions"."""
     return (f"{stories} {plural(language, stories, 'sujet', 'sujets')}, "
             f"{mentions} {plural(language, mentions, 'mention', 'mentions')}")
 

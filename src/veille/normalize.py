@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 from html import unescape
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 # Characters NFKD does not decompose but a French reader treats as their letters.
 _FOLD_TABLE = str.maketrans({
@@ -253,20 +253,32 @@ def _unwrapped(parts: SplitResult) -> str | None:
 
 def clean_link(url: str) -> str:
     """The link to show or send: the article itself (redirector unwrapped) without tracking
-    parameters, otherwise as the feed gave it (scheme, case and path kept, unlike
-    canonical_url, which is for comparing, not for clicking)."""
+    parameters, otherwise as the feed gave it (scheme, case, path and the other parameters'
+    spelling kept, unlike canonical_url, which is for comparing, not for clicking).
+    Tracking hides in the fragment too (`#xtor=RSS-2`)."""
     url = unwrap_redirector(url.strip())
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
-    if parts.scheme.lower() not in ("http", "https") or not parts.query:
+    if parts.scheme.lower() not in ("http", "https") or "=" not in url:
         return url
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in pairs if not _TRACKING.match(k)]
-    if len(kept) == len(pairs):
+    query, fragment = _without_tracking(parts.query), _without_tracking(parts.fragment)
+    if query is None and fragment is None:
         return url
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path,
+                       parts.query if query is None else query,
+                       parts.fragment if fragment is None else fragment))
+
+
+def _without_tracking(query: str) -> str | None:
+    """The `k=v` segments that are not tracking, each written as it was; None when there
+    was nothing to drop. A feed that escaped its links twice writes `&amp;` between them."""
+    if "=" not in query:
+        return None
+    segments = query.replace("&amp;", "&").split("&")
+    kept = [s for s in segments if not _TRACKING.match(unquote_plus(s.partition("=")[0]))]
+    return None if len(kept) == len(segments) else "&".join(kept)
 
 
 def canonical_url(url: str) -> str:

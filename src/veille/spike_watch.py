@@ -8,6 +8,7 @@ The daemon calls `check()` every few minutes and after polls that found matches.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
@@ -107,30 +108,30 @@ def story_items(matches: Sequence[StoredMatch]) -> dict[str, DigestItem]:
 def alert_text(event: SpikeEvent, items: Sequence[DigestItem], tz: tzinfo,
                language: str = "fr") -> str:
     """What, how much and why, then the first and biggest stories with their outlets."""
+    count = f"{event.count} {i18n.plural(language, event.count, 'article', 'articles')}"
+    window, factor = spikes.format_window(event.window), spikes.format_factor(event.factor)
+    usual, start = format_baseline(event.baseline, language), i18n.format_datetime(
+        event.started_at, ZoneInfo(str(tz)), language)
     if language == "en":
-        return _alert_text_en(event, items, tz)
-    lines = [
-        f"{event.watchlist} : {event.count} articles en {spikes.format_window(event.window)}, "
-        f"pour {event.baseline:.1f} d'habitude à cette heure-ci "
-        f"({spikes.format_factor(event.factor)}).",
-        f"Début estimé : {event.started_at.astimezone(tz):%d/%m/%Y %H:%M}.", ""]
+        head = [f"{event.watchlist}: {count} in {window}, against {usual} usually at this "
+                f"time ({factor}).", f"Estimated start: {start}.", ""]
+    else:
+        head = [f"{event.watchlist} : {count} en {window}, pour {usual} d'habitude à cette "
+                f"heure-ci ({factor}).", f"Début estimé : {start}.", ""]
+    also = i18n.tr(language, "aussi dans") + i18n.colon(language)
+    lines = head
     for item in items:
-        outlets = f" (aussi dans : {', '.join(item.also_in)})" if item.also_in else ""
-        lines.append(f"• {item.title} — {item.feed}{outlets}")
+        outlets = f" ({also} {', '.join(item.also_in)})" if item.also_in else ""
+        lines.append(f"• {item.display_title(language)} — {item.source}{outlets}")
         if item.link:
             lines.append(f"  {item.link}")
     return "\n".join(lines) + "\n"
 
 
-def _alert_text_en(event: SpikeEvent, items: Sequence[DigestItem], tz: tzinfo) -> str:
-    start = i18n.format_datetime(event.started_at, ZoneInfo(str(tz)), "en")
-    lines = [
-        f"{event.watchlist}: {event.count} articles in {spikes.format_window(event.window)}, "
-        f"against {event.baseline:.1f} usually at this time "
-        f"({spikes.format_factor(event.factor)}).", f"Estimated start: {start}.", ""]
-    for item in items:
-        outlets = f" (also in: {', '.join(item.also_in)})" if item.also_in else ""
-        lines.append(f"• {item.title} — {item.feed}{outlets}")
-        if item.link:
-            lines.append(f"  {item.link}")
-    return "\n".join(lines) + "\n"
+def format_baseline(value: float, language: str) -> str:
+    """The usual count as people write it: "4,2" in French, "4.2" in English; two
+    significant digits below 1 ("0,25"), where one decimal would round it to nothing."""
+    if 0 < value < 1:
+        digits = max(1, 1 - math.floor(math.log10(value)))
+        return i18n.format_number(round(value, digits), language, digits).rstrip("0").rstrip(",.")
+    return i18n.format_number(round(value, 1), language, 1)

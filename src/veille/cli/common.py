@@ -57,6 +57,11 @@ def _json_default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """"1 feed", "3 feeds", "0 stories": the CLI's English plural."""
+    return f"{n} {one}" if n == 1 else f"{n} {many or one + 's'}"
+
+
 def _when(value: datetime | None, tz: Any) -> str:
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "-"
 

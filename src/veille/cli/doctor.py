@@ -71,4 +71,4 @@ def _print(unhealthy: list[Assessment], total: int, tz: Any) -> None:
     if unhealthy:
         click.echo(f"{len(unhealthy)} of {total} feeds unhealthy")
     else:
-        click.echo(f"all {total} feeds healthy")
+        click.echo("the feed is healthy" if total == 1 else f"all {total} feeds healthy")

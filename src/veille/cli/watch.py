@@ -12,7 +12,17 @@ from ..models import StoredMatch
 from ..search import search
 from ..spikes import format_factor, format_window
 from ..units import parse_since
-from .common import FORMAT, VeilleGroup, _app, _highlight, _json, _since, _when, compile_query
+from .common import (
+    FORMAT,
+    VeilleGroup,
+    _app,
+    _count,
+    _highlight,
+    _json,
+    _since,
+    _when,
+    compile_query,
+)
 
 # --- watchlists ------------------------------------------------------------------------------
 
@@ -133,13 +143,15 @@ def watch_spikes(ctx: click.Context, since: str, fmt: str) -> None:
         if not r.enabled:
             click.echo(f"{r.watchlist}: spikes off")
             continue
-        now = (f"{r.count} stories in the last {format_window(r.window)}, usually "
+        now = (f"{_count(r.count, 'story', 'stories')} in the last "
+               f"{format_window(r.window)}, usually "
                f"{r.baseline:.1f} ({format_factor(r.factor)})")
         if r.in_episode_since:
             now += click.style(f", SPIKE since {_when(r.in_episode_since, tz)}", fg="red")
         click.echo(f"{r.watchlist}: {now}")
         for e in r.episodes:
-            click.echo(f"  episode {_when(e.started_at, tz)} → {_when(e.ended_at, tz)}: "
+            end = _when(e.ended_at, tz) if e.ended_at else "ongoing"
+            click.echo(f"  episode {_when(e.started_at, tz)} → {end}: "
                        f"peak {e.peak_count} ({format_factor(e.peak_factor)}), usually "
                        f"{e.baseline:.1f}")
 

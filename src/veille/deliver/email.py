@@ -20,13 +20,29 @@ from ..config import ChannelSettings
 from ..digest import Digest, render_html, render_text, subject
 from ..errors import DeliveryError
 from ..models import Notice
+from ..normalize import words
 from .base import Receipt
 
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 
 
 def _domain(address: str) -> str:
-    return address.rpartition("@")[2].strip(">") or "veille.invalid"
+    """The sender's domain for Message-ID and List-Id, in ASCII (IDNA) as headers need."""
+    domain = address.rpartition("@")[2].strip(">")
+    try:
+        return domain.encode("idna").decode("ascii") if domain else "veille.invalid"
+    except UnicodeError:
+        return "veille.invalid"
+
+
+def list_id(digest: Digest, domain: str) -> str:
+    """`veille nestle <nestle.veille.example.org>`: mail filters sort on the id in brackets,
+    which RFC 2919 wants in plain ASCII letters, digits and hyphens ("Parti pirate & co" is
+    `parti-pirate-co`); the readable names stay in the phrase before it."""
+    names = " ".join(w.name for w in digest.watchlists) or "veille"
+    slug = "-".join(words(names))[:200].strip("-") or "veille"
+    phrase = " ".join(f"veille {names}".split())
+    return f"{phrase} <{slug}.veille.{domain}>"
 
 
 def build_message(digest: Digest, sender: str, recipients: list[str]) -> EmailMessage:
@@ -38,8 +54,7 @@ def build_message(digest: Digest, sender: str, recipients: list[str]) -> EmailMe
     msg["Date"] = format_datetime(digest.generated_at)
     domain = _domain(sender)
     msg["Message-ID"] = f"<veille.{digest.id}@{domain}>"
-    names = "-".join(w.name for w in digest.watchlists) or "veille"
-    msg["List-Id"] = f"veille {names} <{names}.veille.{domain}>"
+    msg["List-Id"] = list_id(digest, domain)
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(render_text(digest), charset="utf-8", cte="quoted-printable")
     msg.add_alternative(render_html(digest), subtype="html", charset="utf-8",

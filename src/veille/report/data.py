@@ -50,7 +50,7 @@ class TopStory:
     title: str
     link: str | None
     feed: str  # the outlet that published it first
-    outlets: int  # how many feeds carried it
+    outlets: int  # how many outlets carried it (an aggregator's credited ones apart)
     mentions: int  # its articles
     published: datetime  # its first article's date
 
@@ -135,29 +135,43 @@ def ranked_stories(stories: Sequence[StoryCount], top: int = TOP) -> list[StoryC
 
 
 def summarize(name: str, description: str, hourly: Iterable[tuple[datetime, int]],
-              stories: Sequence[StoryCount], outlets: Iterable[tuple[str, int]],
+              stories: Sequence[StoryCount], outlets: Iterable[tuple[str, str | None, int]],
               days: Sequence[date], tz: ZoneInfo, titles: Mapping[str, str],
               heads: Mapping[int, StoryHead], episodes: Sequence[EpisodeMark] = (),
               top: int = TOP) -> WatchlistReport:
     """One watchlist's part of the report from its counts of the period: articles per UTC
-    hour, its stories, articles per outlet. `titles`: feed names by URL; `heads`: the first
+    hour, its stories, articles per (feed URL, credited outlet). `titles`: feed names by URL;
+    `heads`: the first
     article of the stories to show, by entry id."""
     per_day: Counter[date] = Counter()
     for hour, n in hourly:
         per_day[hour.astimezone(tz).date()] += n
     new_stories = Counter(s.first_published.astimezone(tz).date() for s in stories)
     by_day = tuple(DayCount(d, per_day[d], new_stories[d]) for d in days)
-    top_outlets = tuple(OutletCount(titles.get(url) or url, url, n)
-                        for url, n in sorted(outlets, key=lambda kv: (-kv[1], kv[0]))[:top])
     shown = []
     for s in ranked_stories(stories, top):
         head = heads.get(s.first_entry)
         title = head.title if head and head.title else UNTITLED  # translated when rendered
         link = clean_link(head.link) if head and head.link else None
-        shown.append(TopStory(title, link, titles.get(s.first_feed) or s.first_feed,
-                              s.outlets, s.mentions, s.first_published))
+        source = head.outlet if head and head.outlet else titles.get(s.first_feed) or s.first_feed
+        shown.append(TopStory(title, link, source, s.outlets, s.mentions, s.first_published))
     return WatchlistReport(name, description, sum(per_day.values()), len(stories), by_day,
-                           top_outlets, tuple(shown), tuple(episodes))
+                           top_outlets(outlets, titles, top), tuple(shown), tuple(episodes))
+
+
+def top_outlets(outlets: Iterable[tuple[str, str | None, int]], titles: Mapping[str, str],
+                top: int) -> tuple[OutletCount, ...]:
+    """The outlets with the most articles. An aggregator's articles count for the publisher
+    it credits (Google News' "Le Figaro"), not for the aggregator's feed; `feed_url` is then
+    the feed that carried most of them."""
+    totals: Counter[str] = Counter()
+    feeds: dict[str, Counter[str]] = defaultdict(Counter)
+    for url, outlet, n in outlets:
+        name = outlet or titles.get(url) or url
+        totals[name] += n
+        feeds[name][url] += n
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return tuple(OutletCount(name, feeds[name].most_common(1)[0][0], n) for name, n in ranked)
 
 
 def share_of_voice(reports: Sequence[WatchlistReport]) -> list[WatchlistReport]:
@@ -217,9 +231,9 @@ def gather(store: Store, watchlists: Sequence[Watchlist], settings: Settings, si
     hourly: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
     for name, hour, n in store.hourly_mentions(names, since, now):
         hourly[name].append((hour, n))
-    outlets: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for name, url, n in store.outlet_mentions(names, since, now):
-        outlets[name].append((url, n))
+    outlets: dict[str, list[tuple[str, str | None, int]]] = defaultdict(list)
+    for name, url, outlet, n in store.outlet_mentions(names, since, now):
+        outlets[name].append((url, outlet, n))
     stories = store.story_counts(names, since, now)
     feeds = store.feeds(all_feeds=True, counts=False)
     titles = {f.url: f.name for f in feeds}

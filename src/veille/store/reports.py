@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..outlets import host_of
 from .base import StoreBase
 from .rows import at, iso
 
@@ -33,6 +34,7 @@ class StoryHead:
     title: str
     link: str | None
     feed_url: str
+    outlet: str | None = None  # the publisher an aggregator credits it to
 
 
 #: Matches (silent ones too: a backfilled archive is history as well) of entries published
@@ -42,11 +44,21 @@ _PERIOD = """FROM matches m JOIN entries e ON e.id = m.entry_id
              WHERE m.watchlist IN ({marks}) AND e.published >= ? AND e.published < ?"""
 
 
+def site_of(outlet: str | None, outlet_url: str | None, link: str | None, feed_url: str) -> str:
+    """The publisher's site, so that one story counts its outlets as the digest's "also in"
+    does: Le Monde credited by Google News and Le Monde's own feed are one outlet
+    (lemonde.fr), two publishers carried by one aggregator feed are two."""
+    if outlet:
+        return host_of(outlet_url) or outlet
+    return host_of(link) or feed_url
+
+
 class ReportTables(StoreBase):
     def _period(self, select: str, group: str, names: Sequence[str], since: datetime,
                 until: datetime) -> list[Any]:
         if not names:
             return []
+        self.db.conn.create_function("veille_site", 4, site_of, deterministic=True)
         sql = f"SELECT {select} {_PERIOD.format(marks=','.join('?' * len(names)))} {group}"
         return self.db.execute(sql, [*names, iso(since), iso(until)]).fetchall()
 
@@ -58,10 +70,10 @@ class ReportTables(StoreBase):
         return [(w, datetime.fromisoformat(h + ":00+00:00"), n) for w, h, n in rows]
 
     def outlet_mentions(self, names: Sequence[str], since: datetime, until: datetime
-                        ) -> list[tuple[str, str, int]]:
-        """(watchlist, feed URL, articles)."""
-        return [tuple(r) for r in self._period("m.watchlist, e.feed_url, count(*)",
-                                               "GROUP BY 1, 2", names, since, until)]
+                        ) -> list[tuple[str, str, str | None, int]]:
+        """(watchlist, feed URL, the outlet an aggregator credits or None, articles)."""
+        return [tuple(r) for r in self._period("m.watchlist, e.feed_url, e.outlet, count(*)",
+                                               "GROUP BY 1, 2, 3", names, since, until)]
 
     def story_counts(self, names: Sequence[str], since: datetime, until: datetime
                      ) -> dict[str, list[StoryCount]]:
@@ -69,7 +81,8 @@ class ReportTables(StoreBase):
         min(published): SQLite gives a min() aggregate's bare columns from that row."""
         rows = self._period(
             "m.watchlist, COALESCE(es.story_id, -e.id) AS story, count(*), "
-            "count(DISTINCT e.feed_url), min(e.published), e.id, e.feed_url",
+            "count(DISTINCT veille_site(e.outlet, e.outlet_url, e.link, e.feed_url)), "
+            "min(e.published), e.id, e.feed_url",
             "GROUP BY 1, 2", names, since, until)
         out: dict[str, list[StoryCount]] = {n: [] for n in names}
         for w, story, mentions, outlets, first, entry, feed in rows:
@@ -82,8 +95,8 @@ class ReportTables(StoreBase):
         for start in range(0, len(ids), 500):  # SQLite's bound on ? parameters
             chunk = ids[start:start + 500]
             cursor = self.db.execute(
-                f"SELECT id, title, link, feed_url FROM entries "
+                f"SELECT id, title, link, feed_url, outlet FROM entries "
                 f"WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-            for i, title, link, feed_url in cursor.fetchall():
-                out[i] = StoryHead(i, title, link, feed_url)
+            for i, title, link, feed_url, outlet in cursor.fetchall():
+                out[i] = StoryHead(i, title, link, feed_url, outlet)
         return out
