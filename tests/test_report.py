@@ -275,3 +275,18 @@ def test_report_to_apprise_is_the_text_summary(feed_server, workspace):
     assert payload["title"].startswith("[veille] Rapport veille — nestle, danone — du ")
     assert "== danone — 2 sujets, 2 mentions (33,3\u202f%) ==" in payload["message"]
     assert "Santé des flux : 2 / 2 flux en bonne santé" in payload["message"]
+
+
+def test_the_report_fits_a_phone():
+    """At 375 px the health table's long URLs and details wrap inside their cells, and the
+    share-of-voice axis has three labels, not five that run into one another ("80 %100 %";
+    seen on headless Chromium screenshots)."""
+    from veille.report.charts import share_spec
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    parts = share_of_voice([summarize("x", "", [(t, 3)], [], [], [date(2026, 1, 1)], PARIS,
+                                      {}, {})])
+    report = Report("r", t, t, t, "Europe/Paris", "fr", tuple(parts), FeedHealth(0, 0, ()))
+    axis = share_spec(report)["layer"][0]["encoding"]["x"]["axis"]
+    assert axis["values"] == [0, 0.5, 1]
+    assert "td.t { overflow-wrap: anywhere;" in render_html(report, {})

@@ -79,7 +79,8 @@ def share_spec(report: Report) -> dict[str, Any]:
     y = {"field": "name", "type": "nominal", "sort": None, "title": None,
          "axis": {"labelLimit": 130}}
     x = {"field": "share", "type": "quantitative", "title": None,
-         "axis": {"format": ".0%", "tickCount": 5, "labelFlush": True}}
+         "scale": {"domain": [0, 1]},  # three ticks: five collide on a phone's width
+         "axis": {"format": ".0%", "values": [0, 0.5, 1], "labelFlush": True}}
     return {"$schema": _SCHEMA, "width": WIDTH - 200, "height": {"step": 20},
             "config": _config(), "data": {"values": values},
             "encoding": {"y": y},
