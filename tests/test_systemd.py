@@ -61,3 +61,33 @@ def test_daemon_unit_has_what_the_service_needs():
                       "SystemCallFilter=@system-service", "ProtectKernelTunables=yes",
                       "ExecStart=/opt/veille/bin/veille"):
         assert directive in text, directive
+
+
+MDWE_CHILD = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
+    sys.exit(77)
+from veille.report.charts import to_svg
+spec = {"data": {"values": [{"n": 1}]}, "mark": "bar",
+        "encoding": {"x": {"field": "n", "type": "quantitative"}}}
+print(len(to_svg(spec, "fr")))
+"""
+
+
+@pytest.mark.parametrize("unit", ["veille.service"])
+def test_the_daemon_can_draw_report_charts_under_its_unit(unit):
+    """The daemon renders scheduled reports with vl-convert, whose V8 engine writes code into
+    memory and runs it. MemoryDenyWriteExecute= forbids that and V8 aborts the whole process
+    (SIGTRAP): the rule is simulated here with the kernel's own (prctl PR_SET_MDWE) when the
+    unit asks for it."""
+    import sys
+
+    asks = "MemoryDenyWriteExecute=yes" in (UNITS / unit).read_text()
+    code = MDWE_CHILD if asks else MDWE_CHILD.replace("libc.prctl(65, 1, 0, 0, 0)", "0")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    if result.returncode == 77:
+        pytest.skip("this kernel cannot deny write-then-execute memory (Linux ≥ 6.3)")
+    assert result.returncode == 0, result.stderr[-400:]
+    assert int(result.stdout) > 100
