@@ -121,6 +121,12 @@ def test_export_is_clean_opml2(workspace: Workspace):
     assert all(o.get("type") == "rss" for o in feeds)
     presse = root.find("body/outline[@text='presse']")
     assert presse is not None and presse.find("outline[@text='régions']/outline") is not None
+    # a feed's own polling interval survives an export and a re-import
+    intervals = {s.url: s.interval for s in OpmlDocument.load(workspace.root / "feeds.opml")
+                 .sources() if s.interval}
+    assert intervals
+    again = OpmlDocument.parse(workspace.root / "x.opml", out.encode()).sources()
+    assert {s.url: s.interval for s in again if s.interval} == intervals
 
 
 def test_feeds_list_shows_folders_and_state(workspace: Workspace):

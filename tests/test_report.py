@@ -290,3 +290,18 @@ def test_the_report_fits_a_phone():
     axis = share_spec(report)["layer"][0]["encoding"]["x"]["axis"]
     assert axis["values"] == [0, 0.5, 1]
     assert "td.t { overflow-wrap: anywhere;" in render_html(report, {})
+
+
+def test_feed_health_counts_the_feeds_of_the_opml_as_it_is_now(feed_server, workspace):
+    """A feed removed from feeds.opml (by hand or `feeds remove`) since the last fetch is no
+    longer counted, nor listed, in the report's feed health."""
+    gone = feed_server.serve("/gone.xml", "Gone", status=410)
+    setup(workspace, feed_server)
+    feeds = [feed_server.url("/ouest.xml"), feed_server.url("/monde.xml")]
+    workspace.write_feeds([*feeds, gone])
+    workspace.run("fetch")
+    workspace.write_feeds(feeds)
+    out = workspace.root / "rapport.html"
+    workspace.run("report", "--since", "30d", "--out", str(out))
+    html = out.read_text(encoding="utf-8")
+    assert "2 / 2 flux en bonne santé" in html and gone not in html

@@ -212,6 +212,8 @@ def export_opml(sources: Iterable[FeedSource], now: datetime, title: str = "veil
                  "xmlUrl": s.url}
         if s.html_url:
             attrs["htmlUrl"] = s.html_url
+        if s.interval:  # veille's own attribute; other readers ignore it, a re-import keeps it
+            attrs["interval"] = format_duration(s.interval)
         ET.SubElement(parent, "outline", attrs)
     ET.indent(root, space="  ")
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -50,6 +50,7 @@ def report(ctx: click.Context, since: str, names: tuple[str, ...], out: Path | N
     assert start is not None
     from ..report import build_report, html_page, report_notice  # vl-convert: only here
 
+    app.sync_feeds()  # feed health counts the feeds of feeds.opml as it is now
     now = app.clock()
     built = build_report(app.store, lists, app.settings, start, now)
     if out is not None:
