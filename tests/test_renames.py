@@ -173,7 +173,8 @@ def test_failed_database_update_leaves_the_file_alone(feed_server, workspace):
                      "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END")
     before = snapshot(workspace)
     err = workspace.run("watch", "rename", "nestle", "nestle-fr", code=1).stderr
-    assert err == "veille: database error: refused by a trigger\n"
+    database = (workspace.root / "var" / "veille.db").resolve()
+    assert err == f"veille: {database}: database error: refused by a trigger\n"
     assert snapshot(workspace) == before
 
 

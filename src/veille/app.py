@@ -63,7 +63,8 @@ class App:
         return OpmlDocument.load(self.settings.feeds)
 
     def watchlists(self) -> list[Watchlist]:
-        lists = load_watchlists(self.settings.watchlists, parse_schedule)
+        lists = load_watchlists(self.settings.watchlists, parse_schedule,
+                                required=self.settings.watchlists_named)
         check_channels(lists, self.settings.channels, self.settings.watchlists)
         return lists
 

@@ -123,6 +123,8 @@ class Settings:
     stories: StoryConfig = field(default_factory=StoryConfig)
     websub: WebSubSettings = field(default_factory=WebSubSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    #: veille.toml names its watchlists file: then a missing one is a typo, not "none yet"
+    watchlists_named: bool = False
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
@@ -162,7 +164,7 @@ _CHANNELS: dict[str, Spec] = {
         "password_credential": v.string,
         "from": v.string, "to": v.string_list, "timeout": v.duration, "ca_file": v.path,
     },
-    "webhook": {"url": v.string, "secret_env": v.string, "secret_file": v.path,
+    "webhook": {"url": v.public_url, "secret_env": v.string, "secret_file": v.path,
                 "secret_credential": v.string, "timeout": v.duration},
     "apprise": {"urls": v.string_list},
     "console": {},
@@ -275,6 +277,7 @@ def settings_from_toml(data: Mapping[str, Any], file: Path | None,
         report=_report(file, data, channels),
         metrics=MetricsSettings(**_check(file, "metrics.", _table(file, data, "metrics"),
                                          _METRICS)),
+        watchlists_named="watchlists" in top,
     )
 
 
@@ -323,20 +326,29 @@ def find_config(explicit: Path | None, env: Mapping[str, str] | None = None,
     """--config, else $VEILLE_CONFIG, else ./veille.toml, else XDG, else /etc; None if none exist."""
     env = os.environ if env is None else env
     if explicit is not None:
-        if not explicit.is_file():
-            raise ConfigError(explicit, None, "no such file")
-        return explicit
+        return _named(explicit, "")
     if env.get("VEILLE_CONFIG"):
-        path = Path(env["VEILLE_CONFIG"])
-        if not path.is_file():
-            raise ConfigError(path, None, "no such file (from $VEILLE_CONFIG)")
-        return path
+        return _named(Path(env["VEILLE_CONFIG"]), " (from $VEILLE_CONFIG)")
     candidates = [
         (cwd or Path.cwd()) / "veille.toml",
         _xdg(env, "XDG_CONFIG_HOME", ".config") / "veille" / "veille.toml",
         Path("/etc/veille/veille.toml"),
     ]
-    return next((p for p in candidates if p.is_file()), None)
+    for candidate in candidates:
+        if candidate.is_dir():  # a veille.toml that is a folder is a mistake, not "none"
+            raise ConfigError(candidate, None, "is a directory, not a file")
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _named(path: Path, where: str) -> Path:
+    """A configuration file the user named: it must be a file."""
+    if path.is_dir():
+        raise ConfigError(path, None, f"{path} is a directory, not a file{where}")
+    if not path.is_file():
+        raise ConfigError(path, None, f"no such file: {path}{where}")
+    return path
 
 
 def load_settings(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

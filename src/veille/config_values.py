@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .cron import parse_schedule
 from .units import parse_duration, parse_size
+from .url_check import http_url_problem
 
 
 def describe(value: Any) -> str:
@@ -119,8 +120,10 @@ def port(value: Any) -> int:
 
 
 def public_url(value: Any) -> str:
-    if not string(value).startswith(("https://", "http://")):
-        raise ValueError(f"expected an http(s) URL, got {describe(value)}")
+    """An http(s) URL with a host (a webhook's, WebSub's public address)."""
+    problem = http_url_problem(string(value))
+    if problem is not None:
+        raise ValueError(f"{problem}, got {describe(value)}")
     return value
 
 

@@ -43,7 +43,7 @@ def daemon_running(lock_file: Path) -> bool:
     """True if some process holds the daemon lock (what `veille status` asks)."""
     try:
         fd = os.open(lock_file, os.O_RDONLY)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no database there: no daemon either
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

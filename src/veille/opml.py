@@ -25,6 +25,11 @@ def _label(outline: ET.Element) -> str:
     return (outline.get("title") or outline.get("text") or "").strip()
 
 
+#: Folders nest at most this deep: deeper is no one's outline, and walking or writing it
+#: would exhaust Python's recursion.
+MAX_DEPTH = 32
+
+
 @dataclass
 class OpmlDocument:
     """A parsed OPML file that can be edited and saved without losing what veille ignores."""
@@ -54,10 +59,15 @@ class OpmlDocument:
             line, column = e.position
             reason = str(e).split(":")[0]
             raise OpmlError(path, f"not valid XML ({reason})", line, column + 1) from None
+        except (LookupError, ValueError) as e:  # encoding="klingon", encoding="utf-32"
+            raise OpmlError(path, f"cannot read its declared encoding ({e}); save it as UTF-8"
+                            ) from None
         if root.tag != "opml":
             raise OpmlError(path, f"the root element is <{root.tag}>, not <opml>", 1, 1)
         if root.find("body") is None:
             raise OpmlError(path, "no <body> element")
+        if _depth(root) > MAX_DEPTH + 2:  # <opml><body>, then the outlines
+            raise OpmlError(path, f"outlines nested more than {MAX_DEPTH} deep")
         _register_namespaces(data)
         doc = cls(Path(path), ET.ElementTree(root), _prolog(data))
         doc.sources()  # validate options now, not halfway through a pass
@@ -115,7 +125,10 @@ class OpmlDocument:
     def _folder(self, path: str) -> ET.Element:
         """The outline for a folder path such as "presse/tech", created at the end if missing."""
         node = self.body
-        for name in filter(None, (p.strip() for p in path.split("/"))):
+        names = list(filter(None, (p.strip() for p in path.split("/"))))
+        if len(names) >= MAX_DEPTH:
+            raise OpmlError(self.path, f"folder {path!r}: nested more than {MAX_DEPTH} deep")
+        for name in names:
             match = next((c for c in node if c.tag == "outline" and not c.get("xmlUrl")
                           and _label(c) == name), None)
             node = match if match is not None else ET.SubElement(node, "outline", text=name,
@@ -160,15 +173,33 @@ class OpmlDocument:
         return [s for s in sources if self.add(s)]
 
     def to_bytes(self) -> bytes:
+        """The file as it will be written, read back first: a value XML cannot hold (a
+        control character) would otherwise give a file that veille itself cannot load."""
         ET.indent(self.tree, space="  ")
-        return (b'<?xml version="1.0" encoding="UTF-8"?>\n' + self.prolog
+        data = (b'<?xml version="1.0" encoding="UTF-8"?>\n' + self.prolog
                 + ET.tostring(self.root, encoding="unicode").encode() + b"\n")
+        try:
+            ET.fromstring(data)
+        except ET.ParseError as e:
+            raise OpmlError(self.path, f"not saved: a title, folder or URL holds a character "
+                                       f"XML cannot ({e})") from None
+        return data
 
     def save(self) -> None:
         try:
             atomic_write(self.path, self.to_bytes())
         except OSError as e:
             raise OpmlError(self.path, f"cannot write: {e.strerror or e}") from None
+
+
+def _depth(root: ET.Element) -> int:
+    """How deep the tree goes, walked without recursion."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node)
+    return deepest
 
 
 def _register_namespaces(data: bytes) -> None:

@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.I)
 _DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+#: Longer than any interval, window or period makes sense for: beyond it, datetime
+#: arithmetic overflows ("99999999999d"), so such a value is refused where it is read.
+MAX_DURATION = 100 * 366 * 86400.0
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib|k|m|g)?\s*$", re.I)
 _SIZE_FACTOR = {
     None: 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024**2, "mb": 1000**2,
@@ -15,7 +18,15 @@ _SIZE_FACTOR = {
 
 
 def parse_duration(text: str | int | float) -> float:
-    """Seconds in "90s", "30m", "2h", "1h30m", "7d", or a bare number of seconds."""
+    """Seconds in "90s", "30m", "2h", "1h30m", "7d", or a bare number of seconds; at most
+    a hundred years."""
+    seconds = _duration(text)
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{text!r} is too long a duration (at most a hundred years)")
+    return seconds
+
+
+def _duration(text: str | int | float) -> float:
     if isinstance(text, bool):
         raise ValueError("expected a duration")
     if isinstance(text, int | float):
@@ -52,16 +63,20 @@ def parse_size(text: str | int) -> int:
 def parse_since(text: str, now: datetime) -> datetime:
     """A point in time from a duration back from `now` ("30d") or a date ("2026-11-01")."""
     try:
-        return now - timedelta(seconds=parse_duration(text))
+        seconds = _duration(text)
     except ValueError:
         pass
+    else:
+        if seconds > MAX_DURATION:
+            raise ValueError(f"{text!r} is too far back (at most a hundred years)")
+        return now - timedelta(seconds=seconds)
     try:
         when = datetime.fromisoformat(text.strip())
-    except ValueError:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+05:00 in UTC
         raise ValueError(
             f'expected a duration like "30d" or a date like "2026-11-01", got {text!r}'
         ) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def format_duration(seconds: float) -> str:

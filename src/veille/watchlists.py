@@ -96,11 +96,17 @@ def parse_watchlists(file: Path, data: Mapping[str, Any],
     return out
 
 
-def load_watchlists(path: Path, schedule_check: Any = None) -> list[Watchlist]:
-    """The watchlists of `path`; a missing file means no watchlists (veille still fetches)."""
+def load_watchlists(path: Path, schedule_check: Any = None,
+                    required: bool = False) -> list[Watchlist]:
+    """The watchlists of `path`; a missing file means no watchlists (veille still fetches),
+    unless it is `required` (veille.toml names it: a typo there would silently watch
+    nothing)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
+        if required:
+            raise WatchlistError(path, None, "no such file (named by `watchlists` in "
+                                             "veille.toml)") from None
         return []
     except (OSError, UnicodeDecodeError) as e:
         raise WatchlistError(path, None, f"cannot read: {e}") from None

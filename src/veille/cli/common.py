@@ -35,7 +35,9 @@ class VeilleGroup(click.Group):
             click.echo(f"veille: {e}", err=True)
             ctx.exit(2 if isinstance(e, WatchlistError) else 1)
         except sqlite3.DatabaseError as e:  # a damaged or foreign database file
-            click.echo(f"veille: database error: {e}", err=True)
+            app = ctx.find_root().obj.get("app") if ctx.find_root().obj else None
+            where = f"{app.settings.database}: " if app is not None else ""
+            click.echo(f"veille: {where}database error: {e}", err=True)
             ctx.exit(1)
 
 

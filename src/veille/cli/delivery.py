@@ -40,6 +40,7 @@ def digest(ctx: click.Context, names: tuple[str, ...], channels: tuple[str, ...]
       veille digest --send --channel equipe
     """
     app = _app(ctx)
+    start = _since(since, app)  # a bad --since is said even with no watchlist to preview
     lists = app.watchlists()
     unknown = [n for n in names if n not in {w.name for w in lists}]
     if unknown:
@@ -49,7 +50,7 @@ def digest(ctx: click.Context, names: tuple[str, ...], channels: tuple[str, ...]
         return
     selected = [w for w in lists if not names or w.name in names]
     groups = [(w.name, w.description,
-               app.store.matched_entries([w.name], since=_since(since, app),
+               app.store.matched_entries([w.name], since=start,
                                          pending_for=channels_of(w)))
               for w in selected]
     preview = build_digest(groups, app.clock(), app.settings.timezone,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,12 @@ from ..opml import OpmlDocument, export_opml
 from ..outcomes import FeedStatus
 from ..search_feeds import SearchFeed
 from ..units import parse_duration
+from ..url_check import http_url_problem
 from ..websub import Subscription, describe
 from .common import FORMAT, VeilleGroup, _app, _json, _when
+
+#: What feeds.opml (XML) cannot hold in a title or a folder name.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 # --- feeds -----------------------------------------------------------------------------------
 
@@ -174,8 +179,13 @@ def feeds_add(ctx: click.Context, url: str | None, folder: str, title: str,
     if search is None and not url:
         raise click.UsageError("give a URL, or a search such as --google-news QUERY")
     target = search.url if search else str(url)
-    if not target.startswith(("http://", "https://")):
-        raise click.BadParameter("expected an http:// or https:// URL", param_hint="URL")
+    problem = http_url_problem(target)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="URL")
+    for value, hint in ((title, "--title"), (folder, "--folder")):
+        if value and _CONTROL.search(value):
+            raise click.BadParameter("control characters cannot be written in feeds.opml",
+                                     param_hint=hint)
     try:
         seconds = parse_duration(interval) if interval else None
     except ValueError as e:
@@ -241,13 +251,22 @@ def feeds_import(ctx: click.Context, file: Path) -> None:
       veille feeds import ~/Downloads/freshrss.opml
     """
     app = _app(ctx)
-    incoming = OpmlDocument.load(file).sources()
+    incoming, refused = [], 0
+    for source in OpmlDocument.load(file).sources():
+        problem = http_url_problem(source.url)
+        if problem is None:
+            incoming.append(source)
+        else:
+            refused += 1
+            click.echo(f"skipped {source.url!r}: {problem}", err=True)
     path = app.settings.feeds
     doc = OpmlDocument.load(path) if path.exists() else OpmlDocument.empty(path)
     added = doc.merge(incoming)
     if added:
         doc.save()
-    click.echo(f"imported {len(added)} feeds ({len(incoming) - len(added)} already there)")
+    skipped = f", {refused} skipped" if refused else ""
+    click.echo(f"imported {len(added)} feeds ({len(incoming) - len(added)} already there"
+               f"{skipped})")
 
 
 @feeds.command("export")

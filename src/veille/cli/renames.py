@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..renames import move_feed, rename_watchlist
+from ..url_check import http_url_problem
 from .common import _app
 
 
@@ -43,8 +44,9 @@ def feeds_move(ctx: click.Context, old_url: str, new_url: str) -> None:
     Example:
       veille feeds move http://example.org/rss https://example.org/feed.xml
     """
-    if not new_url.startswith(("http://", "https://")):
-        raise click.BadParameter("expected an http:// or https:// URL", param_hint="NEW_URL")
+    problem = http_url_problem(new_url)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="NEW_URL")
     app = _app(ctx)
     report = move_feed(app.store, app.settings.feeds, old_url, new_url)
     click.echo(f"moved {old_url} to {new_url}"

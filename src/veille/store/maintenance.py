@@ -32,6 +32,11 @@ def create_private(path: Path) -> None:
     SQLite creates a missing database file with the umask's mode (often world-readable) and
     gives its -wal and -shm files the database's mode: creating it first, 0600, covers all three.
     """
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():  # database = "/dev/null/veille.db"
+                raise NotADirectoryError(f"{folder} is not a directory")
+            break
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
