@@ -127,15 +127,59 @@ def test_after_fetch_gone_and_moved():
     ("*/15 9-17 * * 1-5", "2026-11-28T12:00", "2026-11-30T08:00"),  # Saturday -> Monday 9:00
     ("0 8 1 * *", "2026-11-25T12:00", "2026-12-01T07:00"),
     ("daily 08:00", "2026-03-28T12:00", "2026-03-29T06:00"),  # summer time starts
-    ("30 2 * * *", "2026-03-28T12:00", "2026-03-30T00:30"),  # 02:30 does not exist that night
+    # 02:30 does not exist that night: it runs an hour later on the new clock (03:30), as
+    # cron runs what the jump skipped, rather than not at all that day
+    ("30 2 * * *", "2026-03-28T12:00", "2026-03-29T01:30"),
+    ("hourly", "2026-03-29T00:30", "2026-03-29T01:00"),  # 02:00 is 03:00: one run, not two
+    ("hourly", "2026-03-29T01:00", "2026-03-29T02:00"),
+    # winter time: 02:30 comes twice; a daily slot runs at its first pass only...
+    ("daily 02:30", "2026-10-25T00:00", "2026-10-25T00:30"),
+    ("daily 02:30", "2026-10-25T00:30", "2026-10-26T01:30"),
+    # ... even when asked during the second pass (it answered a past slot: a digest loop)
+    ("daily 02:30", "2026-10-25T01:10", "2026-10-26T01:30"),
+    # and a schedule of every hour has both passes, each once
+    ("*/30 * * * *", "2026-10-25T00:30", "2026-10-25T01:00"),
+    ("*/30 * * * *", "2026-10-25T01:00", "2026-10-25T01:30"),
 ])
 def test_cron_next_after(text, now, expected):
     when = parse_schedule(text).next_after(datetime.fromisoformat(now).replace(tzinfo=UTC), PARIS)
     assert when == datetime.fromisoformat(expected).replace(tzinfo=UTC)
 
 
+@pytest.mark.parametrize("text", ["daily 02:30", "daily 08:00", "hourly", "*/15 * * * *",
+                                  "30 2 * * *", "0 2-3 * * *", "weekly dim 02:00"])
+def test_the_next_run_is_always_ahead_across_clock_changes(text):
+    """Minute by minute through both nights the clocks change in Paris: the next run is
+    after now, and runs follow each other, each once (a past slot was once answered during
+    the repeated hour, and the daemon sent the digest in a loop)."""
+    schedule = parse_schedule(text)
+    for night in (datetime(2026, 3, 28, 22, tzinfo=UTC), datetime(2026, 10, 24, 22, tzinfo=UTC)):
+        runs = set()
+        for minute in range(0, 6 * 60):
+            now = night + timedelta(minutes=minute)
+            run = schedule.next_after(now, PARIS)
+            assert run is not None and run > now
+            runs.add(run)
+        assert len(runs) == len(set(r.astimezone(UTC) for r in runs))
+        ordered = sorted(runs)
+        assert all(b > a for a, b in zip(ordered, ordered[1:], strict=False))
+
+
+@pytest.mark.parametrize("text, weekdays", [
+    ("weekly lun-ven 08:00", {1, 2, 3, 4, 5}), ("weekly mon-fri 08:00", {1, 2, 3, 4, 5}),
+    ("weekly mon,wed 08:00", {1, 3}), ("weekly vendredi 08:00", {5}),
+    ("weekly dimanche 08:00", {0}), ("weekly ven-lun 08:00", {5, 6, 0, 1}),
+    ("0 8 * * fri-mon", {5, 6, 0, 1}),
+])
+def test_weekly_takes_lists_and_ranges_of_days(text, weekdays):
+    """"weekly lun-ven 08:00" was read by its first three letters: Monday only, silently."""
+    assert parse_schedule(text).weekdays == weekdays
+
+
 @pytest.mark.parametrize("text", ["daily 25:00", "weekly xyz 08:00", "sometimes", "* * * *",
-                                  "61 * * * *", "*/0 * * * *", "5-1 * * * *"])
+                                  "61 * * * *", "*/0 * * * *", "5-1 * * * *",
+                                  "weekly samplers 08:00", "weekly march 08:00",
+                                  "weekly lun-ven-sam 08:00", "weekly lundis 08:00"])
 def test_bad_schedules(text):
     with pytest.raises(ValueError):
         parse_schedule(text)

@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo
 
 _DAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6,
          "dim": 0, "lun": 1, "mar": 2, "mer": 3, "jeu": 4, "ven": 5, "sam": 6}
+#: Days written in full in "weekly …" (their first three letters are the cron names above).
+_FULL_DAYS = {"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+              "dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"}
 _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
@@ -40,26 +43,40 @@ class Schedule:
         return dom and dow
 
     def next_after(self, now: datetime, tz: ZoneInfo) -> datetime | None:
-        """The first run strictly after `now` (aware), in UTC; None for "instant"."""
+        """The first run strictly after `now` (aware), in UTC; None for "instant".
+
+        Clock changes, as cron has them: a wall time the spring jump skips runs the hour
+        after (02:30 at 03:30), not never; a wall time the autumn repeats runs once, at its
+        first pass, unless the schedule runs every hour (then both passes are hours of their
+        own). Whatever the clocks do, the answer is after `now`: a slot already past, taken
+        again, would run a digest in a loop."""
         if self.instant:
             return None
-        local = now.astimezone(tz).replace(second=0, microsecond=0, tzinfo=None)
-        start = local + timedelta(minutes=1)
-        day = start.date()
+        after = now.astimezone(UTC)
+        day = now.astimezone(tz).date()
+        every_hour = len(self.hours) == 24
         for _ in range(366 * 8):
             if self._day_matches(day):
-                for hour in sorted(self.hours):
-                    for minute in sorted(self.minutes):
-                        candidate = datetime.combine(day, time(hour, minute))
-                        if candidate < start:
-                            continue
-                        aware = candidate.replace(tzinfo=tz)
-                        # a wall time skipped by a DST jump does not exist: skip it
-                        if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != candidate:
-                            continue
-                        return aware.astimezone(UTC)
+                runs = [run for hour in self.hours for minute in self.minutes
+                        for run in _instants(datetime.combine(day, time(hour, minute)), tz,
+                                             every_hour) if run > after]
+                if runs:
+                    return min(runs)
             day += timedelta(days=1)
         return None
+
+
+def _instants(wall: datetime, tz: ZoneInfo, both_passes: bool) -> tuple[datetime, ...]:
+    """The UTC instants a naive local wall time stands for: one, two in the hour the autumn
+    repeats (the first only unless `both_passes`), or, in the hour the spring skips, the
+    instant as if the clocks had not moved yet (an hour later on the new clock)."""
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    second = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    if first == second:
+        return (first,)
+    if first.astimezone(tz).replace(tzinfo=None) != wall:  # skipped by the spring jump
+        return (first,)
+    return (first, second) if both_passes else (first,)
 
 
 def _field(text: str, name: str, low: int, high: int, names: dict[str, int]) -> set[int]:
@@ -80,8 +97,13 @@ def _field(text: str, name: str, low: int, high: int, names: dict[str, int]) -> 
             except ValueError:
                 raise ValueError(f"{name}: {part!r} is not a number") from None
             first, last = values[0], values[-1] if len(values) > 1 or step == 1 else high
-            if not (low <= first <= high and low <= last <= high) or first > last:
+            if not (low <= first <= high and low <= last <= high):
                 raise ValueError(f"{name}: {part!r} is outside {low}-{high}")
+            if first > last and name == "day of week":  # fri-mon: round the weekend
+                out.update(range(first, high + 1, step))
+                first = low
+            elif first > last:
+                raise ValueError(f"{name}: {part!r} goes backwards")
         out.update(range(first, last + 1, step))
     return out
 
@@ -98,6 +120,20 @@ def parse_cron(text: str) -> Schedule:
                     weekdays_restricted=parts[4] != "*")
 
 
+def _weekdays(text: str) -> str:
+    """"lun-ven", "mon,wed", "vendredi" as a cron day-of-week field ("lun-ven"): each day a
+    three-letter name or a full one, in English or French. Anything else is refused: read
+    by its first three letters, "lun-ven" was once Monday alone, and "samplers" Saturday."""
+    parts = []
+    for part in text.split(","):
+        bounds = part.split("-")
+        if len(bounds) > 2 or not all(b in _DAYS or b in _FULL_DAYS for b in bounds):
+            raise ValueError(f"{part!r} is not a day, a list (mon,wed) or a range (lun-ven) "
+                             "of days")
+        parts.append("-".join(b[:3] for b in bounds))
+    return ",".join(parts)
+
+
 def parse_schedule(text: str) -> Schedule:
     """Raises ValueError with a message meant for the user."""
     words = text.strip().lower().split()
@@ -108,9 +144,8 @@ def parse_schedule(text: str) -> Schedule:
             return replace(parse_cron("0 * * * *"), text=text)
         if len(words) == 2 and words[0] == "daily" and (m := _HHMM.match(words[1])):
             return replace(parse_cron(f"{int(m[2])} {int(m[1])} * * *"), text=text)
-        if len(words) == 3 and words[0] == "weekly" and words[1][:3] in _DAYS and (
-                m := _HHMM.match(words[2])):
-            return replace(parse_cron(f"{int(m[2])} {int(m[1])} * * {words[1][:3]}"),
+        if len(words) == 3 and words[0] == "weekly" and (m := _HHMM.match(words[2])):
+            return replace(parse_cron(f"{int(m[2])} {int(m[1])} * * {_weekdays(words[1])}"),
                            text=text)
         if len(words) == 5:
             return parse_cron(text)
