@@ -190,3 +190,44 @@ def test_a_chat_channels_test_message_is_not_empty():
                                                   0),), "en")
     assert short_text(test) == "Test message: the channel works."
     assert subject(test) == "[veille] test message"
+
+
+def test_a_link_that_is_not_http_reaches_no_format():
+    """HTML and Markdown dropped a `javascript:` link; JSON, webhooks, chat and the text part
+    carried it, where a client could make it clickable."""
+    entry = StoredEntry(1, "https://m/f", "Le Monde", "k", "Nestlé", "javascript:alert(1)",
+                        None, T, None, "nestlé", "", "", "", (), "fr", T, None, 0)
+    [item] = merge_stories([StoredMatch(9, "nestle", ("nestlé",), "nestlé", T, False, entry)])
+    made = Digest("j", T, "UTC", (WatchlistDigest("nestle", "", (item,), 1),), "fr")
+    assert item.link is None and webhook_payload(made)["matches"][0]["link"] is None
+    for rendered in (render_text(made), render_markdown(made), render_html(made),
+                     short_text(made)):
+        assert "javascript" not in rendered
+
+
+@pytest.mark.parametrize("language, count, tail", [
+    ("fr", 21, "… et 1 autre"), ("fr", 23, "… et 3 autres"), ("en", 21, "… and 1 more")])
+def test_chat_text_says_how_many_more(language, count, tail):
+    items = tuple(DigestItem(f"Nestlé {i}", f"https://ex.fr/{i}", "Le Monde", T, T,
+                             ("nestlé",), "") for i in range(count))
+    made = Digest("m", T, "UTC", (WatchlistDigest("nestle", "", items, count),), language)
+    assert short_text(made).endswith(tail)
+
+
+def test_markdown_shows_feed_text_as_written():
+    """A title's *emphasis*, <tag>, [brackets] or `code`, a snippet that starts like a list,
+    and a link with a space or > in it: Markdown shows them as text, not as formatting, raw
+    HTML or a broken link (rendered here by Python-Markdown, which Apprise brings)."""
+    import markdown
+
+    item = DigestItem("Nestlé *rappelle* _pizzas_ <script>x</script> [a] `c` & co",
+                      "https://ex.org/a b>c", "Le *Monde*_", T, T, ("nestlé",),
+                      "1. Nestlé # rappelle <b>x</b> ___ et ** seul")
+    made = Digest("m", T, "UTC", (WatchlistDigest("n", "", (item,), 1),), "fr")
+    html = markdown.markdown(render_markdown(made))
+    for raw in ("<script>", "<b>", "<em>rappelle", "<em>pizzas", "<code>", "<ol>", "<h1>",
+                "klzzwxh"):
+        assert raw not in html, html
+    assert "*rappelle* _pizzas_ &lt;script&gt;x&lt;/script&gt; [a] `c` &amp; co" in html
+    assert 'href="https://ex.org/a%20b%3Ec"' in html
+    assert "<strong>Nestlé</strong>" in html and "Le *Monde*_" in html

@@ -8,6 +8,7 @@ a template slip cannot let a feed's script, event handler or iframe into a mail 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -166,12 +167,21 @@ def merge_stories(matches: Sequence[StoredMatch]) -> list[DigestItem]:
         others = _other_outlets(group)
         terms = tuple(dict.fromkeys(t for m in group for t in m.terms))
         items.append(DigestItem(
-            title=e.title, link=clean_link(e.link) if e.link else None,
+            title=e.title, link=shown_link(e.link),
             feed=e.feed_title or e.feed_url, published=e.published, first_seen=e.first_seen,
             terms=terms, snippet=first.snippet, also_in=others,
             match_ids=tuple(m.id for m in group), feed_url=e.feed_url, story_id=first.story_id,
             mentions=len(group), outlet=e.outlet))
     return items
+
+
+def shown_link(link: str | None) -> str | None:
+    """The link people are sent: http(s) only, without tracking. A `javascript:` or `data:`
+    link from a feed reaches no format, not even as text or JSON (a chat client or a
+    webhook consumer could make it clickable)."""
+    if not link or not link.lower().startswith(("http://", "https://")):
+        return None
+    return clean_link(link)
 
 
 def digest_id(parts: Iterable[str]) -> str:
@@ -197,12 +207,40 @@ def _env() -> Any:
     tenth of a second that `veille fetch` and most commands never need."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    return Environment(loader=PackageLoader("veille", "templates"),
-                       autoescape=select_autoescape(["html"]), trim_blocks=True,
-                       lstrip_blocks=True, keep_trailing_newline=True)
+    env = Environment(loader=PackageLoader("veille", "templates"),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True,
+                      lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["md"] = md_escape
+    return env
 
 _HTML_TAGS = {"div", "span", "p", "a", "h1", "h2", "h3", "table", "tr", "td", "tbody", "mark",
               "strong", "em", "small", "br", "ul", "li", "hr"}
+
+
+_MD_INLINE = re.compile(r"([\\`*_\[\]#|~])")
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_LINE_START = re.compile(r"^(\s*)(\d+)([.)])|^(\s*)([-+>=])")
+
+
+def md_escape(text: str) -> str:
+    """Feed text as Markdown shows it literally: what CommonMark would read as emphasis,
+    code, a link or a table is backslash-escaped, and so is what would start a list, a quote
+    or a heading at the start of a line; &, < and > are written as entities (raw HTML and
+    entities otherwise; Python-Markdown does not take backslashes before them)."""
+    text = _MD_INLINE.sub(r"\\\1", re.sub("[&<>]", lambda m: _MD_ENTITIES[m[0]], text))
+    return _MD_LINE_START.sub(lambda m: (f"{m[1]}{m[2]}\\{m[3]}" if m[2] is not None
+                                         else f"{m[4]}\\{m[5]}"), text)
+
+
+def md_link(url: str) -> str:
+    """A link target inside <…>: what would end it (a space, <, >) percent-encoded."""
+    return url.replace(" ", "%20").replace("<", "%3C").replace(">", "%3E")
+
+
+def md_snippet(item: DigestItem) -> str:
+    """The snippet in Markdown, matched terms in bold."""
+    return "".join(f"**{md_escape(t)}**" if hit else md_escape(t)
+                   for t, hit in item.segments())
 
 
 def _context(digest: Digest) -> dict[str, Any]:
@@ -211,7 +249,8 @@ def _context(digest: Digest) -> dict[str, Any]:
             "plural": lambda n, one, many: one if n == 1 else many, "lang": lang,
             "t": lambda text: i18n.tr(lang, text), "colon": i18n.colon(lang),
             "counts": lambda w: i18n.counts(lang, len(w.items), w.match_count),
-            "title": lambda item: item.display_title(lang)}
+            "title": lambda item: item.display_title(lang), "md_snippet": md_snippet,
+            "md_link": md_link}
 
 
 def subject(digest: Digest) -> str:
@@ -265,7 +304,6 @@ def webhook_payload(digest: Digest) -> dict[str, Any]:
 def short_text(digest: Digest, limit: int = 20) -> str:
     """Chat services want a few lines: title and link per match."""
     lines = []
-    more = i18n.tr(digest.language, "et {n} autres")
     for w in digest.watchlists:
         if not w.items and w.description:  # `veille channels test`: say so, not nothing
             lines.append(w.description)
@@ -273,5 +311,7 @@ def short_text(digest: Digest, limit: int = 20) -> str:
             lines.append(f"• {item.display_title(digest.language)} — {item.source}\n"
                          f"  {item.link or ''}".rstrip())
         if len(w.items) > limit:
-            lines.append("… " + more.replace("{n}", str(len(w.items) - limit)))
+            left = len(w.items) - limit
+            more = i18n.plural(digest.language, left, "et {n} autre", "et {n} autres")
+            lines.append("… " + more.replace("{n}", str(left)))
     return "\n".join(lines)

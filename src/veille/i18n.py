@@ -38,7 +38,7 @@ _EN: dict[str, str] = {
     "No mention over the period.", "flux en bonne santé": "feeds in good health",
     "flux à surveiller": "feeds to look at", "Aucun pic détecté.": "No spike detected.",
     "Généré le": "Generated on", "Veille": "Watchlist", "jour": "day", "jours": "days",
-    "et {n} autres": "and {n} more", "Graphiques en pièces jointes.":
+    "et {n} autres": "and {n} more", "et {n} autre": "and {n} more", "Graphiques en pièces jointes.":
     "Charts are attached.", "Aucune veille.": "No watchlist.",
     # feed health states
     "ok": "ok", "broken": "broken", "stale": "silent", "gone": "gone", "moved": "moved",

@@ -17,9 +17,8 @@ from zoneinfo import ZoneInfo
 
 from .. import spikes
 from ..config import Settings
-from ..digest import UNTITLED
+from ..digest import UNTITLED, shown_link
 from ..health import Assessment, assess_all
-from ..normalize import clean_link
 from ..outcomes import HealthState
 from ..spikes import SpikeState
 from ..store import Store
@@ -152,7 +151,7 @@ def summarize(name: str, description: str, hourly: Iterable[tuple[datetime, int]
     for s in ranked_stories(stories, top):
         head = heads.get(s.first_entry)
         title = head.title if head and head.title else UNTITLED  # translated when rendered
-        link = clean_link(head.link) if head and head.link else None
+        link = shown_link(head.link) if head else None
         source = head.outlet if head and head.outlet else titles.get(s.first_feed) or s.first_feed
         shown.append(TopStory(title, link, source, s.outlets, s.mentions, s.first_published))
     return WatchlistReport(name, description, sum(per_day.values()), len(stories), by_day,
