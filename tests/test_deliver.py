@@ -397,3 +397,59 @@ def test_list_id_is_ascii_for_names_with_accents_spaces_and_ampersands():
     assert parsed["List-Id"] == ("veille Parti pirate & Cie nestlé "
                                  "<parti-pirate-cie-nestle.veille.xn--exmple-cua.org>")
     assert parsed["Message-ID"] == "<veille.x@xn--exmple-cua.org>"
+
+
+def test_a_story_is_never_split_between_two_digests():
+    """Batches were cut every 100 matches by id: a story's articles fell in two messages, each
+    showing the story without the other's outlets."""
+    from veille.models import StoredEntry, StoredMatch
+    from veille.outbox import story_batches
+
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+
+    def match(i: int, story: int | None) -> StoredMatch:
+        entry = StoredEntry(i, "https://f", "F", f"k{i}", "t", f"https://ex.fr/{i}", None, now,
+                            None, "", "", "", "", (), None, now, None, 0)
+        return StoredMatch(i, "w", ("t",), "", now, False, entry, story)
+
+    # stories: 7 = matches 1, 2 and 5; 8 = 3 and 4; 6 and 9 alone
+    matches = [match(1, 7), match(2, 7), match(3, 8), match(4, 8), match(5, 7), match(6, None),
+               match(9, None)]
+    batches = story_batches(matches, 4)
+    assert sorted(i for b in batches for i in b) == [1, 2, 3, 4, 5, 6, 9]
+    for ids in ([1, 2, 5], [3, 4]):
+        assert any(set(ids) <= set(b) for b in batches), batches
+    assert all(len(b) <= 4 for b in batches)
+    assert story_batches([match(i, 1) for i in range(1, 7)], 4) == [[1, 2, 3, 4, 5, 6]]
+
+
+def test_the_preview_shows_what_send_would_deliver(feed_server, workspace):
+    """Matches older than the pending horizon (14 days: after a long stop, they are history,
+    not news) are not sent: the preview said they would be."""
+    import sqlite3
+
+    config = f'[channels.hook]\ntype = "webhook"\nurl = "{feed_server.url("/hook")}"\n'
+    feed_server.routes["/hook"] = (204, {}, b"")
+    setup(workspace, feed_server, '"hook"', config)
+    preview = json.loads(workspace.run("digest", "--format", "json").stdout)
+    assert preview["watchlists"][0]["count"] == 2
+    with sqlite3.connect(workspace.root / "var" / "veille.db") as conn:
+        conn.execute("UPDATE matches SET matched_at = '2026-01-01T00:00:00.000000Z'")
+    preview = json.loads(workspace.run("digest", "--format", "json").stdout)
+    assert preview["watchlists"][0]["count"] == 0
+    assert "nothing pending" in workspace.run("digest", "--send").stdout
+
+
+def test_mail_lines_are_at_most_76_characters():
+    """RFC 2045: quoted-printable lines are 76 characters at most (Python's default policy
+    writes 78, which strict relays and signers refuse or break)."""
+    from veille.deliver.email import build_message
+    from veille.digest import DigestItem
+
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    items = tuple(DigestItem("Nestlé : l’enquête sur les eaux minérales « purifiées » s’élargit "
+                             "à Vittel et Perrier " * 3, f"https://ex.fr/{i}", "Le Monde", now,
+                             now, ("nestlé",), "é" * 300) for i in range(3))
+    made = Digest("x", now, "Europe/Paris", (WatchlistDigest("nestle", "", items, 3),), "fr")
+    raw = build_message(made, "veille@example.org", ["a@example.org"]).as_bytes()
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 76

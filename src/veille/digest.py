@@ -120,7 +120,7 @@ def counts(stories: int, mentions: int) -> str:
     return i18n.counts("fr", stories, mentions)
 
 
-def _story_key(m: StoredMatch) -> str:
+def story_key(m: StoredMatch) -> str:
     """The story found at ingest (stories.py); matches from before stories existed, or with
     grouping off, fall back to the special case of one canonical link."""
     if m.story_id is not None:
@@ -158,7 +158,7 @@ def merge_stories(matches: Sequence[StoredMatch]) -> list[DigestItem]:
     article, the one that broke it; the other outlets are listed under "also in"."""
     groups: dict[str, list[StoredMatch]] = {}
     for m in sorted(matches, key=lambda m: (m.entry.published, m.entry.first_seen, m.id)):
-        groups.setdefault(_story_key(m), []).append(m)
+        groups.setdefault(story_key(m), []).append(m)
     items = []
     for group in sorted(groups.values(), key=lambda g: max((m.entry.published, m.id) for m in g),
                         reverse=True):

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .deliver import Channel
-from .digest import build_digest, digest_id
+from .digest import build_digest, digest_id, story_key
 from .errors import DeliveryError
-from .models import OpenBatch
+from .models import OpenBatch, StoredMatch
 from .schedule import retry_at
 from .store import Store
 from .watchlists import Watchlist
@@ -74,9 +74,7 @@ class Outbox:
     def batch_pending(self, watchlist: Watchlist, channel: str) -> None:
         fresh = self.store.matched_entries([watchlist.name], unbatched_for=channel,
                                            matched_since=self.clock() - PENDING_HORIZON)
-        ids = sorted(m.id for m in fresh)
-        for start in range(0, len(ids), MAX_BATCH):
-            chunk = ids[start:start + MAX_BATCH]
+        for chunk in story_batches(fresh, MAX_BATCH):
             self.store.create_batch(digest_id([watchlist.name, channel, *map(str, chunk)]),
                                     channel, chunk)
 
@@ -146,3 +144,19 @@ class Outbox:
         self.store.mark_delivered(batch.id, batch.channel, self.clock())
         return DeliveryOutcome(batch.watchlist, batch.channel, batch.id, len(matches), True,
                                receipt.detail)
+
+
+def story_batches(matches: Sequence[StoredMatch], size: int) -> list[list[int]]:
+    """Match ids in batches of about `size`, a story never split: a digest shows one item per
+    story with its other outlets, and a story cut in two showed twice, in two messages, each
+    without the other's outlets. (A story of more than `size` articles is a batch alone.)"""
+    stories: dict[str, list[int]] = {}
+    for m in sorted(matches, key=lambda m: m.id):
+        stories.setdefault(story_key(m), []).append(m.id)
+    batches: list[list[int]] = []
+    for ids in stories.values():
+        if batches and len(batches[-1]) + len(ids) <= size:
+            batches[-1].extend(ids)
+        else:
+            batches.append(list(ids))
+    return [sorted(b) for b in batches]

@@ -11,7 +11,7 @@ from ..app import App
 from ..digest import build_digest, render_html, render_json, render_markdown, render_text
 from ..errors import ConfigError, WatchlistError
 from ..i18n import tr
-from ..outbox import channels_of
+from ..outbox import PENDING_HORIZON, channels_of
 from .common import FORMAT, VeilleGroup, _app, _json, _since
 
 # --- digest and channels ------------------------------------------------------------------
@@ -49,9 +49,10 @@ def digest(ctx: click.Context, names: tuple[str, ...], channels: tuple[str, ...]
         _send(app, lists, names, channels)
         return
     selected = [w for w in lists if not names or w.name in names]
+    horizon = app.clock() - PENDING_HORIZON  # what --send would still deliver
     groups = [(w.name, w.description,
                app.store.matched_entries([w.name], since=start,
-                                         pending_for=channels_of(w)))
+                                         pending_for=channels_of(w), matched_since=horizon))
               for w in selected]
     preview = build_digest(groups, app.clock(), app.settings.timezone,
                            language=app.settings.language)

@@ -23,6 +23,8 @@ from ..models import Notice
 from ..normalize import words
 from .base import Receipt
 
+#: RFC 2045 wants quoted-printable lines of at most 76 characters (Python writes 78).
+POLICY = SMTP.clone(max_line_length=76)
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 
 
@@ -47,7 +49,7 @@ def list_id(digest: Digest, domain: str) -> str:
 
 def build_message(digest: Digest, sender: str, recipients: list[str]) -> EmailMessage:
     """Message-ID is derived from the digest id: a resent digest is recognisably the same."""
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = subject(digest)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
@@ -64,7 +66,7 @@ def build_message(digest: Digest, sender: str, recipients: list[str]) -> EmailMe
 
 def build_notice_message(notice: Notice, sender: str, recipients: list[str]) -> EmailMessage:
     """An alert as plain text: short, read on a phone, with its stable Message-ID."""
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = notice.subject
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
