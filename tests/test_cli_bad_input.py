@@ -194,3 +194,12 @@ def test_saving_keeps_the_owner_and_group(tmp_path: Path):
     atomic_write(path, b"new")
     st = path.stat()
     assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (65534, 65534, 0o640)
+
+
+def test_status_says_when_feeds_opml_is_broken(workspace: Workspace):
+    (workspace.root / "feeds.opml").write_text('<opml version="2.0"><body><outline')
+    result = workspace.run("status", "--format", "json", code=1)
+    import json
+
+    attention = json.loads(result.stdout)["attention"]
+    assert any(a.startswith("feeds.opml: line 1") and "not valid XML" in a for a in attention)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from .app import App
+from .errors import OpmlError
 from .outbox import PENDING_HORIZON, channels_of
 from .outcomes import FeedStatus
 from .store import from_iso
@@ -38,6 +39,10 @@ def build_status(app: App, running: bool) -> dict[str, Any]:
     attention = []
     if not running:
         attention.append("the daemon is not running")
+    try:
+        app.opml()
+    except OpmlError as e:  # the daemon polls the last good version meanwhile
+        attention.append(f"{e} (the daemon keeps the feeds of the last version it could read)")
     attention += [f"channel {c['name']} has {c['failed']} failed deliveries: {c['last_error']}"
                   for c in channels if c["failed"]]
     removed = removed_watchlists(app, lists, horizon)
